@@ -1,0 +1,55 @@
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "proctor/entry.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+/// Filled during static initialization (single-threaded), read-only afterwards.
+std::map<std::string, entry_invoker, std::less<>>& registry() {
+  static std::map<std::string, entry_invoker, std::less<>> entries;
+  return entries;
+}
+
+std::string_view between(std::string_view s, std::string_view open, char close) {
+  auto from = s.find(open);
+  if (from == std::string_view::npos)
+    return s;
+  from += open.size();
+  auto to = s.find(close, from);
+  return s.substr(from, to == std::string_view::npos ? s.npos : to - from);
+}
+
+} // namespace
+
+std::string make_entry_key(std::string_view pretty_name, std::string_view pretty_type) {
+  // GCC and Clang spell these "... [with auto F = app::square; ...]" / "... [F = app::square]".
+  auto name = between(pretty_name, "F = ", ';');
+  if (name.ends_with(']'))
+    name.remove_suffix(1);
+  auto type = between(pretty_type, "T = ", ';');
+  if (type.ends_with(']'))
+    type.remove_suffix(1);
+  return std::string{name} + " : " + std::string{type};
+}
+
+const std::string& register_entry(std::string key, entry_invoker invoke) {
+  auto [pos, added] = registry().emplace(std::move(key), invoke);
+  if (!added && pos->second != invoke) {
+    std::fprintf(stderr, "proctor: two entry points share the key '%s'\n", pos->first.c_str());
+    std::abort();
+  }
+  return pos->first;
+}
+
+entry_invoker find_entry(std::string_view key) noexcept {
+  auto& entries = registry();
+  auto pos = entries.find(key);
+  return pos == entries.end() ? nullptr : pos->second;
+}
+
+} // namespace proctor::detail

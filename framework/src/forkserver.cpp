@@ -1,0 +1,289 @@
+#include "forkserver.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "launchers.hpp"
+#include "runtime.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+/// Sends `msg` with `fd` attached (fd < 0: none). Returns false if the peer is gone.
+bool send_with_fd(int sock, const void* msg, size_t len, int fd) noexcept {
+  iovec iov{const_cast<void*>(msg), len};
+  msghdr hdr{};
+  hdr.msg_iov = &iov;
+  hdr.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    hdr.msg_control = control;
+    hdr.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&hdr);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  for (;;) {
+    ssize_t n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL);
+    if (n >= 0)
+      return static_cast<size_t>(n) == len;
+    if (errno != EINTR)
+      return false;
+  }
+}
+
+/// Receives up to `len` bytes and at most one attached fd (into `fd`, else -1).
+/// Returns the byte count, 0 on EOF, -1 on error (errno set).
+ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) noexcept {
+  fd = -1;
+  iovec iov{buf, len};
+  msghdr hdr{};
+  hdr.msg_iov = &iov;
+  hdr.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  hdr.msg_control = control;
+  hdr.msg_controllen = sizeof(control);
+  ssize_t n;
+  do
+    n = ::recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC | flags);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
+      if (fd < 0)
+        fd = got;
+      else
+        ::close(got);
+    }
+  }
+  return n;
+}
+
+/// The zygote: forks children on request, reports their end. Single-threaded, never returns.
+class zygote {
+ public:
+  zygote(int chan, pid_t host) : chan_(chan), host_(host) {}
+
+  [[noreturn]] void run() {
+    setup();
+    for (;;) {
+      pollfd fds[2] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR)
+          continue;
+        ::_exit(2);
+      }
+      if (fds[1].revents & POLLIN)
+        reap();
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+        serve_one();
+    }
+  }
+
+ private:
+  void setup() {
+    ::setpgid(0, 0); // a Ctrl-C meant for the host must not kill the zygote under its feet
+    die_with_parent(host_);
+    ::prctl(PR_SET_NAME, "proctor-zygote");
+    // Keep only stdio and the channel: the zygote must not pin the host's other descriptors.
+    if (chan_ > 3)
+      ::close_range(3, static_cast<unsigned>(chan_) - 1, 0);
+    ::close_range(static_cast<unsigned>(chan_) + 1, ~0u, 0);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    sigfd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd_ < 0)
+      ::_exit(2);
+  }
+
+  void serve_one() {
+    uint32_t size = 0;
+    int status_fd = -1;
+    ssize_t n = recv_with_fd(chan_, &size, sizeof(size), status_fd);
+    if (n <= 0)
+      finish(); // the host closed the channel, or is gone
+    unique_fd status{status_fd};
+    if (n != sizeof(size)
+        && !read_exact(chan_, reinterpret_cast<char*>(&size) + n, sizeof(size) - n))
+      finish();
+    std::string body(size, '\0');
+    if (!read_exact(chan_, body.data(), size))
+      finish();
+    launch_request req;
+    try {
+      req = decode_request(body);
+    } catch (const std::exception&) {
+      zygote_reply reply{zygote_reply::failed, 0, EPROTO};
+      send_with_fd(status.get(), &reply, sizeof(reply), -1);
+      return;
+    }
+    launch(req, std::move(status));
+  }
+
+  void launch(const launch_request& req, unique_fd status) {
+    pid_t self = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close_range(3, ~0u, 0); // the channel, the signalfd, every other child's status socket
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::setpgid(0, 0);
+      die_with_parent(self);
+      runtime::get().become_child(req);
+      run_child_entry(req);
+    }
+    if (pid < 0) {
+      zygote_reply reply{zygote_reply::failed, 0, errno};
+      send_with_fd(status.get(), &reply, sizeof(reply), -1);
+      return;
+    }
+    ::setpgid(pid, pid);
+    unique_fd pidfd = open_pidfd(pid);
+    zygote_reply reply{zygote_reply::started, pid, 0};
+    send_with_fd(status.get(), &reply, sizeof(reply), pidfd.get());
+    children_.emplace(pid, std::move(status));
+  }
+
+  void reap() {
+    signalfd_siginfo info;
+    while (::read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
+    }
+    int wstatus = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &wstatus, WNOHANG)) > 0) {
+      auto pos = children_.find(pid);
+      if (pos == children_.end())
+        continue;
+      zygote_reply reply{zygote_reply::exited, pid, wstatus};
+      send_with_fd(pos->second.get(), &reply, sizeof(reply), -1);
+      children_.erase(pos);
+    }
+  }
+
+  [[noreturn]] void finish() {
+    // Orphaned children die through their parent-death signal when the zygote exits.
+    ::_exit(0);
+  }
+
+  int chan_;
+  pid_t host_;
+  int sigfd_ = -1;
+  std::map<pid_t, unique_fd> children_;
+};
+
+} // namespace
+
+std::unique_ptr<forkserver_client> forkserver_client::start() {
+  if (int n = thread_count(); n != 1)
+    throw process_error(process_errc::multithreaded,
+                        "the forkserver must start while the process has one thread (it has "
+                          + std::to_string(n) + "): call proctor::init(argc, argv) first in main()");
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw_system_error("socketpair", errno);
+  unique_fd host_end{fds[0]}, zygote_end{fds[1]};
+  flush_std_streams();
+  pid_t host = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0)
+    throw_system_error("fork", errno);
+  if (pid == 0) {
+    host_end.reset();
+    zygote{zygote_end.release(), host}.run();
+  }
+  unique_fd pidfd = open_pidfd(pid);
+  return std::unique_ptr<forkserver_client>(
+    new forkserver_client(pid, std::move(pidfd), std::move(host_end)));
+}
+
+forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept
+  : pid_(pid), pidfd_(std::move(pidfd)), chan_(std::move(chan)) {}
+
+forkserver_client::~forkserver_client() {
+  if (!chan_)
+    return; // abandoned in a forked child: not ours to wait for
+  chan_.reset(); // EOF tells the zygote to exit
+  if (pidfd_) {
+    if (!wait_readable(pidfd_.get(), std::chrono::seconds(5)))
+      send_signal(pidfd_.get(), SIGKILL);
+    siginfo_t info{};
+    ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+  }
+}
+
+void forkserver_client::abandon() noexcept {
+  chan_.reset();
+  pidfd_.reset();
+}
+
+launched forkserver_client::launch(const launch_request& req) {
+  std::string frame = encode_request(req);
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    throw_system_error("socketpair", errno);
+  unique_fd mine{pair[0]}, theirs{pair[1]};
+  {
+    std::lock_guard guard{mu_};
+    if (!chan_ || !send_with_fd(chan_.get(), frame.data(), 1, theirs.get())
+        || !write_all(chan_.get(), std::string_view{frame}.substr(1)))
+      throw process_error(process_errc::forkserver_lost,
+                          "process '" + req.name + "': the forkserver is gone");
+  }
+  theirs.reset();
+  zygote_reply reply{};
+  int pidfd = -1;
+  ssize_t n = recv_with_fd(mine.get(), &reply, sizeof(reply), pidfd);
+  unique_fd child_pidfd{pidfd};
+  if (n != sizeof(reply))
+    throw process_error(process_errc::forkserver_lost,
+                        "process '" + req.name + "': the forkserver did not answer");
+  if (reply.kind == zygote_reply::failed)
+    throw_system_error("process '" + req.name + "': forkserver fork", reply.value);
+  launched out;
+  out.pid = reply.pid;
+  out.pidfd = std::move(child_pidfd);
+  out.status = std::move(mine);
+  return out;
+}
+
+std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd) {
+  zygote_reply reply{};
+  int fd = -1;
+  ssize_t n = recv_with_fd(status_fd, &reply, sizeof(reply), fd, MSG_DONTWAIT);
+  if (fd >= 0)
+    ::close(fd);
+  if (n == sizeof(reply) && reply.kind == zygote_reply::exited)
+    return from_wait_status(reply.value);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return std::nullopt;
+  // The zygote is gone without a report: the child dies by its parent-death signal.
+  if (child_pidfd >= 0 && !wait_readable(child_pidfd, std::chrono::seconds(0)))
+    return std::nullopt;
+  return exit_status{-SIGKILL, false};
+}
+
+launched launch_forkserver(const launch_request& req) {
+  return runtime::get().zygote().launch(req);
+}
+
+} // namespace proctor::detail

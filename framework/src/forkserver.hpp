@@ -1,0 +1,56 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <mutex>
+
+#include "launch_request.hpp"
+#include "process_state.hpp"
+#include "unique_fd.hpp"
+
+namespace proctor::detail {
+
+/// The host's side of the forkserver: a single-threaded zygote forked early, which forks children
+/// on request and reports their wait status.
+///
+/// Protocol. The host sends each request on one stream socket (`chan_`): a 4-byte length, the
+/// encoded launch_request, and — with the first byte — one end of a fresh SOCK_SEQPACKET pair as
+/// SCM_RIGHTS. On that private pair the zygote answers {started, pid} with the child's pidfd
+/// attached (or {failed, errno}), and later {exited, wait status} once it has reaped the child.
+/// @note Thread-safe: requests are serialized by mu_.
+class forkserver_client {
+ public:
+  /// Forks the zygote. The caller must be single-threaded (checked by the caller).
+  static std::unique_ptr<forkserver_client> start();
+
+  ~forkserver_client();
+
+  /// Asks the zygote for a child; returns its pid, pidfd and the status socket.
+  launched launch(const launch_request& req);
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+  /// In a forked child: drops the inherited channel without touching the zygote.
+  void abandon() noexcept;
+
+ private:
+  forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept;
+
+  std::mutex mu_;
+  pid_t pid_;
+  unique_fd pidfd_;
+  unique_fd chan_;
+};
+
+/// A message from the zygote about one child.
+struct zygote_reply {
+  enum kind_t : int32_t { started, failed, exited } kind;
+  int32_t pid;
+  int32_t value;   ///< failed: errno; exited: wait status.
+};
+
+/// Reads the child's final status from a forkserver status socket if it is there (never blocks).
+/// Empty while the child runs. If the zygote died without a report, the child died with it.
+std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd);
+
+} // namespace proctor::detail

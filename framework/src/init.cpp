@@ -1,0 +1,45 @@
+#include "proctor/init.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "launch_request.hpp"
+#include "proctor/start_method.hpp"
+#include "runtime.hpp"
+#include "sys.hpp"
+
+namespace proctor {
+
+namespace {
+
+/// Becomes the child described on `fd` and runs its target. Never returns.
+[[noreturn]] void run_spawned_child(int fd, int argc, char** argv) {
+  detail::launch_request req;
+  try {
+    req = detail::read_request(fd);
+  } catch (const std::exception& e) {
+    std::cerr << "proctor: spawned child (pid " << ::getpid() << "): " << e.what() << std::endl;
+    ::_exit(1);
+  }
+  ::close(fd);
+  detail::die_with_parent(req.parent_pid);
+  detail::runtime::get().mark_init(argc, argv); // so that it may spawn children of its own
+  detail::runtime::get().become_child(req);
+  detail::run_child_entry(req);
+}
+
+} // namespace
+
+void init(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "--proctor-spawn") == 0)
+    run_spawned_child(std::atoi(argv[2]), argc, argv);
+  auto& rt = detail::runtime::get();
+  rt.mark_init(argc, argv);
+  if (get_start_method() == start_method::forkserver)
+    rt.start_zygote_if_possible();
+}
+
+} // namespace proctor

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+namespace proctor::detail {
+
+/// Everything a spawned or forkserver child needs to become the process its parent described.
+/// Travels as bytes: over the spawn socket, or to the zygote.
+struct launch_request {
+  std::string name;
+  std::string ident;
+  bool daemon = false;
+  pid_t parent_pid = 0;
+  std::string parent_name;
+  std::string entry_key;
+  std::string args;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, launch_request& x) {
+  return f(x.name, x.ident, x.daemon, x.parent_pid, x.parent_name, x.entry_key, x.args);
+}
+
+/// Serializes a request behind a 4-byte length.
+[[nodiscard]] std::string encode_request(const launch_request& req);
+
+/// Reads the length, then the request, from a blocking stream socket. Throws on EOF, a short read
+/// or a malformed body.
+[[nodiscard]] launch_request read_request(int fd);
+
+/// Decodes the bytes that follow the length.
+[[nodiscard]] launch_request decode_request(std::string_view body);
+
+/// Writes all of `bytes` to a stream socket without raising SIGPIPE. False if the peer is gone.
+bool write_all(int fd, std::string_view bytes) noexcept;
+
+/// Reads exactly `n` bytes; false on EOF or error.
+bool read_exact(int fd, char* out, size_t n) noexcept;
+
+} // namespace proctor::detail

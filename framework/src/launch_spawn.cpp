@@ -1,0 +1,91 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "launchers.hpp"
+#include "runtime.hpp"
+
+extern char** environ;
+
+namespace proctor::detail {
+
+namespace {
+
+/// The descriptor a spawned child reads its launch request from.
+constexpr int request_fd = 3;
+
+/// RAII for the posix_spawn attribute objects.
+struct spawn_setup {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  spawn_setup() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~spawn_setup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  spawn_setup(const spawn_setup&) = delete;
+  spawn_setup& operator=(const spawn_setup&) = delete;
+};
+
+} // namespace
+
+launched launch_spawn(const launch_request& req) {
+  auto& rt = runtime::get();
+  if (!rt.init_called())
+    throw process_error(process_errc::no_init,
+                        "process '" + req.name + "': the spawn start method needs "
+                        "proctor::init(argc, argv) as the first statement of main(), or the "
+                        "child would run main() again");
+  std::string frame = encode_request(req);
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw_system_error("socketpair", errno);
+  unique_fd mine{fds[0]};
+  // Keep the child's end away from request_fd so that dup2 really clears its close-on-exec flag.
+  unique_fd theirs{::fcntl(fds[1], F_DUPFD_CLOEXEC, request_fd + 1)};
+  ::close(fds[1]);
+  if (!theirs)
+    throw_system_error("fcntl", errno);
+
+  spawn_setup setup;
+  posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), request_fd);
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, request_fd + 1);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&setup.attr, 0);
+  posix_spawnattr_setsigmask(&setup.attr, &none);
+  posix_spawnattr_setsigdefault(&setup.attr, &all);
+
+  std::string argv0 = rt.argv0().empty() ? "proctor-child" : rt.argv0();
+  std::string flag = "--proctor-spawn";
+  std::string fd_arg = std::to_string(request_fd);
+  char* argv[] = {argv0.data(), flag.data(), fd_arg.data(), nullptr};
+  pid_t pid = 0;
+  if (int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv, environ))
+    throw_system_error("posix_spawn /proc/self/exe", err);
+  theirs.reset();
+
+  launched out;
+  out.pid = pid;
+  out.pidfd = open_pidfd(pid);
+  if (!out.pidfd)
+    throw_system_error("pidfd_open", errno);
+  // A child that died before reading leaves the write failing: it has ended, and join shows how.
+  (void)write_all(mine.get(), frame);
+  return out;
+}
+
+} // namespace proctor::detail

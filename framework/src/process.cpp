@@ -1,0 +1,265 @@
+#include "proctor/process.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "forkserver.hpp"
+#include "launchers.hpp"
+#include "process_state.hpp"
+#include "runtime.hpp"
+
+namespace proctor {
+
+using detail::process_phase;
+using detail::process_state;
+
+namespace {
+
+[[noreturn]] void misuse(const process_state& s, const char* what) {
+  throw process_error(process_errc::misuse, "process '" + s.name + "': " + what);
+}
+
+void require_open(const process_state& s) {
+  if (s.phase == process_phase::closed)
+    throw process_error(process_errc::closed, "process '" + s.name + "': the object is closed");
+}
+
+void require_started_here(const process_state& s, const char* what) {
+  require_open(s);
+  if (s.phase == process_phase::created || s.phase == process_phase::starting)
+    misuse(s, what);
+  if (s.parent_pid != ::getpid())
+    misuse(s, "only the process that started a child can wait for it or signal it");
+}
+
+/// Reaps if the child has ended. Caller holds s.mu. True once the child is reaped.
+bool poll_end(process_state& s) {
+  if (s.phase != process_phase::running)
+    return true;
+  std::optional<detail::exit_status> st;
+  if (s.child.status)
+    st = detail::try_read_zygote_status(s.child.status.get(), s.child.pidfd.get());
+  else
+    st = detail::try_reap_pidfd(s.child.pidfd.get());
+  if (!st)
+    return false;
+  s.status = st;
+  s.phase = process_phase::ended;
+  s.child.status.reset();
+  detail::runtime::get().forget(&s);
+  return true;
+}
+
+detail::launch_request make_request(const process_state& s) {
+  auto self = detail::runtime::get().self();
+  return {s.name, s.ident, s.daemon, self.pid, self.name, s.target.key, s.target.args};
+}
+
+} // namespace
+
+process::process(options opts, detail::process_target target)
+  : state_(std::make_shared<process_state>()) {
+  auto& s = *state_;
+  s.ident = detail::runtime::get().next_ident();
+  s.name = opts.name.empty() ? "process-" + s.ident : std::move(opts.name);
+  s.daemon = opts.daemon;
+  s.method = opts.method;
+  s.target = std::move(target);
+}
+
+void process::start() {
+  auto& rt = detail::runtime::get();
+  rt.live_children(); // as multiprocessing does: reap the children that ended meanwhile
+  auto& s = *state_;
+  detail::launch_request req;
+  start_method m;
+  {
+    std::lock_guard guard{s.mu};
+    require_open(s);
+    if (s.phase != process_phase::created)
+      misuse(s, "cannot start a process twice");
+    m = s.method.value_or(get_start_method());
+    if (m != start_method::fork && s.target.key.empty())
+      throw process_error(process_errc::not_crossable,
+                          "process '" + s.name + "': the " + std::string{to_string(m)}
+                            + " start method runs only registered entry points; pass "
+                              "proctor::entry<function> as the target, or use the fork method");
+    req = make_request(s);
+    s.phase = process_phase::starting;
+  }
+  // Launch without holding s.mu: a forked child must not inherit it locked.
+  detail::launched child;
+  try {
+    switch (m) {
+      case start_method::fork:
+        child = detail::launch_fork(s, req);
+        break;
+      case start_method::spawn:
+        child = detail::launch_spawn(req);
+        break;
+      case start_method::forkserver:
+        child = detail::launch_forkserver(req);
+        break;
+    }
+  } catch (...) {
+    std::lock_guard guard{s.mu};
+    s.phase = process_phase::created;
+    throw;
+  }
+  std::lock_guard guard{s.mu};
+  s.child = std::move(child);
+  s.method = m;
+  s.parent_pid = ::getpid();
+  s.phase = process_phase::running;
+  rt.adopt(state_);
+}
+
+void process::join() {
+  join_until(std::nullopt);
+}
+
+bool process::join(duration timeout) {
+  return join_until(timeout);
+}
+
+bool process::join_until(std::optional<duration> timeout) {
+  auto& s = *state_;
+  int wait_fd;
+  {
+    std::lock_guard guard{s.mu};
+    require_started_here(s, "can only join a started process");
+    if (poll_end(s))
+      return true;
+    wait_fd = s.child.status ? s.child.status.get() : s.child.pidfd.get();
+  }
+  using clock = std::chrono::steady_clock;
+  auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
+  for (;;) {
+    std::optional<std::chrono::nanoseconds> left;
+    if (timeout)
+      left = std::max<std::chrono::nanoseconds>(deadline - clock::now(), {});
+    bool ready = detail::wait_readable(wait_fd, left);
+    std::lock_guard guard{s.mu};
+    if (poll_end(s))
+      return true;
+    if (!ready)
+      return false;
+  }
+}
+
+bool process::is_alive() {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase == process_phase::created || s.phase == process_phase::starting)
+    return false;
+  if (s.parent_pid != ::getpid())
+    misuse(s, "only the process that started a child can poll it");
+  return !poll_end(s);
+}
+
+std::optional<pid_t> process::pid() const {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase != process_phase::running && s.phase != process_phase::ended)
+    return std::nullopt;
+  return s.child.pid;
+}
+
+std::optional<int> process::exitcode() {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase == process_phase::running && s.parent_pid == ::getpid())
+    poll_end(s);
+  if (!s.status)
+    return std::nullopt;
+  return s.status->exitcode;
+}
+
+namespace {
+
+void signal_child(process_state& s, int sig) {
+  std::lock_guard guard{s.mu};
+  require_started_here(s, "can only signal a started process");
+  if (s.phase != process_phase::running)
+    return;
+  if (detail::send_signal(s.child.pidfd.get(), sig) != 0 && errno != ESRCH)
+    detail::throw_system_error("pidfd_send_signal", errno);
+}
+
+} // namespace
+
+void process::terminate() {
+  signal_child(*state_, SIGTERM);
+}
+
+void process::kill() {
+  signal_child(*state_, SIGKILL);
+}
+
+void process::close() {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  if (s.phase == process_phase::closed)
+    return;
+  if (s.phase == process_phase::starting)
+    misuse(s, "cannot close a process that is starting");
+  if (s.phase == process_phase::running) {
+    if (s.parent_pid != ::getpid() || !poll_end(s))
+      misuse(s, "cannot close a process that is still running; join or kill it first");
+  }
+  s.child.pidfd.reset();
+  s.child.status.reset();
+  s.phase = process_phase::closed;
+}
+
+int process::sentinel() const {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase != process_phase::running && s.phase != process_phase::ended)
+    misuse(s, "the sentinel exists once the process has started");
+  return s.child.pidfd.get();
+}
+
+std::string process::name() const {
+  std::lock_guard guard{state_->mu};
+  return state_->name;
+}
+
+void process::name(std::string new_name) {
+  std::lock_guard guard{state_->mu};
+  state_->name = std::move(new_name);
+}
+
+bool process::daemon() const {
+  std::lock_guard guard{state_->mu};
+  return state_->daemon;
+}
+
+void process::daemon(bool on) {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase != process_phase::created)
+    misuse(s, "the daemon flag cannot change after start()");
+  s.daemon = on;
+}
+
+start_method process::method() const {
+  std::lock_guard guard{state_->mu};
+  return state_->method.value_or(get_start_method());
+}
+
+std::vector<process> active_children() {
+  std::vector<process> out;
+  for (auto& state : detail::runtime::get().live_children())
+    out.push_back(process{std::move(state)});
+  return out;
+}
+
+} // namespace proctor

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "proctor/process.hpp"
+#include "sys.hpp"
+#include "unique_fd.hpp"
+
+namespace proctor::detail {
+
+/// Where a process object stands; every transition happens under process_state::mu.
+enum class process_phase {
+  created,  ///< Constructed, not started.
+  starting, ///< start() is launching it.
+  running,  ///< Started, not yet reaped.
+  ended,    ///< Reaped: exitcode is known.
+  closed,   ///< close() released it.
+};
+
+/// What start() got back from a launcher.
+struct launched {
+  pid_t pid = 0;
+  unique_fd pidfd;   ///< Readable once the child has ended; signals go through it.
+  unique_fd status;  ///< forkserver only: the zygote writes the child's wait status here.
+};
+
+/// The shared state behind every copy of a `process` handle.
+struct process_state {
+  std::mutex mu;
+  process_phase phase = process_phase::created;
+  std::string name;
+  std::string ident;                   ///< "3" or "1:3": position in the tree of proctor processes.
+  bool daemon = false;
+  std::optional<start_method> method;  ///< Resolved at start().
+  process_target target;
+  pid_t parent_pid = 0;                ///< Who started it: only that process may reap it.
+  launched child;
+  std::optional<exit_status> status;
+};
+
+} // namespace proctor::detail

@@ -1,0 +1,182 @@
+#include "runtime.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+#include "exit_request.hpp"
+#include "forkserver.hpp"
+#include "process_state.hpp"
+#include "proctor/entry.hpp"
+#include "proctor/process.hpp"
+
+namespace proctor::detail {
+
+runtime& runtime::get() {
+  static runtime* instance = new runtime; // never destroyed: atexit handlers and children use it
+  return *instance;
+}
+
+runtime::runtime() {
+  std::atexit([] {
+    auto& rt = runtime::get();
+    rt.shutdown_children();
+    rt.stop_zygote();
+  });
+}
+
+process_info runtime::self() const {
+  std::lock_guard guard{mu_};
+  return {name_, ::getpid(), daemon_};
+}
+
+std::optional<process_info> runtime::parent() const {
+  std::lock_guard guard{mu_};
+  return parent_;
+}
+
+std::string runtime::next_ident() {
+  std::lock_guard guard{mu_};
+  auto n = std::to_string(++counter_);
+  return ident_.empty() ? n : ident_ + ":" + n;
+}
+
+void runtime::become_child(const launch_request& req) {
+  std::lock_guard guard{mu_};
+  name_ = req.name;
+  ident_ = req.ident;
+  daemon_ = req.daemon;
+  counter_ = 0;
+  parent_ = process_info{req.parent_name, req.parent_pid, false};
+  // The parent's children are not ours: drop their descriptors without waiting on them.
+  for (auto& child : children_) {
+    child->child.pidfd.reset();
+    child->child.status.reset();
+  }
+  children_.clear();
+  if (zygote_) {
+    zygote_->abandon();
+    zygote_.reset();
+  }
+}
+
+void runtime::adopt(std::shared_ptr<process_state> child) {
+  std::lock_guard guard{mu_};
+  children_.push_back(std::move(child));
+}
+
+void runtime::forget(const process_state* child) {
+  std::lock_guard guard{mu_};
+  std::erase_if(children_, [&](const auto& c) { return c.get() == child; });
+}
+
+std::vector<std::shared_ptr<process_state>> runtime::live_children() {
+  std::vector<std::shared_ptr<process_state>> all;
+  {
+    std::lock_guard guard{mu_};
+    all = children_;
+  }
+  std::vector<std::shared_ptr<process_state>> live;
+  for (auto& state : all) {
+    process handle{state};
+    if (handle.is_alive()) // reaps, and forgets, the ones that ended
+      live.push_back(std::move(state));
+  }
+  return live;
+}
+
+void runtime::shutdown_children() noexcept {
+  try {
+    auto live = live_children();
+    for (auto& state : live) {
+      process handle{state};
+      if (handle.daemon())
+        handle.terminate();
+    }
+    for (auto& state : live)
+      process{state}.join();
+  } catch (const std::exception& e) {
+    std::cerr << "proctor: while joining children at exit: " << e.what() << '\n';
+  }
+}
+
+void runtime::mark_init(int argc, char** argv) {
+  std::lock_guard guard{mu_};
+  init_called_ = true;
+  if (argc > 0 && argv != nullptr && argv[0] != nullptr)
+    argv0_ = argv[0];
+}
+
+forkserver_client& runtime::zygote() {
+  std::lock_guard start_guard{zygote_start_mu_}; // one zygote, even when threads race here
+  {
+    std::lock_guard guard{mu_};
+    if (zygote_)
+      return *zygote_;
+  }
+  // Fork without holding mu_: the zygote must not inherit it locked.
+  auto started = forkserver_client::start();
+  std::lock_guard guard{mu_};
+  zygote_ = std::move(started);
+  return *zygote_;
+}
+
+void runtime::start_zygote_if_possible() noexcept {
+  try {
+    if (thread_count() == 1)
+      zygote();
+  } catch (const std::exception& e) {
+    std::cerr << "proctor: cannot start the forkserver: " << e.what() << '\n';
+  }
+}
+
+void runtime::stop_zygote() noexcept {
+  std::unique_ptr<forkserver_client> z;
+  {
+    std::lock_guard guard{mu_};
+    z = std::move(zygote_);
+  }
+  z.reset(); // closes the channel and reaps the zygote
+}
+
+pid_t runtime::zygote_pid() const {
+  std::lock_guard guard{mu_};
+  return zygote_ ? zygote_->pid() : 0;
+}
+
+void run_child_target(const std::function<void()>& target) {
+  int code = 0;
+  try {
+    target();
+  } catch (const exit_request& req) {
+    code = req.code;
+  } catch (const std::exception& e) {
+    auto self = runtime::get().self();
+    std::cerr << "process '" << self.name << "' (pid " << self.pid
+              << "): uncaught exception: " << e.what() << std::endl;
+    code = 1;
+  } catch (...) {
+    auto self = runtime::get().self();
+    std::cerr << "process '" << self.name << "' (pid " << self.pid
+              << "): uncaught exception of unknown type" << std::endl;
+    code = 1;
+  }
+  runtime::get().shutdown_children();
+  runtime::get().stop_zygote();
+  flush_std_streams();
+  ::_exit(code);
+}
+
+void run_child_entry(const launch_request& req) {
+  run_child_target([&] {
+    auto invoke = find_entry(req.entry_key);
+    if (invoke == nullptr)
+      throw process_error(process_errc::not_crossable,
+                          "no entry point is registered as '" + req.entry_key + "'");
+    invoke(req.args);
+  });
+}
+
+} // namespace proctor::detail

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launch_request.hpp"
+#include "proctor/current_process.hpp"
+
+namespace proctor::detail {
+
+struct process_state;
+class forkserver_client;
+
+/// The proctor state of one OS process: who it is, the children it started and its zygote.
+/// One instance per process (a child resets it with become_child()).
+/// @note Thread-safe; mu guards children and zygote.
+class runtime {
+ public:
+  static runtime& get();
+
+  // -- identity -------------------------------------------------------------------------------
+
+  [[nodiscard]] process_info self() const;
+  [[nodiscard]] std::optional<process_info> parent() const;
+  [[nodiscard]] bool is_child() const noexcept { return parent_.has_value(); }
+
+  /// The next child's position: "N" in the main process, "<ident>:N" below it.
+  [[nodiscard]] std::string next_ident();
+
+  /// Makes the calling (new) child this process: identity from its parent, no children, no zygote.
+  /// Called right after fork, or by a spawned/forkserver child before its target runs.
+  void become_child(const launch_request& req);
+
+  // -- children -------------------------------------------------------------------------------
+
+  /// Remembers a started child until it is reaped.
+  void adopt(std::shared_ptr<process_state> child);
+
+  /// Forgets a reaped or closed child.
+  void forget(const process_state* child);
+
+  /// Reaps the children that ended; returns the live ones.
+  std::vector<std::shared_ptr<process_state>> live_children();
+
+  /// Python's exit function: terminates daemon children, joins the rest. Runs at normal exit of
+  /// the main process and at the end of every child's target.
+  void shutdown_children() noexcept;
+
+  // -- start methods --------------------------------------------------------------------------
+
+  void mark_init(int argc, char** argv);
+  [[nodiscard]] bool init_called() const noexcept { return init_called_; }
+  [[nodiscard]] const std::string& argv0() const noexcept { return argv0_; }
+
+  /// The zygote, started now if needed. Throws if it cannot be started (threads already run).
+  forkserver_client& zygote();
+
+  /// Starts the zygote if this process is still single-threaded; quiet otherwise.
+  void start_zygote_if_possible() noexcept;
+
+  /// Stops the zygote and waits for it (at exit).
+  void stop_zygote() noexcept;
+
+  /// The zygote's pid, or 0.
+  [[nodiscard]] pid_t zygote_pid() const;
+
+ private:
+  runtime();
+
+  mutable std::mutex mu_;
+  std::mutex zygote_start_mu_;
+  std::string name_ = "main-process";
+  std::string ident_;
+  bool daemon_ = false;
+  unsigned counter_ = 0;
+  std::optional<process_info> parent_;
+  std::vector<std::shared_ptr<process_state>> children_;
+  std::unique_ptr<forkserver_client> zygote_;
+  bool init_called_ = false;
+  std::string argv0_;
+};
+
+/// Runs a child's target and ends the process with its exit code: 0 on return, n for
+/// proctor::exit(n), 1 with a message on stderr for an uncaught exception. Never returns.
+[[noreturn]] void run_child_target(const std::function<void()>& target);
+
+/// Runs the registered entry named in `req` (spawn and forkserver children). Never returns.
+[[noreturn]] void run_child_entry(const launch_request& req);
+
+} // namespace proctor::detail

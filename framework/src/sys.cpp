@@ -1,0 +1,121 @@
+#include "sys.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "proctor/process_error.hpp"
+
+namespace proctor::detail {
+
+exit_status from_wait_status(int status) noexcept {
+  if (WIFEXITED(status))
+    return {WEXITSTATUS(status), false};
+  if (WIFSIGNALED(status))
+    return {-WTERMSIG(status), WCOREDUMP(status) != 0};
+  return {-1, false};
+}
+
+void throw_system_error(const std::string& what, int err) {
+  throw process_error(process_errc::system, what + ": " + std::strerror(err));
+}
+
+unique_fd open_pidfd(pid_t pid) noexcept {
+  return unique_fd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+}
+
+int send_signal(int pidfd, int sig) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+std::optional<exit_status> try_reap_pidfd(int pidfd) {
+  siginfo_t info{};
+  for (;;) {
+    int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
+                      WEXITED | WNOHANG);
+    if (rc == 0)
+      break;
+    if (errno == EINTR)
+      continue;
+    throw_system_error("waitid", errno);
+  }
+  if (info.si_pid == 0)
+    return std::nullopt;
+  switch (info.si_code) {
+    case CLD_EXITED:
+      return exit_status{info.si_status, false};
+    case CLD_DUMPED:
+      return exit_status{-info.si_status, true};
+    default:
+      return exit_status{-info.si_status, false};
+  }
+}
+
+bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
+  for (;;) {
+    int ms = -1;
+    if (timeout) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+      ms = left.count() < 0 ? 0 : static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+    }
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, ms);
+    if (rc > 0)
+      return true;
+    if (rc == 0)
+      return false;
+    if (errno != EINTR)
+      throw_system_error("poll", errno);
+  }
+}
+
+int thread_count() noexcept {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr)
+    return -1;
+  int field = 2; // the ')' closes field 2; num_threads is field 20
+  for (; *p != '\0'; ++p) {
+    if (*p == ' ' && ++field == 20)
+      return std::atoi(p + 1);
+  }
+  return -1;
+}
+
+void flush_std_streams() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {
+  }
+  std::fflush(nullptr);
+}
+
+void die_with_parent(pid_t expected_parent) noexcept {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != expected_parent)
+    ::_exit(1);
+}
+
+} // namespace proctor::detail
