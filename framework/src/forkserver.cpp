@@ -101,6 +101,8 @@ class zygote {
   void setup() {
     ::setpgid(0, 0); // a Ctrl-C meant for the host must not kill the zygote under its feet
     die_with_parent(host_);
+    reset_signals(); // the host's handlers are no business of the zygote or its children
+    ::prctl(PR_GET_NAME, host_comm_);
     ::prctl(PR_SET_NAME, "proctor-zygote");
     // Keep only stdio and the channel: the zygote must not pin the host's other descriptors.
     if (chan_ > 3)
@@ -144,9 +146,8 @@ class zygote {
     pid_t pid = ::fork();
     if (pid == 0) {
       ::close_range(3, ~0u, 0); // the channel, the signalfd, every other child's status socket
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      reset_signals();
+      ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
       ::setpgid(0, 0);
       die_with_parent(self);
       runtime::get().become_child(req);
@@ -188,6 +189,7 @@ class zygote {
   int chan_;
   pid_t host_;
   int sigfd_ = -1;
+  char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_;
 };
 

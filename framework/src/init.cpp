@@ -1,5 +1,6 @@
 #include "proctor/init.hpp"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -26,6 +27,11 @@ namespace {
   }
   ::close(fd);
   detail::die_with_parent(req.parent_pid);
+  // exec named the process "exe", after /proc/self/exe: give it its program's name back.
+  if (argc > 0 && argv[0] != nullptr) {
+    const char* base = std::strrchr(argv[0], '/');
+    ::prctl(PR_SET_NAME, base != nullptr ? base + 1 : argv[0]);
+  }
   detail::runtime::get().mark_init(argc, argv); // so that it may spawn children of its own
   detail::runtime::get().become_child(req);
   detail::run_child_entry(req);
@@ -40,6 +46,10 @@ void init(int argc, char** argv) {
   rt.mark_init(argc, argv);
   if (get_start_method() == start_method::forkserver)
     rt.start_zygote_if_possible();
+}
+
+int forkserver_pid() {
+  return detail::runtime::get().zygote_pid();
 }
 
 } // namespace proctor

@@ -21,6 +21,7 @@ launched launch_fork(const process_state& state, const launch_request& req) {
   if (pid < 0)
     throw_system_error("fork", errno);
   if (pid == 0) {
+    reset_signals();
     ::setpgid(0, 0);
     die_with_parent(parent);
     runtime::get().become_child(req);

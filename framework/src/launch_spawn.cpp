@@ -58,16 +58,13 @@ launched launch_spawn(const launch_request& req) {
   spawn_setup setup;
   posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), request_fd);
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, request_fd + 1);
-  sigset_t none, all;
+  // exec resets caught signals to their default and keeps ignored ones: the same state the fork
+  // and forkserver children get from reset_signals().
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setflags(&setup.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
   posix_spawnattr_setpgroup(&setup.attr, 0);
   posix_spawnattr_setsigmask(&setup.attr, &none);
-  posix_spawnattr_setsigdefault(&setup.attr, &all);
 
   std::string argv0 = rt.argv0().empty() ? "proctor-child" : rt.argv0();
   std::string flag = "--proctor-spawn";

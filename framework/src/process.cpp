@@ -47,7 +47,7 @@ bool poll_end(process_state& s) {
     return false;
   s.status = st;
   s.phase = process_phase::ended;
-  s.child.status.reset();
+  // The descriptors stay open until close(): another thread may be polling them right now.
   detail::runtime::get().forget(&s);
   return true;
 }

@@ -60,6 +60,7 @@ void runtime::become_child(const launch_request& req) {
     zygote_->abandon();
     zygote_.reset();
   }
+  zygote_starting_ = false; // a zygote is forked while this flag is set
 }
 
 void runtime::adopt(std::shared_ptr<process_state> child) {
@@ -110,16 +111,26 @@ void runtime::mark_init(int argc, char** argv) {
 }
 
 forkserver_client& runtime::zygote() {
-  std::lock_guard start_guard{zygote_start_mu_}; // one zygote, even when threads race here
-  {
-    std::lock_guard guard{mu_};
-    if (zygote_)
-      return *zygote_;
+  std::unique_lock lock{mu_};
+  zygote_ready_.wait(lock, [this] { return !zygote_starting_; });
+  if (zygote_)
+    return *zygote_;
+  // Fork with no lock held: the zygote must not inherit one locked. Other threads wait above.
+  zygote_starting_ = true;
+  lock.unlock();
+  std::unique_ptr<forkserver_client> started;
+  try {
+    started = forkserver_client::start();
+  } catch (...) {
+    lock.lock();
+    zygote_starting_ = false;
+    zygote_ready_.notify_all();
+    throw;
   }
-  // Fork without holding mu_: the zygote must not inherit it locked.
-  auto started = forkserver_client::start();
-  std::lock_guard guard{mu_};
+  lock.lock();
   zygote_ = std::move(started);
+  zygote_starting_ = false;
+  zygote_ready_.notify_all();
   return *zygote_;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,7 +75,8 @@ class runtime {
   runtime();
 
   mutable std::mutex mu_;
-  std::mutex zygote_start_mu_;
+  std::condition_variable zygote_ready_;
+  bool zygote_starting_ = false;
   std::string name_ = "main-process";
   std::string ident_;
   bool daemon_ = false;

@@ -112,6 +112,21 @@ void flush_std_streams() noexcept {
   std::fflush(nullptr);
 }
 
+void reset_signals() noexcept {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old{};
+    if (::sigaction(sig, nullptr, &old) != 0)
+      continue;
+    bool caught = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != nullptr
+                                              : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
+    if (caught)
+      ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 void die_with_parent(pid_t expected_parent) noexcept {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != expected_parent)

@@ -39,6 +39,12 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout);
 /// Flushes std::cout, std::cerr and every C stdio stream, so that a fork does not print twice.
 void flush_std_streams() noexcept;
 
+/// Gives the calling (new) child the signal state an exec would: caught signals back to their
+/// default action, ignored ones still ignored, nothing blocked. The parent's handlers belong to the
+/// parent's program (a test runner, a server's graceful shutdown...) and would otherwise make
+/// terminate() mean whatever they do. Async-signal-safe.
+void reset_signals() noexcept;
+
 /// Makes the calling child die with its parent: PR_SET_PDEATHSIG(SIGKILL), then the check against a
 /// parent that died before the prctl took effect. Async-signal-safe; _exits if the parent is gone.
 void die_with_parent(pid_t expected_parent) noexcept;

@@ -13,4 +13,8 @@ namespace proctor {
 /// on first use, and refuses if threads run by then.
 void init(int argc, char** argv);
 
+/// The forkserver zygote's pid, or 0 while this process has none. It is a child of this process
+/// and exits when this process does.
+[[nodiscard]] int forkserver_pid();
+
 } // namespace proctor
