@@ -1,0 +1,143 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <proctor/proctor.hpp>
+
+#include "support/leftovers.hpp"
+#include "support/probe.hpp"
+
+using namespace proctor::test;
+using proctor::entry;
+using proctor::process;
+using proctor::process_errc;
+using proctor::process_error;
+using proctor::start_method;
+
+namespace {
+
+auto has_code(process_errc code) {
+  return Catch::Predicate<process_error>([code](const process_error& e) { return e.code() == code; },
+                                         "error code " + std::string{proctor::to_string(code)});
+}
+
+/// Keeps one extra thread alive for its lifetime.
+class extra_thread {
+ public:
+  extra_thread()
+    : thread_([this] {
+        std::unique_lock lock{mu_};
+        cv_.wait(lock, [this] { return stop_; });
+      }) {}
+  ~extra_thread() {
+    {
+      std::lock_guard lock{mu_};
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("fork is refused while the process runs other threads", "[start_method]") {
+  leftover_guard guard;
+  extra_thread busy;
+  auto p = proctor::get_context(start_method::fork).make_process(entry<probe_return>);
+  CHECK_THROWS_MATCHES(p.start(), process_error, has_code(process_errc::multithreaded));
+  CHECK_FALSE(p.is_alive());
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("forkserver and spawn work while the process runs other threads", "[start_method]") {
+  auto m = GENERATE(start_method::spawn, start_method::forkserver);
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  extra_thread busy;
+  auto p = proctor::get_context(m).make_process(entry<probe_exit>, 5);
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 5);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a plain callable runs under fork and is refused by spawn and forkserver",
+          "[start_method]") {
+  leftover_guard guard;
+  int captured = 11;
+  auto forked = proctor::get_context(start_method::fork).make_process([captured] {
+    proctor::exit(captured);
+  });
+  forked.start();
+  forked.join();
+  CHECK(forked.exitcode() == 11);
+  for (auto m : {start_method::spawn, start_method::forkserver}) {
+    auto p = proctor::get_context(m).make_process([] {});
+    CHECK_THROWS_MATCHES(p.start(), process_error, has_code(process_errc::not_crossable));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a registered entry carries large arguments intact", "[start_method]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  std::string payload(3 << 20, '\0');
+  for (size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>(i * 31 + (i >> 9));
+  auto p = proctor::get_context(m).make_process(entry<probe_check_payload>, payload,
+                                                payload.size(), checksum(payload));
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 0);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("threads may start children concurrently", "[start_method]") {
+  auto m = GENERATE(start_method::spawn, start_method::forkserver);
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto p = proctor::get_context(m).make_process(entry<probe_exit>, t * 10 + i);
+        p.start();
+        p.join();
+        if (p.exitcode() == t * 10 + i)
+          ++good;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  CHECK(good == 40);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("the default start method applies to processes that do not choose one",
+          "[start_method]") {
+  leftover_guard guard;
+  proctor::set_start_method(start_method::spawn);
+  process p{entry<probe_exit>, 4};
+  CHECK(p.method() == start_method::spawn);
+  proctor::set_start_method(start_method::forkserver);
+  CHECK(p.method() == start_method::forkserver); // not chosen yet: follows the default
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 4);
+  CHECK(p.method() == start_method::forkserver);
+  REQUIRE_NO_LEFTOVERS(guard);
+}

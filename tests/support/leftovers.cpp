@@ -1,0 +1,139 @@
+#include "support/leftovers.hpp"
+
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <proctor/process.hpp>
+
+#include <proctor/init.hpp>
+
+namespace proctor::test {
+
+namespace {
+
+struct proc_stat {
+  pid_t ppid = 0;
+  char state = '?';
+};
+
+bool read_stat(pid_t pid, proc_stat& out) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return false;
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return false;
+  std::istringstream rest(line.substr(close + 2));
+  rest >> out.state >> out.ppid;
+  return true;
+}
+
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> out;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      char* end = nullptr;
+      long pid = std::strtol(e->d_name, &end, 10);
+      if (end != e->d_name && *end == '\0')
+        out.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<pid_t> descendants() {
+  std::multimap<pid_t, pid_t> children_of;
+  for (pid_t pid : all_pids()) {
+    proc_stat st;
+    if (read_stat(pid, st))
+      children_of.emplace(st.ppid, pid);
+  }
+  pid_t zygote = forkserver_pid();
+  std::vector<pid_t> out;
+  std::vector<pid_t> todo{::getpid()};
+  while (!todo.empty()) {
+    pid_t parent = todo.back();
+    todo.pop_back();
+    auto [from, to] = children_of.equal_range(parent);
+    for (auto it = from; it != to; ++it) {
+      todo.push_back(it->second);
+      if (it->second != zygote)
+        out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+std::string describe(const std::vector<pid_t>& pids) {
+  std::string out;
+  for (pid_t pid : pids) {
+    proc_stat st;
+    read_stat(pid, st);
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmd;
+    std::getline(in, cmd, '\0');
+    out += std::to_string(pid) + " " + st.state + " (parent " + std::to_string(st.ppid) + ") "
+           + cmd + "\n";
+  }
+  return out;
+}
+
+bool is_dead(pid_t pid) {
+  proc_stat st;
+  if (!read_stat(pid, st))
+    return true;
+  if (st.state != 'Z' && st.state != 'X')
+    return false;
+  if (st.ppid == ::getpid())
+    ::waitpid(pid, nullptr, WNOHANG);
+  return true;
+}
+
+std::set<std::string> shm_entries() {
+  std::set<std::string> out;
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.')
+        out.insert(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
+leftover_guard::leftover_guard() : shm_before_(shm_entries()) {}
+
+std::string leftover_guard::check(std::chrono::milliseconds grace) const {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  std::string report;
+  for (;;) {
+    report.clear();
+    // proctor reaps its own children first; then the orphans that were reparented to this
+    // (subreaper) process are reaped here.
+    bool known_children = !proctor::active_children().empty();
+    for (pid_t pid : descendants())
+      is_dead(pid);
+    auto still = descendants();
+    if (!still.empty())
+      report += "processes left behind:\n" + describe(still);
+    if (known_children)
+      report += "active_children() is not empty\n";
+    for (const auto& name : shm_entries())
+      if (!shm_before_.contains(name))
+        report += "/dev/shm/" + name + " left behind\n";
+    if (report.empty() || std::chrono::steady_clock::now() >= deadline)
+      return report;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+} // namespace proctor::test
