@@ -1,0 +1,25 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace samples {
+
+/// "True" or "False", as Python prints a bool: the ported samples print what the seeds print.
+[[nodiscard]] inline const char* python_bool(bool b) noexcept { return b ? "True" : "False"; }
+
+/// "[None, True, None, None]", as Python prints a list whose slots are None until set.
+template <std::size_t N>
+[[nodiscard]] std::string python_list(const std::array<std::optional<bool>, N>& slots) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0)
+      out += ", ";
+    out += slots[i] ? python_bool(*slots[i]) : "None";
+  }
+  return out + "]";
+}
+
+} // namespace samples
