@@ -4,6 +4,7 @@
 
 #include <proctor/proctor.hpp>
 
+#include "support/error_matchers.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -13,15 +14,6 @@ using proctor::entry;
 using proctor::process;
 using proctor::process_errc;
 using proctor::process_error;
-
-namespace {
-
-auto has_code(process_errc code) {
-  return Catch::Predicate<process_error>([code](const process_error& e) { return e.code() == code; },
-                                         "error code " + std::string{proctor::to_string(code)});
-}
-
-} // namespace
 
 TEST_CASE("starting a process twice is an error", "[misuse]") {
   leftover_guard guard;

@@ -9,6 +9,7 @@
 
 #include <proctor/proctor.hpp>
 
+#include "support/error_matchers.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -20,11 +21,6 @@ using proctor::process_error;
 using proctor::start_method;
 
 namespace {
-
-auto has_code(process_errc code) {
-  return Catch::Predicate<process_error>([code](const process_error& e) { return e.code() == code; },
-                                         "error code " + std::string{proctor::to_string(code)});
-}
 
 /// Keeps one extra thread alive for its lifetime.
 class extra_thread {

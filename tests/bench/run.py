@@ -1,0 +1,153 @@
+"""Runs proctor's benchmarks beside their peers (DESIGN.md, "Performance"); used by scripts/bench.
+
+    run.py --build DIR [--quick] [NAME...]     run the named benches (all without names)
+    run.py --check [NAME...]                   only validate the names
+
+Contract of a bench command: it takes the amount of work as its last argument and prints JSON
+lines {"value": 1.5, "unit": "us", "better": "lower"|"higher"}. A line may name its own "bench"
+and "impl"; otherwise it belongs to the run that printed it. The results go to stdout, one
+{"bench", "impl", "value", "unit", "better"} object a line, then a table to stderr.
+Exit status: 0, 1 if a run failed, 2 for a bad command line. A missed goal is a figure, not a
+failure.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections import namedtuple
+
+Run = namedtuple("Run", "impl argv work")  # work: the full amount, a tenth with --quick
+Goal = namedtuple("Goal", "impl peer bound")  # value(impl) / value(peer) within bound
+Bench = namedtuple("Bench", "runs peers goals")  # peers: the impls every value is compared to
+
+RUN_TIMEOUT_S = 900
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def registry(build):
+    """Every known bench, by name, with its programs taken from the build tree `build`."""
+    def program(name, *args):
+        return [os.path.join(build, "tests", "bench", name), *args]
+
+    def python(script, *args):
+        return [sys.executable, os.path.join(HERE, script), *args]
+
+    return {
+        "process_start": Bench(
+            runs=[
+                Run("floor", program("bench_floor_fork"), 2000),
+                Run("proctor-fork", program("bench_process_start", "fork"), 2000),
+                Run("proctor-forkserver", program("bench_process_start", "forkserver"), 2000),
+                Run("proctor-spawn", program("bench_process_start", "spawn"), 500),
+                Run("python-fork", python("process_start.py", "fork"), 500),
+                Run("python-forkserver", python("process_start.py", "forkserver"), 200),
+            ],
+            peers=["floor", "python-fork"],
+            goals=[
+                Goal("proctor-fork", "floor", 1.5),
+                Goal("proctor-fork", "python-fork", 0.1),
+                Goal("proctor-forkserver", "floor", 1.5),
+                Goal("proctor-forkserver", "python-fork", 0.1),
+            ]),
+    }
+
+
+def log(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def run_one(bench, run, quick):
+    """Runs one command; returns its results as records, or None if it failed."""
+    work = max(1, run.work // 10) if quick else run.work
+    argv = run.argv + [str(work)]
+    log(f"bench: {bench} / {run.impl} ({work})")
+    try:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"bench: {bench} / {run.impl} failed: {e}")
+        return None
+    try:
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        records = [{"bench": line.get("bench", bench), "impl": line.get("impl", run.impl),
+                    "value": line["value"], "unit": line["unit"], "better": line["better"]}
+                   for line in lines]
+    except (ValueError, KeyError, AttributeError) as e:
+        log(f"bench: {bench} / {run.impl} printed a malformed line: {e}")
+        return None
+    if done.returncode != 0 or not records:
+        log(f"bench: {bench} / {run.impl} failed (exit status {done.returncode})")
+        return None
+    return records
+
+
+def ratio(values, impl, peer):
+    if impl not in values or not values.get(peer):
+        return None
+    return values[impl] / values[peer]
+
+
+def goal_line(goal, values, better):
+    r = ratio(values, goal.impl, goal.peer)
+    sign = "<=" if better == "lower" else ">="
+    met = r is not None and (r <= goal.bound if better == "lower" else r >= goal.bound)
+    shown = "n/a" if r is None else f"{r:.3f}x"
+    target = f"{sign} {goal.bound}x {goal.peer}"
+    return f"  goal {goal.impl:<20} {target:<22} {shown:>9}  {'pass' if met else 'MISS'}"
+
+
+def print_table(name, bench, records):
+    mine = [r for r in records if r["bench"] == name]
+    values = {r["impl"]: r["value"] for r in mine}
+    unit = mine[0]["unit"] if mine else "?"
+    better = mine[0]["better"] if mine else "lower"
+    log(f"\n{name}  ({unit}, {better} is better)")
+    log(f"  {'impl':<20} {'value':>12}" + "".join(f" {'/ ' + p:>16}" for p in bench.peers))
+    for run in bench.runs:
+        if run.impl not in values:
+            log(f"  {run.impl:<20} {'failed':>12}")
+            continue
+        cells = [ratio(values, run.impl, p) for p in bench.peers]
+        log(f"  {run.impl:<20} {values[run.impl]:>12.2f}"
+            + "".join(f" {'n/a' if c is None else f'{c:.3f}x':>16}" for c in cells))
+    for goal in bench.goals:
+        log(goal_line(goal, values, better))
+
+
+def parse_args(known):
+    parser = argparse.ArgumentParser(description="Run proctor's benchmarks.")
+    parser.add_argument("--build", help="the build tree holding the bench programs")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the work")
+    parser.add_argument("--check", action="store_true", help="only validate the names")
+    parser.add_argument("names", nargs="*", metavar="NAME")
+    args = parser.parse_args()
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        parser.exit(2, f"bench: unknown benchmark {', '.join(unknown)} "
+                       f"(known: {', '.join(known)})\n")
+    if not args.check and not args.build:
+        parser.error("--build is required")
+    return args
+
+
+def main():
+    args = parse_args(registry("").keys())
+    if args.check:
+        return 0
+    benches = registry(os.path.abspath(args.build))
+    names = args.names or list(benches)
+    records, failed = [], False
+    for name in names:
+        for run in benches[name].runs:
+            got = run_one(name, run, args.quick)
+            failed |= got is None
+            for record in got or []:
+                print(json.dumps(record), flush=True)
+                records.append(record)
+    for name in names:
+        print_table(name, benches[name], records)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
