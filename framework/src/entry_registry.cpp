@@ -1,3 +1,5 @@
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -26,7 +28,8 @@ std::string_view between(std::string_view s, std::string_view open, char close) 
 
 } // namespace
 
-std::string make_entry_key(std::string_view pretty_name, std::string_view pretty_type) {
+std::string make_entry_key(std::string_view pretty_name, std::string_view pretty_type,
+                           entry_invoker anchor) {
   // GCC and Clang spell these "... [with auto F = app::square; ...]" / "... [F = app::square]".
   auto name = between(pretty_name, "F = ", ';');
   if (name.ends_with(']'))
@@ -34,7 +37,18 @@ std::string make_entry_key(std::string_view pretty_name, std::string_view pretty
   auto type = between(pretty_type, "T = ", ';');
   if (type.ends_with(']'))
     type.remove_suffix(1);
-  return std::string{name} + " : " + std::string{type};
+  std::string key = std::string{name} + " : " + std::string{type};
+  Dl_info where{};
+  auto address = reinterpret_cast<const char*>(anchor);
+  if (::dladdr(reinterpret_cast<const void*>(anchor), &where) != 0 && where.dli_fbase != nullptr) {
+    std::string_view module = where.dli_fname != nullptr ? where.dli_fname : "";
+    module = module.substr(module.rfind('/') + 1);
+    char offset[32];
+    std::snprintf(offset, sizeof(offset), "+%tx",
+                  address - static_cast<const char*>(where.dli_fbase));
+    key += " @ " + std::string{module} + offset;
+  }
+  return key;
 }
 
 const std::string& register_entry(std::string key, entry_invoker invoke) {

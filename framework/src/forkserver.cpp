@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -63,6 +64,10 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) no
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return n;
+  if (hdr.msg_flags & MSG_CTRUNC) { // the descriptor was dropped (the receiver is out of fds)
+    errno = EMFILE;
+    return -1;
+  }
   for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       int got;
@@ -115,17 +120,27 @@ class zygote {
     sigfd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd_ < 0)
       ::_exit(2);
+    // Two descriptors per live child: let the zygote use all the host may.
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
   }
 
   void serve_one() {
     uint32_t size = 0;
     int status_fd = -1;
     ssize_t n = recv_with_fd(chan_, &size, sizeof(size), status_fd);
-    if (n <= 0)
-      finish(); // the host closed the channel, or is gone
+    // EOF: the host closed the channel, or is gone. No status socket: nobody could learn of a
+    // child started now, and the stream may be out of step — end, and the host sees EOF.
+    if (n <= 0 || status_fd < 0)
+      finish();
     unique_fd status{status_fd};
     if (n != sizeof(size)
         && !read_exact(chan_, reinterpret_cast<char*>(&size) + n, sizeof(size) - n))
+      finish();
+    if (size > max_request_size)
       finish();
     std::string body(size, '\0');
     if (!read_exact(chan_, body.data(), size))
@@ -142,6 +157,20 @@ class zygote {
   }
 
   void launch(const launch_request& req, unique_fd status) {
+    launched child;
+    try {
+      child = req.spawn ? launch_spawn(req) : fork_child(req);
+    } catch (const process_error&) {
+      zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
+      send_with_fd(status.get(), &reply, sizeof(reply), -1);
+      return;
+    }
+    zygote_reply reply{zygote_reply::started, child.pid, 0};
+    send_with_fd(status.get(), &reply, sizeof(reply), child.pidfd.get());
+    children_.emplace(child.pid, std::move(status));
+  }
+
+  launched fork_child(const launch_request& req) {
     pid_t self = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -150,19 +179,27 @@ class zygote {
       ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
       ::setpgid(0, 0);
       die_with_parent(self);
-      runtime::get().become_child(req);
+      stdin_from_devnull();
+      try {
+        runtime::get().become_child(req);
+      } catch (...) {
+        ::_exit(1);
+      }
       run_child_entry(req);
     }
-    if (pid < 0) {
-      zygote_reply reply{zygote_reply::failed, 0, errno};
-      send_with_fd(status.get(), &reply, sizeof(reply), -1);
-      return;
-    }
+    if (pid < 0)
+      throw_system_error("fork", errno);
     ::setpgid(pid, pid);
-    unique_fd pidfd = open_pidfd(pid);
-    zygote_reply reply{zygote_reply::started, pid, 0};
-    send_with_fd(status.get(), &reply, sizeof(reply), pidfd.get());
-    children_.emplace(pid, std::move(status));
+    launched out;
+    out.pid = pid;
+    out.pidfd = open_pidfd(pid);
+    if (!out.pidfd) {
+      int err = errno;
+      discard_child(pid);
+      errno = err;
+      throw_system_error("pidfd_open", err);
+    }
+    return out;
   }
 
   void reap() {
@@ -196,10 +233,9 @@ class zygote {
 } // namespace
 
 std::unique_ptr<forkserver_client> forkserver_client::start() {
-  if (int n = thread_count(); n != 1)
-    throw process_error(process_errc::multithreaded,
-                        "the forkserver must start while the process has one thread (it has "
-                          + std::to_string(n) + "): call proctor::init(argc, argv) first in main()");
+  require_single_thread("the forkserver cannot start now (call proctor::init(argc, argv) first "
+                        "in main(), before any thread)");
+  ensure_std_fds();
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw_system_error("socketpair", errno);
@@ -233,6 +269,10 @@ forkserver_client::~forkserver_client() {
   }
 }
 
+bool forkserver_client::alive() const {
+  return pidfd_ && !wait_readable(pidfd_.get(), std::chrono::nanoseconds{0});
+}
+
 void forkserver_client::abandon() noexcept {
   chan_.reset();
   pidfd_.reset();
@@ -260,7 +300,10 @@ launched forkserver_client::launch(const launch_request& req) {
     throw process_error(process_errc::forkserver_lost,
                         "process '" + req.name + "': the forkserver did not answer");
   if (reply.kind == zygote_reply::failed)
-    throw_system_error("process '" + req.name + "': forkserver fork", reply.value);
+    throw_system_error("process '" + req.name + "': the forkserver could not start it",
+                       reply.value);
+  if (!child_pidfd) // cannot happen unless this process is out of descriptors
+    throw_system_error("process '" + req.name + "': receiving its pidfd", EMFILE);
   launched out;
   out.pid = reply.pid;
   out.pidfd = std::move(child_pidfd);
@@ -268,20 +311,24 @@ launched forkserver_client::launch(const launch_request& req) {
   return out;
 }
 
-std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd) {
-  zygote_reply reply{};
-  int fd = -1;
-  ssize_t n = recv_with_fd(status_fd, &reply, sizeof(reply), fd, MSG_DONTWAIT);
-  if (fd >= 0)
-    ::close(fd);
-  if (n == sizeof(reply) && reply.kind == zygote_reply::exited)
-    return from_wait_status(reply.value);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-    return std::nullopt;
-  // The zygote is gone without a report: the child dies by its parent-death signal.
+std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd,
+                                                  bool& zygote_lost) {
+  if (!zygote_lost) {
+    zygote_reply reply{};
+    int fd = -1;
+    ssize_t n = recv_with_fd(status_fd, &reply, sizeof(reply), fd, MSG_DONTWAIT);
+    if (fd >= 0)
+      ::close(fd);
+    if (n == sizeof(reply) && reply.kind == zygote_reply::exited)
+      return from_wait_status(reply.value);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return std::nullopt;
+    zygote_lost = true; // EOF without a report: from now on, only the pidfd can tell
+  }
+  // The child dies by its parent-death signal soon after the zygote; its status is lost.
   if (child_pidfd >= 0 && !wait_readable(child_pidfd, std::chrono::seconds(0)))
     return std::nullopt;
-  return exit_status{-SIGKILL, false};
+  return exit_status{unknown_exitcode, false};
 }
 
 launched launch_forkserver(const launch_request& req) {

@@ -30,6 +30,9 @@ class forkserver_client {
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
+  /// False once the zygote has died (killed by the OOM killer, say).
+  [[nodiscard]] bool alive() const;
+
   /// In a forked child: drops the inherited channel without touching the zygote.
   void abandon() noexcept;
 
@@ -50,7 +53,9 @@ struct zygote_reply {
 };
 
 /// Reads the child's final status from a forkserver status socket if it is there (never blocks).
-/// Empty while the child runs. If the zygote died without a report, the child died with it.
-std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd);
+/// Empty while the child runs. Sets `zygote_lost` once the zygote is gone without a report; the
+/// child's end is then read from its pidfd, with an unknown status.
+std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd,
+                                                  bool& zygote_lost);
 
 } // namespace proctor::detail

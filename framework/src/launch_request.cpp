@@ -13,17 +13,10 @@
 
 namespace proctor::detail {
 
-namespace {
-
-// Requests larger than this are refused as corrupt: arguments travel inline, and a gigabyte of
-// them is a bug, not a use case.
-constexpr uint32_t max_request_size = 1u << 30;
-
-} // namespace
-
 std::string encode_request(const launch_request& req) {
   std::string body = encode_tuple(std::tie(req.name, req.ident, req.daemon, req.parent_pid,
-                                           req.parent_name, req.entry_key, req.args));
+                                           req.parent_name, req.entry_key, req.args, req.spawn,
+                                           req.launcher_pid));
   if (body.size() > max_request_size)
     throw process_error(process_errc::not_crossable, "the arguments are larger than 1 GiB");
   auto size = static_cast<uint32_t>(body.size());
@@ -34,9 +27,10 @@ std::string encode_request(const launch_request& req) {
 
 launch_request decode_request(std::string_view body) {
   auto t = decode_tuple<std::tuple<std::string, std::string, bool, pid_t, std::string,
-                                   std::string, std::string>>(body);
+                                   std::string, std::string, bool, pid_t>>(body);
   return {std::move(std::get<0>(t)), std::move(std::get<1>(t)), std::get<2>(t), std::get<3>(t),
-          std::move(std::get<4>(t)), std::move(std::get<5>(t)), std::move(std::get<6>(t))};
+          std::move(std::get<4>(t)), std::move(std::get<5>(t)), std::move(std::get<6>(t)),
+          std::get<7>(t), std::get<8>(t)};
 }
 
 launch_request read_request(int fd) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,15 +18,21 @@ struct launch_request {
   std::string parent_name;
   std::string entry_key;
   std::string args;
+  bool spawn = false;        ///< To the zygote: posix_spawn the child instead of forking it.
+  pid_t launcher_pid = 0;    ///< The OS parent a spawned child must find (its parent-death check).
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, launch_request& x) {
-  return f(x.name, x.ident, x.daemon, x.parent_pid, x.parent_name, x.entry_key, x.args);
+  return f(x.name, x.ident, x.daemon, x.parent_pid, x.parent_name, x.entry_key, x.args, x.spawn,
+           x.launcher_pid);
 }
 
 /// Serializes a request behind a 4-byte length.
 [[nodiscard]] std::string encode_request(const launch_request& req);
+
+/// The largest request accepted: arguments travel inline, and a gigabyte of them is a bug.
+inline constexpr uint32_t max_request_size = 1u << 30;
 
 /// Reads the length, then the request, from a blocking stream socket. Throws on EOF, a short read
 /// or a malformed body.

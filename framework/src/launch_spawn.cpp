@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string>
 
+#include "forkserver.hpp"
 #include "launchers.hpp"
 #include "runtime.hpp"
 
@@ -37,13 +38,22 @@ struct spawn_setup {
 
 } // namespace
 
-launched launch_spawn(const launch_request& req) {
+launched launch_spawn(const launch_request& request) {
   auto& rt = runtime::get();
   if (!rt.init_called())
     throw process_error(process_errc::no_init,
-                        "process '" + req.name + "': the spawn start method needs "
+                        "process '" + request.name + "': the spawn start method needs "
                         "proctor::init(argc, argv) as the first statement of main(), or the "
                         "child would run main() again");
+  // The parent-death signal fires when the *thread* that started the child ends: from the
+  // single-threaded, long-lived zygote, a start from a short-lived thread is safe.
+  if (!request.spawn && rt.has_zygote()) {
+    launch_request via = request;
+    via.spawn = true;
+    return rt.zygote().launch(via);
+  }
+  launch_request req = request;
+  req.launcher_pid = ::getpid();
   std::string frame = encode_request(req);
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
@@ -58,13 +68,20 @@ launched launch_spawn(const launch_request& req) {
   spawn_setup setup;
   posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), request_fd);
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, request_fd + 1);
+  posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   // exec resets caught signals to their default and keeps ignored ones: the same state the fork
   // and forkserver children get from reset_signals().
-  sigset_t none;
+  // SIGCHLD alone goes back to default even if ignored here: ignored, it would make the kernel
+  // reap the child's own children behind its back.
+  sigset_t none, chld;
   sigemptyset(&none);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&setup.attr, 0);
   posix_spawnattr_setsigmask(&setup.attr, &none);
+  posix_spawnattr_setsigdefault(&setup.attr, &chld);
 
   std::string argv0 = rt.argv0().empty() ? "proctor-child" : rt.argv0();
   std::string flag = "--proctor-spawn";
@@ -78,8 +95,11 @@ launched launch_spawn(const launch_request& req) {
   launched out;
   out.pid = pid;
   out.pidfd = open_pidfd(pid);
-  if (!out.pidfd)
-    throw_system_error("pidfd_open", errno);
+  if (!out.pidfd) {
+    int err = errno;
+    discard_child(pid);
+    throw_system_error("pidfd_open", err);
+  }
   // A child that died before reading leaves the write failing: it has ended, and join shows how.
   (void)write_all(mine.get(), frame);
   return out;

@@ -10,6 +10,8 @@ namespace proctor::detail {
 launched launch_fork(const process_state& state, const launch_request& req);
 
 /// posix_spawn of /proc/self/exe; the child's proctor::init() reads `req` and runs the entry.
+/// Goes through the zygote when this process has one (`req.spawn` marks a request the zygote
+/// runs itself).
 launched launch_spawn(const launch_request& req);
 
 /// A fork of the zygote runs the entry.

@@ -34,13 +34,22 @@ void require_started_here(const process_state& s, const char* what) {
     misuse(s, "only the process that started a child can wait for it or signal it");
 }
 
+/// What tells that the child has ended: the zygote's status socket for its children (the report
+/// follows the pidfd, and carries the status), the pidfd otherwise. Once the zygote is gone
+/// without a report (its socket at EOF), the pidfd. Caller holds s.mu.
+int wait_descriptor(const process_state& s) {
+  if (s.child.status && !s.zygote_lost)
+    return s.child.status.get();
+  return s.child.pidfd.get();
+}
+
 /// Reaps if the child has ended. Caller holds s.mu. True once the child is reaped.
 bool poll_end(process_state& s) {
   if (s.phase != process_phase::running)
     return true;
   std::optional<detail::exit_status> st;
   if (s.child.status)
-    st = detail::try_read_zygote_status(s.child.status.get(), s.child.pidfd.get());
+    st = detail::try_read_zygote_status(s.child.status.get(), s.child.pidfd.get(), s.zygote_lost);
   else
     st = detail::try_reap_pidfd(s.child.pidfd.get());
   if (!st)
@@ -125,27 +134,27 @@ bool process::join(duration timeout) {
 }
 
 bool process::join_until(std::optional<duration> timeout) {
-  auto& s = *state_;
-  int wait_fd;
-  {
-    std::lock_guard guard{s.mu};
-    require_started_here(s, "can only join a started process");
-    if (poll_end(s))
-      return true;
-    wait_fd = s.child.status ? s.child.status.get() : s.child.pidfd.get();
-  }
   using clock = std::chrono::steady_clock;
   auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
+  auto& s = *state_;
   for (;;) {
+    int wait_fd;
+    {
+      std::lock_guard guard{s.mu};
+      require_started_here(s, "can only join a started process");
+      if (poll_end(s))
+        return true;
+      wait_fd = wait_descriptor(s);
+    }
     std::optional<std::chrono::nanoseconds> left;
-    if (timeout)
-      left = std::max<std::chrono::nanoseconds>(deadline - clock::now(), {});
-    bool ready = detail::wait_readable(wait_fd, left);
-    std::lock_guard guard{s.mu};
-    if (poll_end(s))
-      return true;
-    if (!ready)
-      return false;
+    if (timeout) {
+      left = deadline - clock::now();
+      if (*left <= std::chrono::nanoseconds::zero()) {
+        std::lock_guard guard{s.mu};
+        return poll_end(s);
+      }
+    }
+    detail::wait_readable(wait_fd, left);
   }
 }
 
@@ -223,7 +232,7 @@ int process::sentinel() const {
   require_open(s);
   if (s.phase != process_phase::running && s.phase != process_phase::ended)
     misuse(s, "the sentinel exists once the process has started");
-  return s.child.pidfd.get();
+  return s.child.status ? s.child.status.get() : s.child.pidfd.get();
 }
 
 std::string process::name() const {

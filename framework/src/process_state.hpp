@@ -40,6 +40,7 @@ struct process_state {
   pid_t parent_pid = 0;                ///< Who started it: only that process may reap it.
   launched child;
   std::optional<exit_status> status;
+  bool zygote_lost = false;            ///< The zygote died before reporting this child's end.
 };
 
 } // namespace proctor::detail

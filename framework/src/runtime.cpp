@@ -81,25 +81,41 @@ std::vector<std::shared_ptr<process_state>> runtime::live_children() {
   }
   std::vector<std::shared_ptr<process_state>> live;
   for (auto& state : all) {
-    process handle{state};
-    if (handle.is_alive()) // reaps, and forgets, the ones that ended
-      live.push_back(std::move(state));
+    try {
+      process handle{state};
+      if (handle.is_alive()) // reaps, and forgets, the ones that ended
+        live.push_back(std::move(state));
+    } catch (const std::exception& e) { // one broken child must not block every start()
+      std::cerr << "proctor: forgetting a child that cannot be polled: " << e.what() << '\n';
+      forget(state.get());
+    }
   }
   return live;
 }
 
 void runtime::shutdown_children() noexcept {
-  try {
-    auto live = live_children();
-    for (auto& state : live) {
+  // As multiprocessing at exit: daemons are terminated, the others joined. A daemon that ignores
+  // SIGTERM gets SIGKILL after a grace period: an exit never hangs on it.
+  constexpr auto daemon_grace = std::chrono::seconds(5);
+  auto live = live_children();
+  for (auto& state : live) {
+    try {
       process handle{state};
       if (handle.daemon())
         handle.terminate();
+    } catch (const std::exception& e) {
+      std::cerr << "proctor: at exit, terminating a daemon child: " << e.what() << '\n';
     }
-    for (auto& state : live)
-      process{state}.join();
-  } catch (const std::exception& e) {
-    std::cerr << "proctor: while joining children at exit: " << e.what() << '\n';
+  }
+  for (auto& state : live) {
+    try {
+      process handle{state};
+      if (handle.daemon() && !handle.join(daemon_grace))
+        handle.kill();
+      handle.join();
+    } catch (const std::exception& e) {
+      std::cerr << "proctor: at exit, joining a child: " << e.what() << '\n';
+    }
   }
 }
 
@@ -113,6 +129,8 @@ void runtime::mark_init(int argc, char** argv) {
 forkserver_client& runtime::zygote() {
   std::unique_lock lock{mu_};
   zygote_ready_.wait(lock, [this] { return !zygote_starting_; });
+  if (zygote_ && !zygote_->alive())
+    zygote_.reset(); // reaps the dead one; a new one starts below if this process may fork
   if (zygote_)
     return *zygote_;
   // Fork with no lock held: the zygote must not inherit one locked. Other threads wait above.
@@ -150,6 +168,11 @@ void runtime::stop_zygote() noexcept {
     z = std::move(zygote_);
   }
   z.reset(); // closes the channel and reaps the zygote
+}
+
+bool runtime::has_zygote() const {
+  std::lock_guard guard{mu_};
+  return zygote_ != nullptr;
 }
 
 pid_t runtime::zygote_pid() const {

@@ -68,6 +68,9 @@ class runtime {
   /// Stops the zygote and waits for it (at exit).
   void stop_zygote() noexcept;
 
+  /// True if this process runs a zygote now.
+  [[nodiscard]] bool has_zygote() const;
+
   /// The zygote's pid, or 0.
   [[nodiscard]] pid_t zygote_pid() const;
 

@@ -46,6 +46,8 @@ std::optional<exit_status> try_reap_pidfd(int pidfd) {
       break;
     if (errno == EINTR)
       continue;
+    if (errno == ECHILD) // reaped by someone else (a SIGCHLD handler that waits for any child)
+      return exit_status{unknown_exitcode, false};
     throw_system_error("waitid", errno);
   }
   if (info.si_pid == 0)
@@ -102,6 +104,16 @@ int thread_count() noexcept {
   return -1;
 }
 
+void require_single_thread(const std::string& what) {
+  int n = thread_count();
+  if (n < 0)
+    throw_system_error(what + ": cannot read the thread count from /proc/self/stat", errno);
+  if (n != 1)
+    throw process_error(process_errc::multithreaded,
+                        what + ": this process runs " + std::to_string(n)
+                          + " threads, and a forked copy would inherit their locks held");
+}
+
 void flush_std_streams() noexcept {
   try {
     std::cout.flush();
@@ -119,12 +131,37 @@ void reset_signals() noexcept {
       continue;
     bool caught = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != nullptr
                                               : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
-    if (caught)
+    // SIGCHLD ignored would make the kernel reap the child's own children behind its back.
+    if (caught || sig == SIGCHLD)
       ::signal(sig, SIG_DFL);
   }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void stdin_from_devnull() noexcept {
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  if (fd != STDIN_FILENO) {
+    ::dup2(fd, STDIN_FILENO);
+    ::close(fd);
+  } else {
+    ::fcntl(fd, F_SETFD, 0);
+  }
+}
+
+void ensure_std_fds() noexcept {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0)
+      ::open("/dev/null", O_RDWR); // takes the lowest free number: this one
+}
+
+void discard_child(pid_t pid) noexcept {
+  ::kill(pid, SIGKILL);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
 }
 
 void die_with_parent(pid_t expected_parent) noexcept {

@@ -11,6 +11,9 @@
 namespace proctor::detail {
 
 /// How a child ended, decoded from a wait status or a siginfo.
+/// The exit code reported when the status was lost: reaped by another waiter, or its zygote died.
+inline constexpr int unknown_exitcode = 255;
+
 struct exit_status {
   int exitcode = 0;          ///< n for exit(n), -N for death by signal N.
   bool core_dumped = false;
@@ -33,8 +36,12 @@ std::optional<exit_status> try_reap_pidfd(int pidfd);
 /// Waits until `fd` is readable or `timeout` passes (nullopt: forever). True if readable.
 bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout);
 
-/// The number of threads of the calling process (from /proc/self/stat).
+/// The number of threads of the calling process (from /proc/self/stat), or -1 if unreadable.
 [[nodiscard]] int thread_count() noexcept;
+
+/// Throws process_error(multithreaded) unless the caller is single-threaded; `what` says why it
+/// must be ("fork refused", ...), and system if the thread count cannot be read.
+void require_single_thread(const std::string& what);
 
 /// Flushes std::cout, std::cerr and every C stdio stream, so that a fork does not print twice.
 void flush_std_streams() noexcept;
@@ -44,6 +51,18 @@ void flush_std_streams() noexcept;
 /// parent's program (a test runner, a server's graceful shutdown...) and would otherwise make
 /// terminate() mean whatever they do. Async-signal-safe.
 void reset_signals() noexcept;
+
+/// Points the calling child's stdin at /dev/null, as multiprocessing does: a child in its own
+/// process group that read the terminal would be stopped by SIGTTIN. Async-signal-safe.
+void stdin_from_devnull() noexcept;
+
+/// Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so that no framework descriptor
+/// ever lands there and a child's stdout never is, say, the zygote's channel.
+void ensure_std_fds() noexcept;
+
+/// Kills and reaps our own child `pid` after a failed start, so that it neither runs untracked
+/// nor stays a zombie.
+void discard_child(pid_t pid) noexcept;
 
 /// Makes the calling child die with its parent: PR_SET_PDEATHSIG(SIGKILL), then the check against a
 /// parent that died before the prctl took effect. Async-signal-safe; _exits if the parent is gone.

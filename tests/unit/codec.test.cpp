@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <proctor/detail/codec.hpp>
+#include <proctor/entry.hpp>
 #include <proctor/process_error.hpp>
 #include <proctor/serializable.hpp>
 
@@ -71,4 +72,14 @@ TEST_CASE("a corrupt length prefix does not allocate without bound", "[codec]") 
   std::string bytes(16, '\xff');
   CHECK_THROWS_AS(proctor::detail::decode_tuple<std::tuple<std::string>>(bytes),
                   proctor::process_error);
+}
+
+// A twin of the entry point of the same name in entry.test.cpp: both have internal linkage, and
+// must not collide in the registry (see "functions of one name in two files...").
+namespace {
+void twin_job(int v) { (void)v; }
+} // namespace
+
+const std::string& codec_twin_job_key() {
+  return proctor::entry_t<twin_job>::key();
 }

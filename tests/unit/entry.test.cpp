@@ -33,3 +33,34 @@ TEST_CASE("overloads of one name are distinct entry points", "[entry]") {
 TEST_CASE("an unknown entry key finds nothing", "[entry]") {
   CHECK(proctor::detail::find_entry("no::such : void (*)()") == nullptr);
 }
+
+namespace {
+void same_name_elsewhere(int v) { app::last = -v; }
+} // namespace
+
+namespace other {
+namespace {
+void same_name_elsewhere(int v) { app::last = v * 2; }
+} // namespace
+} // namespace other
+
+TEST_CASE("functions of one name with internal linkage are distinct entry points", "[entry]") {
+  const auto& a = proctor::entry_t<same_name_elsewhere>::key();
+  const auto& b = proctor::entry_t<other::same_name_elsewhere>::key();
+  CHECK(a != b);
+  proctor::detail::find_entry(b)(proctor::detail::encode_tuple(std::make_tuple(21)));
+  CHECK(app::last == 42);
+}
+
+namespace {
+void twin_job(int v) { app::last = v + 1000; }
+} // namespace
+
+const std::string& codec_twin_job_key(); // the other twin_job, in codec.test.cpp
+
+TEST_CASE("functions of one name in two files are distinct entry points", "[entry]") {
+  const auto& mine = proctor::entry_t<twin_job>::key();
+  CHECK(mine != codec_twin_job_key());
+  proctor::detail::find_entry(mine)(proctor::detail::encode_tuple(std::make_tuple(1)));
+  CHECK(app::last == 1001);
+}

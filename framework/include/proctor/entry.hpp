@@ -28,8 +28,11 @@ consteval std::string_view entry_pretty_name() { return __PRETTY_FUNCTION__; }
 template <class T>
 consteval std::string_view entry_pretty_type() { return __PRETTY_FUNCTION__; }
 
-/// "name signature", taken from the compiler's spelling of F; stable for a given binary.
-std::string make_entry_key(std::string_view pretty_name, std::string_view pretty_type);
+/// "name : signature @ module+offset": the compiler's spelling of F, for people, and where its
+/// invoker sits in the loaded program, so that two functions of one name with internal linkage
+/// (`static`, anonymous namespaces) stay apart. The same in every process running this binary.
+std::string make_entry_key(std::string_view pretty_name, std::string_view pretty_type,
+                           entry_invoker anchor);
 
 template <class Signature>
 struct entry_signature;
@@ -71,7 +74,7 @@ struct entry_t {
  private:
   static inline const std::string& key_ = detail::register_entry(
     detail::make_entry_key(detail::entry_pretty_name<F>(),
-                           detail::entry_pretty_type<decltype(F)>()),
+                           detail::entry_pretty_type<decltype(F)>(), &entry_t::invoke),
     &entry_t::invoke);
 };
 

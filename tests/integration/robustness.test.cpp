@@ -1,0 +1,129 @@
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <proctor/proctor.hpp>
+
+#include "support/leftovers.hpp"
+#include "support/probe.hpp"
+
+using namespace std::chrono_literals;
+using namespace proctor::test;
+using proctor::entry;
+using proctor::process;
+using proctor::start_method;
+
+namespace {
+
+/// Exits 0 if stdin is at end of file at once (a child never reads the terminal).
+void read_stdin() {
+  char c;
+  proctor::exit(::read(STDIN_FILENO, &c, 1) == 0 ? 0 : 4);
+}
+
+/// Starts a daemon that ignores SIGTERM, writes its pid, and returns.
+void leave_stubborn_daemon(std::string pid_path) {
+  process daemon{process::options{.daemon = true}, entry<probe_ignore_sigterm_then_sleep_ms>,
+                 600'000};
+  daemon.start();
+  std::ofstream(pid_path) << *daemon.pid();
+}
+
+} // namespace
+
+TEST_CASE("a child started by a thread that has ended lives on", "[robustness]") {
+  auto m = GENERATE(start_method::spawn, start_method::forkserver);
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  auto p = proctor::get_context(m).make_process(entry<probe_sleep_ms>, 300);
+  std::thread{[&] { p.start(); }}.join();
+  p.join();
+  CHECK(p.exitcode() == 0); // not killed by a parent-death signal tied to the thread
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a child's stdin is /dev/null", "[robustness]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  auto p = proctor::get_context(m).make_process(entry<read_stdin>);
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 0);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a parent that ignores SIGCHLD can still start and join children", "[robustness]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  ::signal(SIGCHLD, SIG_IGN);
+  auto first = proctor::get_context(m).make_process(entry<probe_exit>, 3);
+  first.start();
+  first.join();
+  auto second = proctor::get_context(m).make_process(entry<probe_exit>, 3);
+  second.start();
+  second.join();
+  ::signal(SIGCHLD, SIG_DFL);
+  // The kernel reaps this process's own children itself: their status is lost (reported as 255);
+  // children of the zygote keep theirs.
+  if (m == start_method::fork) {
+    CHECK((first.exitcode() == 3 || first.exitcode() == 255));
+  } else {
+    CHECK(first.exitcode() == 3);
+    CHECK(second.exitcode() == 3);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("once the sentinel is readable, the exit code is known", "[robustness]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  for (int i = 0; i < 20; ++i) {
+    auto p = proctor::get_context(m).make_process(entry<probe_exit>, 5);
+    p.start();
+    pollfd fd{p.sentinel(), POLLIN, 0};
+    REQUIRE(::poll(&fd, 1, 30'000) == 1);
+    REQUIRE(p.exitcode() == 5);
+    CHECK_FALSE(p.is_alive());
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a daemon that ignores SIGTERM does not hang its parent's exit", "[robustness]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  temp_file daemon_pid;
+  auto parent = proctor::get_context(m).make_process(entry<leave_stubborn_daemon>,
+                                                     daemon_pid.path());
+  parent.start();
+  REQUIRE(parent.join(120s)); // the grace period is seconds; the bound only keeps a bug finite
+  CHECK(parent.exitcode() == 0);
+  CHECK(is_dead(std::stoi(daemon_pid.read())));
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a zygote that died is replaced at the next forkserver start", "[robustness]") {
+  leftover_guard guard;
+  pid_t old_zygote = proctor::forkserver_pid();
+  REQUIRE(old_zygote > 0);
+  ::kill(old_zygote, SIGKILL);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!is_dead(old_zygote) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  auto p = proctor::get_context(start_method::forkserver).make_process(entry<probe_exit>, 6);
+  p.start();
+  p.join();
+  CHECK(p.exitcode() == 6);
+  CHECK(proctor::forkserver_pid() != old_zygote);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
