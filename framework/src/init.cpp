@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "launch_request.hpp"
+#include "proctor/shared_segment.hpp"
 #include "proctor/start_method.hpp"
 #include "runtime.hpp"
 #include "sys.hpp"
@@ -26,7 +27,7 @@ namespace {
     ::_exit(1);
   }
   ::close(fd);
-  detail::die_with_parent(req.parent_pid);
+  detail::die_with_parent(req.launcher_pid);
   // exec named the process "exe", after /proc/self/exe: give it its program's name back.
   if (argc > 0 && argv[0] != nullptr) {
     const char* base = std::strrchr(argv[0], '/');
@@ -42,10 +43,11 @@ namespace {
 void init(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "--proctor-spawn") == 0)
     run_spawned_child(std::atoi(argv[2]), argc, argv);
+  sweep_stale_segments(); // left in /dev/shm by runs that died (SIGKILL) before unlinking
   auto& rt = detail::runtime::get();
   rt.mark_init(argc, argv);
-  if (get_start_method() == start_method::forkserver)
-    rt.start_zygote_if_possible();
+  detail::ensure_std_fds();
+  rt.start_zygote_if_possible(); // forkserver children fork from it; spawned ones start from it
 }
 
 int forkserver_pid() {

@@ -17,16 +17,15 @@
 //
 // Lesson, as the seed itself puts it: "This example is basically a serial running one by one."
 // start() followed at once by join() inside the loop lets only one child exist at a time, so the
-// children print and sleep one after another; in the seed the lock never has anyone to exclude.
+// children print and sleep one after another; the lock, held by each child while it prints and
+// sleeps, never has anyone to exclude here. Start all three before joining any and it is the lock
+// that keeps them one at a time.
 //
-// A process-shared lock does not exist in proctor yet (it comes with a later issue). Until then
-// this port keeps what actually serializes the seed, start+join in the loop, and leaves the lock
-// out. To switch to the lock later (whatever its final spelling):
-//   1. give f the lock as its first parameter and hold it around the body of f, e.g.
-//          std::scoped_lock hold{l};   // acquire ... release, also on an exception
-//   2. in main, create the lock before the loop and pass it to every child, as the seed passes
-//      `lock` in args;
-//   3. to see the lock do the serializing, start all three first and join them afterwards.
+// proctor::lock is a process-shared lock: the children receive it as an argument, like the
+// seed's `args=(lock, num)`; a spawn or forkserver child maps it again from its name. The seed's
+// try/finally is a proctor::lock_guard, which also releases the lock when the body throws. If a
+// child died holding the lock, the next one to take it would be told (hold.owner_died()) and go
+// on, rather than wait forever.
 //
 // The seed sleeps 3 s per child; this port sleeps 0.5 s by default (--scale=6 gives 3 s).
 //
@@ -49,9 +48,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-/// The critical section the seed guards with its lock (see above for adding it back).
-void f(int i, milliseconds pause) {
-  std::cout << "hello world " << i << '\n';
+/// The seed's f: prints and pauses while holding the lock.
+void f(proctor::lock l, int i, milliseconds pause) {
+  proctor::lock_guard hold{l}; // l.acquire() ... finally: l.release()
+  std::cout << "hello world " << i << std::endl;
   std::this_thread::sleep_for(pause);
 }
 
@@ -68,10 +68,11 @@ int main(int argc, char** argv) {
   milliseconds pause{static_cast<long>(samples::scaled(500, options.scale))};
   constexpr int children = 3;
 
+  proctor::lock lock;
   auto began = std::chrono::steady_clock::now();
   int status = 0;
   for (int num = 0; num < children; ++num) {
-    proctor::process p{proctor::entry<f>, num, pause};
+    proctor::process p{proctor::entry<f>, lock, num, pause};
     p.start();
     p.join(); // the next child is not started before this one has ended
     status |= samples::children_status({p});

@@ -4,9 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <proctor/process.hpp>
@@ -47,6 +50,22 @@ std::vector<pid_t> all_pids() {
     ::closedir(d);
   }
   return out;
+}
+
+/// The pid in a proctor segment's name ("proctor-<pid>.<start time>-<random>"), or 0.
+pid_t segment_creator(const std::string& name) {
+  constexpr std::string_view prefix = "proctor-";
+  if (name.compare(0, prefix.size(), prefix) != 0)
+    return 0;
+  return static_cast<pid_t>(std::strtol(name.c_str() + prefix.size(), nullptr, 10));
+}
+
+/// True for a segment that a live process outside this process tree made: another test program
+/// running at the same time (ctest -j), not a leftover of this test.
+bool made_by_another_live_tree(const std::string& name, const std::vector<pid_t>& ours) {
+  pid_t creator = segment_creator(name);
+  return creator > 0 && creator != ::getpid() && !is_dead(creator)
+         && std::find(ours.begin(), ours.end(), creator) == ours.end();
 }
 
 } // namespace
@@ -128,7 +147,7 @@ std::string leftover_guard::check(std::chrono::milliseconds grace) const {
     if (known_children)
       report += "active_children() is not empty\n";
     for (const auto& name : shm_entries())
-      if (!shm_before_.contains(name))
+      if (!shm_before_.contains(name) && !made_by_another_live_tree(name, still))
         report += "/dev/shm/" + name + " left behind\n";
     if (report.empty() || std::chrono::steady_clock::now() >= deadline)
       return report;

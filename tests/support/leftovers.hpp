@@ -24,7 +24,8 @@ bool is_dead(pid_t pid);
 
 /// Snapshots /dev/shm at construction; check() waits (up to `grace`) until no descendant is left
 /// and /dev/shm holds nothing new, reaping orphans that came back to this process, and reports
-/// what remains.
+/// what remains. A new proctor segment whose creator (named in the segment's name) is alive and
+/// outside this process tree belongs to another test program running at the same time: ignored.
 class leftover_guard {
  public:
   leftover_guard();

@@ -1,0 +1,108 @@
+#include "segment_name.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "proctor/shm_error.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+constexpr std::size_t random_bytes = 16;
+
+template <class Int>
+bool parse_decimal(std::string_view text, Int& out) noexcept {
+  if (text.empty() || text.size() > 20)
+    return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+bool is_lower_hex(std::string_view text) noexcept {
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  return true;
+}
+
+} // namespace
+
+std::optional<segment_run> live_run(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return std::nullopt;
+  // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream fields(line.substr(close + 1));
+  char state = '?';
+  fields >> state; // field 3
+  std::string skipped;
+  for (int field = 4; field < 22; ++field)
+    fields >> skipped;
+  std::uint64_t start_time = 0;
+  if (!(fields >> start_time) || state == 'Z' || state == 'X' || state == 'x')
+    return std::nullopt;
+  return segment_run{pid, start_time};
+}
+
+segment_run current_run() {
+  auto run = live_run(::getpid());
+  if (!run)
+    throw shm_error(shm_errc::system, "shared_segment: cannot read /proc/self/stat");
+  return *run;
+}
+
+std::string make_segment_name(const segment_run& run) {
+  unsigned char bytes[random_bytes];
+  std::size_t got = 0;
+  while (got < random_bytes) {
+    ssize_t n = ::getrandom(bytes + got, random_bytes - got, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw shm_error(shm_errc::system,
+                      std::string{"shared_segment: getrandom: "} + std::strerror(errno));
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string name = "/";
+  name += segment_prefix;
+  name += std::to_string(run.pid) + "." + std::to_string(run.start_time) + "-";
+  for (unsigned char b : bytes) {
+    name += digits[b >> 4];
+    name += digits[b & 0xf];
+  }
+  return name;
+}
+
+std::optional<segment_run> parse_segment_name(std::string_view name) noexcept {
+  if (name.starts_with('/'))
+    name.remove_prefix(1);
+  if (!name.starts_with(segment_prefix))
+    return std::nullopt;
+  name.remove_prefix(segment_prefix.size());
+  auto dot = name.find('.');
+  auto dash = name.find('-');
+  if (dot == std::string_view::npos || dash == std::string_view::npos || dash < dot)
+    return std::nullopt;
+  segment_run run;
+  if (!parse_decimal(name.substr(0, dot), run.pid) || run.pid <= 0
+      || !parse_decimal(name.substr(dot + 1, dash - dot - 1), run.start_time))
+    return std::nullopt;
+  auto random = name.substr(dash + 1);
+  if (random.size() != 2 * random_bytes || !is_lower_hex(random))
+    return std::nullopt;
+  return run;
+}
+
+} // namespace proctor::detail
