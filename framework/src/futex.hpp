@@ -1,0 +1,23 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace proctor::detail {
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4 && std::atomic<std::uint32_t>::is_always_lock_free,
+              "a futex word is a lock-free 32-bit atomic");
+
+/// Sleeps while `word` holds `expected`, until futex_wake() on the same word (from any process
+/// that maps it), a spurious wake-up, or the deadline (nullopt: none). Returns false only when the
+/// deadline passed. Callers re-check their condition in a loop.
+/// @note Process-shared: never FUTEX_PRIVATE_FLAG. The word must live in shared memory.
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+
+/// Wakes up to `count` sleepers on `word` (all by default). Returns how many woke.
+int futex_wake(std::atomic<std::uint32_t>& word, int count = 0x7fffffff) noexcept;
+
+} // namespace proctor::detail
