@@ -1,5 +1,6 @@
 #pragma once
 
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -47,10 +48,28 @@ std::string encode_tuple(const std::tuple<Ts...>& values) {
   return std::string{buf.begin(), buf.end()};
 }
 
+/// The object a value is decoded into: `T::blank()` where a type offers one (a queue, say, whose
+/// default constructor would create a segment only to drop it), else `T{}`.
+template <class T>
+T blank_value() {
+  if constexpr (requires { { T::blank() } -> std::same_as<T>; })
+    return T::blank();
+  else
+    return T{};
+}
+
+template <class Tuple>
+struct blank_tuple;
+
+template <class... Ts>
+struct blank_tuple<std::tuple<Ts...>> {
+  static std::tuple<Ts...> make() { return std::tuple<Ts...>{blank_value<Ts>()...}; }
+};
+
 /// Restores a tuple written by encode_tuple; throws on truncated or trailing bytes.
 template <class Tuple>
 Tuple decode_tuple(std::string_view bytes) {
-  Tuple values;
+  Tuple values = blank_tuple<Tuple>::make();
   caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
   std::apply([&](auto&... xs) { (decode_one(source, xs), ...); }, values);
   if (source.remaining() != 0)

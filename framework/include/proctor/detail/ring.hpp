@@ -1,0 +1,84 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "proctor/queue_errc.hpp"
+#include "proctor/shared_segment.hpp"
+
+namespace proctor::detail {
+
+struct ring_header;
+
+/// The process-local side of a bounded, many-producer many-consumer queue of variable-size byte
+/// records in a shared segment — the substrate of queue, simple_queue, joinable_queue and pipe.
+///
+/// Crash safety: every change happens under a robust process-shared mutex and becomes visible
+/// with one store at its end (a record exists once the tail moves past it). A process killed at
+/// any instruction leaves at most an invisible, half-written record; the next process to take the
+/// mutex is told its owner died and re-derives the count by walking the records. Records that do
+/// not check out (bad length or tag) mark the ring corrupt: reported, never followed.
+///
+/// Copies share the segment; the creating process's last copy unlinks its name.
+/// @note Thread-safe and process-safe.
+class ring {
+ public:
+  using deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+  /// Reads one record in place (under the ring's lock); may throw to reject it.
+  using consumer = void (*)(void* context, const std::byte* data, std::size_t size);
+
+  /// A ring of `capacity` payload bytes (rounded up to 8) holding at most `max_items` records
+  /// (0: no count limit). `type_tag` names what the records hold; open() checks it.
+  [[nodiscard]] static ring create(std::size_t capacity, std::size_t max_items,
+                                   std::uint64_t type_tag);
+
+  /// Maps an existing ring; throws shm_error(invalid) if it is not a ring or holds another type.
+  [[nodiscard]] static ring open(const segment_handle& handle, std::uint64_t type_tag);
+
+  ring() noexcept = default;
+
+  /// Copies `size` bytes in as one record; waits for room until `until`.
+  /// Errors: full (deadline passed), closed, too_large, corrupt.
+  [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size, deadline until);
+
+  /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
+  /// If `consume` throws, the record is removed all the same and the exception propagates.
+  /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
+  [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
+
+  /// Refuses new records from now on and wakes every waiter; records already in stay gettable.
+  void close();
+
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] std::size_t capacity() const;
+  [[nodiscard]] std::size_t max_items() const;
+  [[nodiscard]] bool closed() const;
+  /// The largest record put() accepts.
+  [[nodiscard]] std::size_t max_record() const;
+
+  // -- joinable_queue's task accounting ------------------------------------------------------
+  /// Counted by put() when the ring was created joinable.
+  [[nodiscard]] std::uint64_t unfinished() const;
+  /// False if called more often than items were put (Python's ValueError).
+  bool task_done();
+  /// Waits until every item put has been marked done; false if `until` passed first.
+  bool join(deadline until);
+  void count_tasks(bool on);
+
+  [[nodiscard]] segment_handle handle() const;
+  [[nodiscard]] bool valid() const noexcept { return header_ != nullptr; }
+
+ private:
+  ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity) noexcept
+    : segment_(std::move(segment)), header_(header), capacity_(capacity) {}
+
+  std::shared_ptr<shared_segment> segment_;
+  ring_header* header_ = nullptr;
+  std::uint64_t capacity_ = 0;  ///< Read once: a scribbled header cannot send us out of bounds.
+};
+
+} // namespace proctor::detail

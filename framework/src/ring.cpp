@@ -1,0 +1,381 @@
+#include "proctor/detail/ring.hpp"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "futex.hpp"
+#include "proctor/shm_error.hpp"
+#include "ring_header.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
+
+/// How long a waiter sleeps at most before it looks again. A wake-up meant for a waiter that was
+/// killed is lost; this bounds what that costs the others.
+constexpr auto wait_slice = std::chrono::milliseconds(50);
+
+/// How long a getter spins before it sleeps: a busy peer answers faster than a futex wakes.
+constexpr auto spin_time = std::chrono::microseconds(20);
+
+std::byte* data_of(ring_header* h) {
+  return reinterpret_cast<std::byte*>(h) + data_offset;
+}
+
+record_prefix read_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+  record_prefix p;
+  std::memcpy(&p, data_of(h) + pos % cap, sizeof(p));
+  return p;
+}
+
+void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_prefix p) {
+  std::memcpy(data_of(h) + pos % cap, &p, sizeof(p));
+}
+
+/// The bytes a record at `pos` takes, or 0 if its prefix does not check out.
+std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint64_t limit,
+                          bool& is_data) {
+  auto p = read_prefix(h, cap, pos);
+  std::uint64_t index = pos % cap;
+  std::uint64_t span;
+  if (p.tag == wrap_tag) {
+    span = cap - index;
+    if (p.size + sizeof(record_prefix) != span)
+      return 0;
+    is_data = false;
+  } else if (p.tag == record_tag) {
+    span = sizeof(record_prefix) + round8(p.size);
+    if (index + span > cap)
+      return 0;
+    is_data = true;
+  } else {
+    return 0;
+  }
+  return pos + span <= limit ? span : 0;
+}
+
+/// Re-derives count after a process died holding the mutex; marks the ring corrupt if the
+/// records between head and tail do not walk.
+void repair(ring_header* h, std::uint64_t cap) {
+  auto head = h->head.load(std::memory_order_relaxed);
+  auto tail = h->tail.load(std::memory_order_relaxed);
+  if (head > tail) { // killed between the two stores that reset an empty ring
+    h->tail.store(head);
+    h->count.store(0);
+    return;
+  }
+  if (tail - head > cap) {
+    h->corrupt.store(1);
+    return;
+  }
+  std::uint64_t n = 0;
+  for (auto pos = head; pos != tail;) {
+    bool is_data = false;
+    auto span = record_span(h, cap, pos, tail, is_data);
+    if (span == 0) {
+      h->corrupt.store(1);
+      return;
+    }
+    n += is_data;
+    pos += span;
+  }
+  h->count.store(n);
+}
+
+/// Holds the ring's mutex; repairs the ring if its previous holder died.
+class ring_lock {
+ public:
+  ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until) : h_(h) {
+    int rc;
+    if (until) {
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  until->time_since_epoch()).count();
+      timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      rc = ::pthread_mutex_clocklock(&h->mutex, CLOCK_MONOTONIC, &abs);
+    } else {
+      rc = ::pthread_mutex_lock(&h->mutex);
+    }
+    if (rc == EOWNERDEAD) {
+      repair(h, cap);
+      ::pthread_mutex_consistent(&h->mutex);
+      rc = 0;
+    }
+    if (rc == ENOTRECOVERABLE)
+      h->corrupt.store(1);
+    held_ = rc == 0;
+    timed_out_ = rc == ETIMEDOUT;
+  }
+  ~ring_lock() { unlock(); }
+  ring_lock(const ring_lock&) = delete;
+  ring_lock& operator=(const ring_lock&) = delete;
+
+  void unlock() {
+    if (held_) {
+      ::pthread_mutex_unlock(&h_->mutex);
+      held_ = false;
+    }
+  }
+  [[nodiscard]] bool held() const { return held_; }
+  [[nodiscard]] bool timed_out() const { return timed_out_; }
+
+ private:
+  ring_header* h_;
+  bool held_ = false;
+  bool timed_out_ = false;
+};
+
+bool past(ring::deadline until) {
+  return until && clock::now() >= *until;
+}
+
+/// Sleeps on `word` while it holds `seen`, at most one slice and never past `until`.
+void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline until) {
+  auto wake_at = clock::now() + wait_slice;
+  if (until && *until < wake_at)
+    wake_at = *until;
+  futex_wait(word, seen, wake_at);
+}
+
+/// Spins briefly until `word` moves from `seen`; true if it did.
+bool spin_for_change(const std::atomic<std::uint32_t>& word, std::uint32_t seen) {
+  auto stop = clock::now() + spin_time;
+  for (int i = 0;; ++i) {
+    if (word.load(std::memory_order_acquire) != seen)
+      return true;
+    _mm_pause();
+    if ((i & 63) == 63 && clock::now() >= stop)
+      return false;
+  }
+}
+
+} // namespace
+
+ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t type_tag) {
+  std::uint64_t cap = round8(capacity < 64 ? 64 : capacity);
+  auto segment = std::make_shared<shared_segment>(shared_segment::create(data_offset + cap));
+  auto* h = new (segment->data()) ring_header{};
+  h->version = ring_version;
+  h->type_tag = type_tag;
+  h->capacity = cap;
+  h->max_items = max_items;
+  pthread_mutexattr_t attr;
+  ::pthread_mutexattr_init(&attr);
+  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  int rc = ::pthread_mutex_init(&h->mutex, &attr);
+  ::pthread_mutexattr_destroy(&attr);
+  if (rc != 0)
+    throw shm_error(shm_errc::system, std::string{"queue: pthread_mutex_init: "} + std::strerror(rc));
+  std::atomic_ref<std::uint64_t>{h->magic}.store(ring_magic, std::memory_order_release);
+  return ring{std::move(segment), h, cap};
+}
+
+ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
+  auto segment = std::make_shared<shared_segment>(shared_segment::open(handle));
+  if (segment->size() < data_offset + 64)
+    throw shm_error(shm_errc::invalid, "queue: segment " + handle.name + " is too small for a queue");
+  auto* h = static_cast<ring_header*>(segment->data());
+  if (std::atomic_ref<std::uint64_t>{h->magic}.load(std::memory_order_acquire) != ring_magic
+      || h->version != ring_version || h->capacity % 8 != 0 || h->capacity < 64
+      || data_offset + h->capacity > segment->size())
+    throw shm_error(shm_errc::invalid, "queue: segment " + handle.name + " holds no queue");
+  if (h->type_tag != type_tag)
+    throw shm_error(shm_errc::invalid,
+                    "queue: segment " + handle.name + " holds items of another type");
+  return ring{std::move(segment), h, h->capacity};
+}
+
+std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
+  auto* h = header_;
+  const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
+  const std::uint64_t need = sizeof(record_prefix) + round8(size);
+  if (size > UINT32_MAX || need > cap)
+    return queue_errc::too_large;
+  for (;;) {
+    ring_lock lock{h, cap, until};
+    if (!lock.held())
+      return lock.timed_out() ? queue_errc::full : queue_errc::corrupt;
+    if (h->corrupt.load())
+      return queue_errc::corrupt;
+    if (h->closed.load())
+      return queue_errc::closed;
+    auto head = h->head.load(std::memory_order_relaxed);
+    auto tail = h->tail.load(std::memory_order_relaxed);
+    std::uint64_t contiguous = cap - tail % cap;
+    if (head == tail && need > contiguous) {
+      // Empty: restart at the beginning of the space, so that any record that fits at all fits.
+      head = tail = tail + contiguous;
+      h->head.store(head, std::memory_order_relaxed);
+      h->tail.store(tail, std::memory_order_relaxed);
+      contiguous = cap;
+    }
+    std::uint64_t waste = need > contiguous ? contiguous : 0;
+    bool room = waste + need <= cap - (tail - head)
+                && (h->max_items == 0 || h->count.load() < h->max_items);
+    if (room) {
+      if (waste != 0)
+        write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
+      auto at = tail + waste;
+      std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), data, size);
+      write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), record_tag});
+      h->tail.store(at + need, std::memory_order_release); // the commit: the record exists now
+      h->count.fetch_add(1, std::memory_order_relaxed);
+      if (h->count_tasks)
+        h->unfinished.fetch_add(1);
+      h->put_seq.fetch_add(1, std::memory_order_release);
+      lock.unlock();
+      if (h->getters_waiting.load() != 0)
+        futex_wake(h->put_seq, 1);
+      return std::nullopt;
+    }
+    if (past(until))
+      return queue_errc::full;
+    auto seen = h->get_seq.load();
+    h->putters_waiting.fetch_add(1);
+    lock.unlock();
+    park(h->get_seq, seen, until);
+    h->putters_waiting.fetch_sub(1);
+  }
+}
+
+std::optional<queue_errc> ring::get(consumer consume, void* context, deadline until) {
+  auto* h = header_;
+  const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
+  for (;;) {
+    ring_lock lock{h, cap, until};
+    if (!lock.held())
+      return lock.timed_out() ? queue_errc::empty : queue_errc::corrupt;
+    if (h->corrupt.load())
+      return queue_errc::corrupt;
+    auto head = h->head.load(std::memory_order_relaxed);
+    auto tail = h->tail.load(std::memory_order_acquire);
+    if (head == tail) {
+      if (h->closed.load())
+        return queue_errc::closed;
+      if (past(until))
+        return queue_errc::empty;
+      auto seen = h->put_seq.load();
+      lock.unlock();
+      if (spin_for_change(h->put_seq, seen))
+        continue;
+      h->getters_waiting.fetch_add(1);
+      park(h->put_seq, seen, until);
+      h->getters_waiting.fetch_sub(1);
+      continue;
+    }
+    if (tail - head > cap) {
+      h->corrupt.store(1);
+      return queue_errc::corrupt;
+    }
+    bool is_data = false;
+    auto span = record_span(h, cap, head, tail, is_data);
+    if (span == 0) {
+      h->corrupt.store(1);
+      return queue_errc::corrupt;
+    }
+    if (!is_data) { // a wrap record: skip to the start of the space
+      h->head.store(head + span, std::memory_order_relaxed);
+      continue;     // the lock is released and taken again: cheap, and keeps this loop simple
+    }
+    auto prefix = read_prefix(h, cap, head);
+    const std::byte* payload = data_of(h) + head % cap + sizeof(record_prefix);
+    auto finish = [&] {
+      h->head.store(head + span, std::memory_order_release);
+      h->count.fetch_sub(1, std::memory_order_relaxed);
+      h->get_seq.fetch_add(1, std::memory_order_release);
+      lock.unlock();
+      if (h->putters_waiting.load() != 0)
+        futex_wake(h->get_seq, 1);
+    };
+    try {
+      consume(context, payload, prefix.size);
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+    return std::nullopt;
+  }
+}
+
+void ring::close() {
+  auto* h = header_;
+  const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
+  {
+    ring_lock lock{h, cap, std::nullopt};
+    h->closed.store(1);
+    h->put_seq.fetch_add(1);
+    h->get_seq.fetch_add(1);
+  }
+  futex_wake(h->put_seq);
+  futex_wake(h->get_seq);
+}
+
+std::size_t ring::size() const {
+  return static_cast<std::size_t>(header_->count.load(std::memory_order_relaxed));
+}
+
+std::size_t ring::capacity() const {
+  return static_cast<std::size_t>(capacity_);
+}
+
+std::size_t ring::max_items() const {
+  return static_cast<std::size_t>(header_->max_items);
+}
+
+bool ring::closed() const {
+  return header_->closed.load() != 0;
+}
+
+std::size_t ring::max_record() const {
+  return static_cast<std::size_t>(capacity_ - sizeof(record_prefix));
+}
+
+std::uint64_t ring::unfinished() const {
+  return header_->unfinished.load();
+}
+
+bool ring::task_done() {
+  auto* h = header_;
+  auto n = h->unfinished.load();
+  do {
+    if (n == 0)
+      return false;
+  } while (!h->unfinished.compare_exchange_weak(n, n - 1));
+  if (n == 1) {
+    h->done_seq.fetch_add(1);
+    futex_wake(h->done_seq);
+  }
+  return true;
+}
+
+bool ring::join(deadline until) {
+  auto* h = header_;
+  for (;;) {
+    auto seen = h->done_seq.load();
+    if (h->unfinished.load() == 0)
+      return true;
+    if (past(until))
+      return false;
+    park(h->done_seq, seen, until);
+  }
+}
+
+void ring::count_tasks(bool on) {
+  header_->count_tasks = on ? 1 : 0;
+}
+
+segment_handle ring::handle() const {
+  return segment_->handle();
+}
+
+} // namespace proctor::detail

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+namespace proctor::detail {
+
+/// The start of a ring's segment, mapped by every process that uses the ring; the records follow
+/// at data_offset. Only fixed-size C data, lock-free atomics and positions — never pointers.
+///
+/// Positions (head, tail) count bytes from the ring's creation and only grow; a record lives at
+/// position % capacity. Every record starts with a record_prefix and takes 8-byte steps.
+/// Invariants under the mutex: head <= tail, tail - head <= capacity, and walking the records from
+/// head lands exactly on tail; count is the number of data records walked (derived state, repaired
+/// after a crash).
+struct ring_header {
+  std::uint64_t magic;         ///< ring_magic once initialized (written last).
+  std::uint32_t version;
+  std::uint32_t count_tasks;   ///< joinable_queue: put() counts unfinished tasks.
+  std::uint64_t type_tag;      ///< What the records hold; open() checks it.
+  std::uint64_t capacity;      ///< Bytes of record space; a multiple of 8.
+  std::uint64_t max_items;     ///< 0: bounded by bytes only.
+  pthread_mutex_t mutex;       ///< Robust and process-shared: guards everything below.
+  std::atomic<std::uint64_t> head;
+  std::atomic<std::uint64_t> tail;
+  std::atomic<std::uint64_t> count;
+  std::atomic<std::uint32_t> closed;
+  std::atomic<std::uint32_t> corrupt;
+  std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by every put.
+  std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by every get and by close.
+  std::atomic<std::uint32_t> getters_waiting;  ///< Hints: a waiter killed while counted only
+  std::atomic<std::uint32_t> putters_waiting;  ///< costs later wake-ups a syscall.
+  std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
+  std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
+};
+
+/// Before each record in the ring.
+struct record_prefix {
+  std::uint32_t size;  ///< Payload bytes (a wrap record: the bytes skipped to the end).
+  std::uint32_t tag;   ///< record_tag or wrap_tag.
+};
+
+inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
+inline constexpr std::uint32_t ring_version = 1;
+inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
+inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
+inline constexpr std::uint64_t data_offset = (sizeof(ring_header) + 63) / 64 * 64;
+
+static_assert(sizeof(record_prefix) == 8);
+static_assert(std::is_standard_layout_v<ring_header>);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::is_trivially_copyable_v<pthread_mutex_t>);
+
+} // namespace proctor::detail

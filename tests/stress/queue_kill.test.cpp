@@ -1,0 +1,168 @@
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <proctor/proctor.hpp>
+
+#include "support/leftovers.hpp"
+#include "support/probe.hpp"
+
+using namespace std::chrono_literals;
+using namespace proctor::test;
+using proctor::queue;
+
+namespace {
+
+constexpr int per_writer = 200;
+
+/// An item: its id, a checksum and a payload of a length that depends on the id.
+std::string make_item(std::uint32_t id) {
+  std::string payload(id % 97, static_cast<char>('a' + id % 26));
+  std::uint32_t check = id * 2654435761u ^ static_cast<std::uint32_t>(payload.size());
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &id, 4);
+  std::memcpy(out.data() + 4, &check, 4);
+  return out + payload;
+}
+
+/// The id of a well-formed item, or -1.
+std::int64_t check_item(const std::string& item) {
+  if (item.size() < 8)
+    return -1;
+  std::uint32_t id, check;
+  std::memcpy(&id, item.data(), 4);
+  std::memcpy(&check, item.data() + 4, 4);
+  return make_item(id) == item ? static_cast<std::int64_t>(id) : -1;
+}
+
+/// Per-id counters in shared memory, inherited by forked children.
+struct tallies {
+  explicit tallies(std::size_t n) : segment(proctor::shared_segment::create(2 * n + 8)), n(n) {}
+  std::atomic<std::uint8_t>& acked(std::size_t id) { return cell(id); }
+  std::atomic<std::uint8_t>& received(std::size_t id) { return cell(n + id); }
+  std::atomic<std::uint32_t>& malformed() {
+    return *reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(segment.data()) + 2 * n);
+  }
+  std::atomic<std::uint8_t>& cell(std::size_t i) {
+    return reinterpret_cast<std::atomic<std::uint8_t>*>(segment.data())[i];
+  }
+  proctor::shared_segment segment;
+  std::size_t n;
+};
+
+void read_until_stopped(queue<std::string>& q, tallies& t) {
+  for (;;) {
+    auto item = q.get(60s);
+    if (!item)
+      proctor::exit(item.error() == proctor::queue_errc::closed ? 0 : 5);
+    auto id = check_item(*item);
+    if (id < 0)
+      t.malformed().fetch_add(1);
+    else
+      t.received(static_cast<std::size_t>(id)).fetch_add(1);
+  }
+}
+
+} // namespace
+
+TEST_CASE("writers killed at random instants lose no committed item and corrupt nothing",
+          "[stress]") {
+  leftover_guard guard;
+  constexpr int writers = 2000;
+  {
+    queue<std::string> q{queue<std::string>::options{.capacity_bytes = 64 << 10}};
+    tallies t(static_cast<std::size_t>(writers) * per_writer);
+    auto fork = proctor::get_context(proctor::start_method::fork);
+    auto reader = fork.make_process([&] { read_until_stopped(q, t); });
+    reader.start();
+    std::mt19937 rng{2026};
+    std::uniform_int_distribution<int> delay_us(0, 400);
+    for (int w = 0; w < writers; ++w) {
+      auto writer = fork.make_process([&, w] {
+        for (int i = 0; i < per_writer; ++i) {
+          auto id = static_cast<std::uint32_t>(w * per_writer + i);
+          if (q.put(make_item(id), 60s))
+            t.acked(id).store(1);
+        }
+      });
+      writer.start();
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      writer.kill();
+      writer.join();
+    }
+    q.close();
+    reader.join();
+    REQUIRE(reader.exitcode() == 0);
+    CHECK(t.malformed().load() == 0);
+    std::size_t acked = 0, lost = 0, duplicated = 0;
+    for (std::size_t id = 0; id < t.n; ++id) {
+      acked += t.acked(id).load();
+      if (t.acked(id).load() && t.received(id).load() == 0)
+        ++lost;
+      if (t.received(id).load() > 1)
+        ++duplicated;
+    }
+    INFO(acked << " items acknowledged by writers");
+    CHECK(acked > 0);
+    CHECK(lost == 0);
+    CHECK(duplicated == 0);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("readers killed at random instants leave the queue usable and duplicate nothing",
+          "[stress]") {
+  leftover_guard guard;
+  constexpr int rounds = 1000, per_round = 50;
+  {
+    queue<std::string> q{queue<std::string>::options{.capacity_bytes = 64 << 10}};
+    tallies t(static_cast<std::size_t>(rounds) * per_round);
+    auto fork = proctor::get_context(proctor::start_method::fork);
+    std::mt19937 rng{1122};
+    std::uniform_int_distribution<int> delay_us(0, 400);
+    std::size_t put = 0;
+    for (int r = 0; r < rounds; ++r) {
+      auto reader = fork.make_process([&] { read_until_stopped(q, t); });
+      reader.start();
+      for (int i = 0; i < per_round; ++i) {
+        auto id = static_cast<std::uint32_t>(r * per_round + i);
+        if (q.put_nowait(make_item(id))) {
+          t.acked(id).store(1);
+          ++put;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      reader.kill();
+      reader.join();
+    }
+    // What is left drains in order and intact.
+    q.close();
+    auto last = fork.make_process([&] { read_until_stopped(q, t); });
+    last.start();
+    last.join();
+    REQUIRE(last.exitcode() == 0);
+    CHECK(q.empty());
+    CHECK(t.malformed().load() == 0);
+    std::size_t received = 0, duplicated = 0, unasked = 0;
+    for (std::size_t id = 0; id < t.n; ++id) {
+      received += t.received(id).load();
+      duplicated += t.received(id).load() > 1;
+      unasked += t.received(id).load() && !t.acked(id).load();
+    }
+    INFO(put << " put, " << received << " received (a killed reader may take one item with it)");
+    CHECK(duplicated == 0);
+    CHECK(unasked == 0);
+    CHECK(received <= put);
+    CHECK(put - received <= static_cast<std::size_t>(rounds)); // at most one in flight per kill
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}

@@ -1,0 +1,210 @@
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <proctor/joinable_queue.hpp>
+#include <proctor/queue.hpp>
+#include <proctor/shm_error.hpp>
+#include <proctor/simple_queue.hpp>
+
+using namespace std::chrono_literals;
+using proctor::queue;
+using proctor::queue_errc;
+
+namespace {
+
+struct order {
+  std::string item;
+  std::vector<int> sizes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order& x) {
+  return f(x.item, x.sizes);
+}
+
+struct point {
+  double x, y;
+};
+
+} // namespace
+
+TEST_CASE("a queue keeps FIFO order for items of every size across many wrap-arounds", "[queue]") {
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = 512}};
+  std::mt19937 rng{7};
+  std::uniform_int_distribution<int> len(0, 100);
+  std::vector<std::string> sent;
+  for (int round = 0; round < 2000; ++round) {
+    std::string s(static_cast<size_t>(len(rng)), static_cast<char>('a' + round % 26));
+    REQUIRE(q.put(s, 1s));
+    sent.push_back(s);
+    while (sent.size() > 1 + round % 2) { // one or two items in flight: records straddle the end
+      auto got = q.get(1s);
+      REQUIRE(got);
+      REQUIRE(*got == sent.front());
+      sent.erase(sent.begin());
+    }
+  }
+  while (!sent.empty()) {
+    auto got = q.get_nowait();
+    REQUIRE(got);
+    REQUIRE(*got == sent.front());
+    sent.erase(sent.begin());
+  }
+  CHECK(q.empty());
+}
+
+TEST_CASE("an empty string is an item", "[queue]") {
+  queue<std::string> q;
+  REQUIRE(q.put(std::string{}));
+  CHECK(q.size() == 1);
+  auto got = q.get_nowait();
+  REQUIRE(got);
+  CHECK(got->empty());
+}
+
+TEST_CASE("an item too large for the queue fails at put and takes no room", "[queue]") {
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = 1024}};
+  REQUIRE(q.put(std::string("first")));
+  auto status = q.put(std::string(4096, 'x'));
+  REQUIRE_FALSE(status);
+  CHECK(status.error() == queue_errc::too_large);
+  CHECK(q.size() == 1);
+  CHECK(q.put(std::string(q.max_item_bytes(), 'y'), 10ms).error() == queue_errc::full);
+  CHECK(*q.get_nowait() == "first");
+  CHECK(q.put(std::string(q.max_item_bytes(), 'z'), 1s)); // the largest item fits an empty queue
+  CHECK(q.get_nowait()->size() == q.max_item_bytes());
+}
+
+TEST_CASE("maxsize bounds the number of items, as Queue(maxsize)", "[queue]") {
+  queue<int> q(2);
+  CHECK(q.put(1));
+  CHECK(q.put(2));
+  CHECK(q.full());
+  CHECK(q.put_nowait(3).error() == queue_errc::full);
+  CHECK(q.put(3, 20ms).error() == queue_errc::full);
+  CHECK(*q.get() == 1);
+  CHECK(q.put_nowait(3));
+  CHECK(*q.get() == 2);
+  CHECK(*q.get() == 3);
+  CHECK(q.get_nowait().error() == queue_errc::empty);
+  CHECK(q.get(20ms).error() == queue_errc::empty);
+}
+
+TEST_CASE("a closed queue refuses puts, drains, then reports closed", "[queue]") {
+  queue<int> q;
+  q.put(1);
+  q.close();
+  CHECK(q.closed());
+  CHECK(q.put(2).error() == queue_errc::closed);
+  CHECK(*q.get() == 1);
+  CHECK(q.get().error() == queue_errc::closed);
+}
+
+TEST_CASE("close wakes a getter that waits without a timeout", "[queue]") {
+  queue<int> q;
+  std::thread closer{[&] {
+    std::this_thread::sleep_for(20ms);
+    q.close();
+  }};
+  auto got = q.get();
+  closer.join();
+  CHECK(got.error() == queue_errc::closed);
+}
+
+TEST_CASE("items travel by memcpy, as bytes or through CAF inspect", "[queue]") {
+  queue<point> points;
+  points.put(point{1.5, -2});
+  auto p = points.get();
+  CHECK(p->x == 1.5);
+  CHECK(p->y == -2);
+  queue<order> orders;
+  orders.put(order{"tea", {1, 2, 3}});
+  auto o = orders.get();
+  CHECK(o->item == "tea");
+  CHECK(o->sizes == std::vector<int>{1, 2, 3});
+  queue<std::vector<unsigned char>> bytes;
+  bytes.put(std::vector<unsigned char>{0, 255, 7});
+  CHECK(*bytes.get() == std::vector<unsigned char>{0, 255, 7});
+}
+
+TEST_CASE("a queue cannot be opened as a queue of another type", "[queue]") {
+  queue<int> q;
+  CHECK_THROWS_AS(queue<std::string>::open(q.handle()), proctor::shm_error);
+  auto same = queue<int>::open(q.handle());
+  same.put(5);
+  CHECK(*q.get() == 5);
+}
+
+namespace {
+
+/// A view of a queue's shared memory, as a buggy process could scribble on it.
+std::byte* raw(const queue<std::string>& q, proctor::shared_segment& keep) {
+  keep = proctor::shared_segment::open(q.handle());
+  return static_cast<std::byte*>(keep.data());
+}
+
+} // namespace
+
+TEST_CASE("bytes scribbled over a record are reported as corruption, not followed", "[queue]") {
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = 4096}};
+  q.put(std::string("intact"));
+  proctor::shared_segment view;
+  auto* mem = raw(q, view);
+  // The first record starts the record space, after the header (a 64-byte multiple).
+  auto header_end = view.size() - 4096;
+  std::memset(mem + header_end, 0xff, 8);
+  auto got = q.get_nowait();
+  REQUIRE_FALSE(got);
+  CHECK(got.error() == queue_errc::corrupt);
+  CHECK(q.put(std::string("more")).error() == queue_errc::corrupt); // and it stays reported
+}
+
+TEST_CASE("scribbled positions and sizes are reported as corruption, never a crash", "[queue]") {
+  std::mt19937 rng{11};
+  for (int trial = 0; trial < 200; ++trial) {
+    queue<std::string> q{queue<std::string>::options{.capacity_bytes = 512}};
+    for (int i = 0; i < 5; ++i)
+      q.put(std::string(static_cast<size_t>(i * 13), 'q'));
+    proctor::shared_segment view;
+    auto* mem = raw(q, view);
+    // Scribble a few random bytes anywhere in the segment, header included.
+    for (int k = 0; k < 4; ++k)
+      mem[rng() % view.size()] = static_cast<std::byte>(rng());
+    for (int i = 0; i < 8; ++i) {
+      auto got = q.get(1ms);
+      if (!got && got.error() != queue_errc::empty && got.error() != queue_errc::corrupt
+          && got.error() != queue_errc::serialization && got.error() != queue_errc::closed)
+        FAIL("unexpected error " << to_string(got.error()));
+      if (!got && got.error() == queue_errc::corrupt)
+        break;
+    }
+  }
+}
+
+TEST_CASE("joinable_queue counts tasks until each is marked done", "[queue]") {
+  proctor::joinable_queue<int> q;
+  q.put(1);
+  q.put(2);
+  CHECK(q.unfinished_tasks() == 2);
+  CHECK_FALSE(q.join(10ms));
+  q.get();
+  q.task_done();
+  q.get();
+  q.task_done();
+  CHECK(q.join(1s));
+  CHECK_THROWS_AS(q.task_done(), proctor::process_error);
+}
+
+TEST_CASE("simple_queue puts and gets", "[queue]") {
+  proctor::simple_queue<std::string> q;
+  CHECK(q.empty());
+  q.put("x");
+  CHECK_FALSE(q.empty());
+  CHECK(*q.get() == "x");
+}
