@@ -32,6 +32,8 @@ launched launch_fork(const process_state& state, const launch_request& req) {
   launched out;
   out.pid = pid;
   out.pidfd = open_pidfd(pid);
+  if (!out.pidfd && errno == ESRCH)
+    return out; // ended and reaped already: SIGCHLD is ignored here, the kernel reaps for us
   if (!out.pidfd) {
     int err = errno;
     discard_child(pid);

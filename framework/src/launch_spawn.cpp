@@ -95,6 +95,8 @@ launched launch_spawn(const launch_request& request) {
   launched out;
   out.pid = pid;
   out.pidfd = open_pidfd(pid);
+  if (!out.pidfd && errno == ESRCH)
+    return out; // ended and reaped already: SIGCHLD is ignored here, the kernel reaps for us
   if (!out.pidfd) {
     int err = errno;
     discard_child(pid);
