@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "forkserver.hpp"
+#include "proctor/detail/pipe_ends.hpp"
 #include "launchers.hpp"
 #include "process_state.hpp"
 #include "runtime.hpp"
@@ -122,7 +123,16 @@ void process::start() {
   s.method = m;
   s.parent_pid = ::getpid();
   s.phase = process_phase::running;
+  if (!s.child.pidfd && !s.child.status) { // gone before we could hold it; its status is lost
+    s.status = detail::exit_status{detail::unknown_exitcode, false};
+    s.phase = process_phase::ended;
+    return;
+  }
   rt.adopt(state_);
+  if (s.target.shares_every_end)
+    detail::pipe_ends::share_with_child(s.child.pid);
+  else
+    detail::pipe_ends::share_with_child(s.child.pid, s.target.ends);
 }
 
 void process::join() {

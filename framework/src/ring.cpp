@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 
 #include <cerrno>
@@ -152,6 +153,9 @@ bool spin_for_change(const std::atomic<std::uint32_t>& word, std::uint32_t seen)
     if (word.load(std::memory_order_acquire) != seen)
       return true;
     _mm_pause();
+    // Yield now and then: the peer we wait for may be runnable on this very CPU.
+    if ((i & 15) == 15)
+      ::sched_yield();
     if ((i & 63) == 63 && clock::now() >= stop)
       return false;
   }
@@ -304,6 +308,22 @@ std::optional<queue_errc> ring::get(consumer consume, void* context, deadline un
     }
     finish();
     return std::nullopt;
+  }
+}
+
+bool ring::wait_nonempty(deadline until) {
+  auto* h = header_;
+  for (;;) {
+    auto seen = h->put_seq.load(std::memory_order_acquire);
+    if (h->count.load(std::memory_order_acquire) != 0 || h->closed.load() || h->corrupt.load())
+      return true;
+    if (past(until))
+      return false;
+    if (spin_for_change(h->put_seq, seen))
+      continue;
+    h->getters_waiting.fetch_add(1);
+    park(h->put_seq, seen, until);
+    h->getters_waiting.fetch_sub(1);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "proctor/detail/pipe_ends.hpp"
 #include "proctor/entry.hpp"
 #include "proctor/process_error.hpp"
 #include "proctor/start_method.hpp"
@@ -30,6 +31,10 @@ struct process_target {
   std::function<void()> run;
   std::string key;
   std::string args;
+  /// The pipe ends among the arguments: the child holds them from start() on. A plain callable
+  /// (fork only) may have captured any: its child holds every end this process holds.
+  pipe_ends::end_list ends;
+  bool shares_every_end = false;
 };
 
 } // namespace detail
@@ -84,7 +89,9 @@ class process {
                   std::apply(f, tup);
                 },
                 {},
-                {}}) {}
+                {},
+                {},
+                true}) {}
 
   process(options opts, detail::process_target target);
 
@@ -149,9 +156,19 @@ class process {
                   "proctor::process: every parameter of an entry point must be serializable "
                   "(a CAF inspect overload or trivially copyable, not a pointer)");
     arguments values{std::forward<Args>(args)...};
-    std::string bytes = detail::encode_tuple(values);
+    detail::pipe_ends::end_list ends;
+    auto*& collector = detail::pipe_ends::collector();
+    auto* outer = std::exchange(collector, &ends);
+    std::string bytes;
+    try {
+      bytes = detail::encode_tuple(values);
+    } catch (...) {
+      collector = outer;
+      throw;
+    }
+    collector = outer;
     return {[values = std::move(values)]() mutable { std::apply(F, values); },
-            entry_t<F>::key(), std::move(bytes)};
+            entry_t<F>::key(), std::move(bytes), std::move(ends), false};
   }
 
   template <class... Ts>

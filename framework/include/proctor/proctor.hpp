@@ -1,17 +1,26 @@
 #pragma once
 
-/// Everything a program needs to start and manage processes and share memory and locks with them.
+/// Everything a program needs to start and manage processes and share memory, queues, locks and
+/// the other synchronization primitives with them.
+#include "proctor/array.hpp"
+#include "proctor/barrier.hpp"
+#include "proctor/barrier_error.hpp"
+#include "proctor/condition.hpp"
 #include "proctor/context.hpp"
 #include "proctor/current_process.hpp"
 #include "proctor/entry.hpp"
+#include "proctor/event.hpp"
 #include "proctor/init.hpp"
 #include "proctor/joinable_queue.hpp"
 #include "proctor/lock.hpp"
 #include "proctor/lock_guard.hpp"
+#include "proctor/no_lock.hpp"
 #include "proctor/process.hpp"
 #include "proctor/process_error.hpp"
 #include "proctor/queue.hpp"
+#include "proctor/semaphore.hpp"
 #include "proctor/shared_segment.hpp"
 #include "proctor/shm_error.hpp"
 #include "proctor/simple_queue.hpp"
 #include "proctor/start_method.hpp"
+#include "proctor/value.hpp"

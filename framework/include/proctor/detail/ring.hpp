@@ -50,6 +50,10 @@ class ring {
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
   [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
 
+  /// Waits until a record is in or the ring is closed (true), or `until` passes (false). Takes no
+  /// record: another getter may take it first.
+  bool wait_nonempty(deadline until);
+
   /// Refuses new records from now on and wakes every waiter; records already in stay gettable.
   void close();
 

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "proctor/shared_segment.hpp"
+
+namespace proctor::detail {
+
+/// Who holds each end of a pipe: up to end_slots processes per end, by pid and start time, in a
+/// small segment of the pipe's own. A process joins an end when it creates or receives it (or
+/// first uses an inherited copy) and leaves it on close(); a process that died holding it is
+/// recognized as dead by its pid and start time. An end with no live holder is gone: its peer
+/// reads end-of-file.
+/// @note Process-safe; slots are claimed with compare-and-swap, never locked.
+class pipe_ends : public std::enable_shared_from_this<pipe_ends> {
+ public:
+  static constexpr int end_slots = 32;
+
+  [[nodiscard]] static std::shared_ptr<pipe_ends> create();
+  [[nodiscard]] static std::shared_ptr<pipe_ends> open(const segment_handle& handle);
+
+  /// Records the calling process as a holder of `side` (idempotent). False if every slot is
+  /// taken by a live process.
+  bool join(int side);
+
+  /// Removes the calling process from `side`'s holders.
+  void leave(int side);
+
+  /// Makes a child just started by this process a holder of every end this process holds, as a
+  /// child inherits descriptors: so that closing the parent's copy right after start() cannot
+  /// read as end of file before the child runs. Called by process::start().
+  static void share_with_child(pid_t child);
+
+  /// Makes `child` a holder of exactly these ends (the ones its arguments carried).
+  using end_list = std::vector<std::pair<std::shared_ptr<pipe_ends>, int>>;
+  static void share_with_child(pid_t child, const end_list& ends);
+
+  /// While a process target's arguments are encoded, the ends among them are noted here, so that
+  /// start() can make the child their holder. nullptr when nobody collects.
+  static end_list*& collector() noexcept;
+
+  /// True while some live process holds `side`.
+  [[nodiscard]] bool held(int side) const;
+
+  [[nodiscard]] segment_handle handle() const { return segment_.handle(); }
+
+  explicit pipe_ends(shared_segment segment) : segment_(std::move(segment)) {}
+
+ private:
+  struct slot;
+  slot* slots(int side) const;
+  bool join_as(pid_t pid, std::uint64_t start_time, int side);
+
+  shared_segment segment_;
+};
+
+} // namespace proctor::detail

@@ -1,0 +1,163 @@
+#include "proctor/detail/pipe_ends.hpp"
+
+#include <unistd.h>
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "proctor/shm_error.hpp"
+#include "segment_name.hpp"
+
+namespace proctor::detail {
+
+/// One holder of one end, in shared memory. pid 0: free.
+struct pipe_ends::slot {
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint64_t> start_time;
+};
+
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+
+namespace {
+
+constexpr std::size_t table_size = 2 * pipe_ends::end_slots * 16;
+
+bool is_holder_alive(std::int32_t pid, std::uint64_t start_time) {
+  if (pid == 0)
+    return false;
+  auto run = live_run(pid);
+  return run && run->start_time == start_time;
+}
+
+} // namespace
+
+std::shared_ptr<pipe_ends> pipe_ends::create() {
+  static_assert(sizeof(slot) <= 16);
+  return std::make_shared<pipe_ends>(shared_segment::create(table_size));
+}
+
+std::shared_ptr<pipe_ends> pipe_ends::open(const segment_handle& handle) {
+  auto segment = shared_segment::open(handle);
+  if (segment.size() < table_size)
+    throw shm_error(shm_errc::invalid, "pipe: segment " + handle.name + " is no pipe");
+  return std::make_shared<pipe_ends>(std::move(segment));
+}
+
+pipe_ends::slot* pipe_ends::slots(int side) const {
+  return static_cast<slot*>(segment_.data()) + side * end_slots;
+}
+
+namespace {
+
+/// The ends this process holds, for share_with_child().
+struct held_ends {
+  std::mutex mu;
+  std::vector<std::pair<std::weak_ptr<pipe_ends>, int>> ends;
+};
+
+held_ends& local_ends() {
+  static held_ends* instance = new held_ends; // used from atexit paths: never destroyed
+  return *instance;
+}
+
+} // namespace
+
+bool pipe_ends::join(int side) {
+  auto self = current_run();
+  {
+    auto& local = local_ends();
+    std::lock_guard guard{local.mu};
+    std::erase_if(local.ends, [](const auto& e) { return e.first.expired(); });
+    local.ends.emplace_back(weak_from_this(), side);
+  }
+  return join_as(self.pid, self.start_time, side);
+}
+
+bool pipe_ends::join_as(pid_t pid, std::uint64_t start_time, int side) {
+  auto* s = slots(side);
+  for (int i = 0; i < end_slots; ++i)
+    if (s[i].pid.load() == pid && s[i].start_time.load() == start_time)
+      return true;
+  for (int i = 0; i < end_slots; ++i) {
+    std::int32_t seen = s[i].pid.load();
+    if (seen > 0 && is_holder_alive(seen, s[i].start_time.load()))
+      continue;
+    if (seen < 0 && live_run(-seen))
+      continue;
+    // Claim: the start time is written before the pid, under a pid nobody else can hold.
+    if (s[i].pid.compare_exchange_strong(seen, -pid)) {
+      s[i].start_time.store(start_time);
+      s[i].pid.store(pid);
+      return true;
+    }
+  }
+  return false;
+}
+
+pipe_ends::end_list*& pipe_ends::collector() noexcept {
+  thread_local end_list* current = nullptr;
+  return current;
+}
+
+void pipe_ends::share_with_child(pid_t child, const end_list& ends) {
+  if (ends.empty())
+    return;
+  auto run = live_run(child);
+  if (!run)
+    return;
+  for (auto& [e, side] : ends)
+    e->join_as(run->pid, run->start_time, side);
+}
+
+void pipe_ends::share_with_child(pid_t child) {
+  std::vector<std::pair<std::shared_ptr<pipe_ends>, int>> mine;
+  {
+    auto& local = local_ends();
+    std::lock_guard guard{local.mu};
+    for (auto& [weak, side] : local.ends)
+      if (auto ends = weak.lock())
+        mine.emplace_back(std::move(ends), side);
+  }
+  if (mine.empty())
+    return;
+  auto run = live_run(child);
+  if (!run)
+    return; // it has ended already: it holds nothing
+  for (auto& [ends, side] : mine)
+    ends->join_as(run->pid, run->start_time, side);
+}
+
+void pipe_ends::leave(int side) {
+  {
+    auto& local = local_ends();
+    std::lock_guard guard{local.mu};
+    std::erase_if(local.ends, [&](const auto& e) {
+      return e.second == side && e.first.lock().get() == this;
+    });
+  }
+  auto self = current_run();
+  auto* s = slots(side);
+  for (int i = 0; i < end_slots; ++i) {
+    std::int32_t mine = self.pid;
+    if (s[i].start_time.load() == self.start_time)
+      s[i].pid.compare_exchange_strong(mine, 0);
+  }
+}
+
+bool pipe_ends::held(int side) const {
+  auto* s = slots(side);
+  for (int i = 0; i < end_slots; ++i) {
+    auto pid = s[i].pid.load();
+    if (pid < 0) { // being claimed right now, unless the claimer died mid-claim
+      if (live_run(-pid))
+        return true;
+      continue;
+    }
+    if (is_holder_alive(pid, s[i].start_time.load()))
+      return true;
+  }
+  return false;
+}
+
+} // namespace proctor::detail
