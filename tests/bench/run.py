@@ -50,6 +50,38 @@ def registry(build):
                 Goal("proctor-forkserver", "floor", 1.5),
                 Goal("proctor-forkserver", "python-fork", 0.1),
             ]),
+        "queue_throughput": Bench(
+            runs=[
+                Run("proctor", program("bench_queue_throughput"), 1_000_000),
+                Run("python", python("queue_throughput.py"), 100_000),
+            ],
+            peers=["python"],
+            goals=[Goal("proctor", "python", 100)]),
+        "queue_rtt": Bench(
+            runs=[
+                Run("floor-spin", program("bench_floor_rtt", "spin"), 100_000),
+                Run("floor-futex", program("bench_floor_rtt", "futex"), 100_000),
+                Run("proctor", program("bench_queue_rtt"), 100_000),
+                Run("python", python("round_trip.py", "queue"), 10_000),
+            ],
+            peers=["floor-spin", "floor-futex", "python"],
+            goals=[Goal("proctor", "python", 0.02)]),
+        # No proctor pipe yet: the peers are measured so that it can be compared when it comes.
+        "pipe_rtt": Bench(
+            runs=[
+                Run("floor-spin", program("bench_floor_rtt", "spin"), 100_000),
+                Run("floor-futex", program("bench_floor_rtt", "futex"), 100_000),
+                Run("python", python("round_trip.py", "pipe"), 10_000),
+            ],
+            peers=["floor-spin", "floor-futex", "python"],
+            goals=[]),
+        "large_message": Bench(
+            runs=[
+                Run("floor", program("bench_floor_memcpy"), 10_000),
+                Run("proctor", program("bench_large_message"), 2_000),
+            ],
+            peers=["floor"],
+            goals=[Goal("proctor", "floor", 0.5)]),
     }
 
 
