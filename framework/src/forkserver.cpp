@@ -192,13 +192,7 @@ class zygote {
     ::setpgid(pid, pid);
     launched out;
     out.pid = pid;
-    out.pidfd = open_pidfd(pid);
-    if (!out.pidfd) {
-      int err = errno;
-      discard_child(pid);
-      errno = err;
-      throw_system_error("pidfd_open", err);
-    }
+    out.pidfd = hold_child(pid); // SIGCHLD is not ignored here: a pidfd or an exception
     return out;
   }
 

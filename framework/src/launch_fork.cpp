@@ -31,14 +31,7 @@ launched launch_fork(const process_state& state, const launch_request& req) {
   ::setpgid(pid, pid); // also here, so that the group exists before start() returns
   launched out;
   out.pid = pid;
-  out.pidfd = open_pidfd(pid);
-  if (!out.pidfd && errno == ESRCH)
-    return out; // ended and reaped already: SIGCHLD is ignored here, the kernel reaps for us
-  if (!out.pidfd) {
-    int err = errno;
-    discard_child(pid);
-    throw_system_error("pidfd_open", err);
-  }
+  out.pidfd = hold_child(pid);
   return out;
 }
 

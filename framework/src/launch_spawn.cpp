@@ -94,14 +94,9 @@ launched launch_spawn(const launch_request& request) {
 
   launched out;
   out.pid = pid;
-  out.pidfd = open_pidfd(pid);
-  if (!out.pidfd && errno == ESRCH)
-    return out; // ended and reaped already: SIGCHLD is ignored here, the kernel reaps for us
-  if (!out.pidfd) {
-    int err = errno;
-    discard_child(pid);
-    throw_system_error("pidfd_open", err);
-  }
+  out.pidfd = hold_child(pid);
+  if (!out.pidfd)
+    return out; // ended and reaped already
   // A child that died before reading leaves the write failing: it has ended, and join shows how.
   (void)write_all(mine.get(), frame);
   return out;

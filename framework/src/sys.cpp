@@ -158,6 +158,15 @@ void ensure_std_fds() noexcept {
       ::open("/dev/null", O_RDWR); // takes the lowest free number: this one
 }
 
+unique_fd hold_child(pid_t pid) {
+  unique_fd fd = open_pidfd(pid);
+  if (fd || errno == ESRCH)
+    return fd;
+  int err = errno;
+  discard_child(pid);
+  throw_system_error("pidfd_open", err);
+}
+
 void discard_child(pid_t pid) noexcept {
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {

@@ -60,6 +60,11 @@ void stdin_from_devnull() noexcept;
 /// ever lands there and a child's stdout never is, say, the zygote's channel.
 void ensure_std_fds() noexcept;
 
+/// A pidfd for our just-started child `pid`. If the kernel already reaped it (SIGCHLD ignored
+/// here), an invalid fd: it ended and its status is lost. On any other failure the child is
+/// killed and reaped, and process_error(system) thrown: never a child nobody tracks.
+unique_fd hold_child(pid_t pid);
+
 /// Kills and reaps our own child `pid` after a failed start, so that it neither runs untracked
 /// nor stays a zombie.
 void discard_child(pid_t pid) noexcept;
