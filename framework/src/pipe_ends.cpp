@@ -1,5 +1,6 @@
 #include "proctor/detail/pipe_ends.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <mutex>
@@ -93,6 +94,27 @@ bool pipe_ends::join_as(pid_t pid, std::uint64_t start_time, int side) {
     }
   }
   return false;
+}
+
+namespace {
+
+std::atomic<pid_t> cached_pid{0};
+
+void forget_cached_pid() {
+  cached_pid.store(0, std::memory_order_relaxed);
+}
+
+} // namespace
+
+pid_t pipe_ends::current_pid() noexcept {
+  pid_t pid = cached_pid.load(std::memory_order_relaxed);
+  if (pid != 0)
+    return pid;
+  static const bool hooked = [] { return ::pthread_atfork(nullptr, nullptr, forget_cached_pid) == 0; }();
+  (void)hooked;
+  pid = ::getpid();
+  cached_pid.store(pid, std::memory_order_relaxed);
+  return pid;
 }
 
 pipe_ends::end_list*& pipe_ends::collector() noexcept {

@@ -43,11 +43,18 @@ class connection {
     if (!out_)
       return queue_errc::closed;
     for (;;) {
-      if (!ends_->held(1 - side_))
-        return queue_errc::closed;
+      // Whether the peer still lives is read from /proc: not on every message, but at least
+      // every liveness_interval, and whenever the pipe is full.
+      auto now = std::chrono::steady_clock::now();
+      if (now - peer_checked_ >= liveness_interval) {
+        if (!ends_->held(1 - side_))
+          return queue_errc::closed;
+        peer_checked_ = now;
+      }
       auto sent = out_->put(message, poll_slice);
       if (sent || sent.error() != queue_errc::full)
         return sent;
+      peer_checked_ = {};
     }
   }
 
@@ -94,6 +101,7 @@ class connection {
 
  private:
   static constexpr auto poll_slice = std::chrono::milliseconds(50);
+  static constexpr auto liveness_interval = std::chrono::milliseconds(10);
 
   /// A queue with the one thing a pipe needs beyond it: waiting for data without taking it.
   class lane : public queue<T> {
@@ -112,14 +120,15 @@ class connection {
       in_.emplace(std::move(*in));
     if (out)
       out_.emplace(std::move(*out));
-    joined_by_ = ::getpid();
+    joined_by_ = detail::pipe_ends::current_pid();
     ends_->join(side_);
   }
 
   /// A forked child holds its inherited copy from its first use on.
   void touch() {
-    if (joined_by_ != ::getpid() && !closed_) {
-      joined_by_ = ::getpid();
+    auto self = detail::pipe_ends::current_pid();
+    if (joined_by_ != self && !closed_) {
+      joined_by_ = self;
       ends_->join(side_);
     }
   }
@@ -151,6 +160,7 @@ class connection {
   int side_ = 0;
   pid_t joined_by_ = 0;
   bool closed_ = false;
+  std::chrono::steady_clock::time_point peer_checked_{};
 
   template <class U>
   friend std::pair<connection<U>, connection<U>> pipe(bool duplex);

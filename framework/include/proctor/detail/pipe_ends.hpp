@@ -50,6 +50,9 @@ class pipe_ends : public std::enable_shared_from_this<pipe_ends> {
 
   [[nodiscard]] segment_handle handle() const { return segment_.handle(); }
 
+  /// getpid() without a system call: cached, and refreshed in the child of every fork.
+  [[nodiscard]] static pid_t current_pid() noexcept;
+
   explicit pipe_ends(shared_segment segment) : segment_(std::move(segment)) {}
 
  private:
