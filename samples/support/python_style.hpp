@@ -22,4 +22,16 @@ template <std::size_t N>
   return out + "]";
 }
 
+/// "[True, False, True, False]", as Python prints a list of bools.
+template <std::size_t N>
+[[nodiscard]] std::string python_list(const std::array<bool, N>& values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0)
+      out += ", ";
+    out += python_bool(values[i]);
+  }
+  return out + "]";
+}
+
 } // namespace samples

@@ -66,15 +66,15 @@ def registry(build):
             ],
             peers=["floor-spin", "floor-futex", "python"],
             goals=[Goal("proctor", "python", 0.02)]),
-        # No proctor pipe yet: the peers are measured so that it can be compared when it comes.
         "pipe_rtt": Bench(
             runs=[
                 Run("floor-spin", program("bench_floor_rtt", "spin"), 100_000),
                 Run("floor-futex", program("bench_floor_rtt", "futex"), 100_000),
+                Run("proctor", program("bench_pipe_rtt"), 100_000),
                 Run("python", python("round_trip.py", "pipe"), 10_000),
             ],
             peers=["floor-spin", "floor-futex", "python"],
-            goals=[]),
+            goals=[Goal("proctor", "python", 0.02)]),
         "large_message": Bench(
             runs=[
                 Run("floor", program("bench_floor_memcpy"), 10_000),
