@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -24,6 +25,10 @@ constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) & ~std::uint64_
 /// How long a waiter sleeps at most before it looks again. A wake-up meant for a waiter that was
 /// killed is lost; this bounds what that costs the others.
 constexpr auto wait_slice = std::chrono::milliseconds(50);
+
+/// The least time put and get wait for the ring's lock: a busy lock is not a full or empty ring,
+/// even for put_nowait and get_nowait.
+constexpr auto lock_grace = std::chrono::milliseconds(20);
 
 /// How long a getter spins before it sleeps: a busy peer answers faster than a futex wakes.
 constexpr auto spin_time = std::chrono::microseconds(20);
@@ -64,19 +69,32 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
   return pos + span <= limit ? span : 0;
 }
 
+/// True if head and tail can be trusted to address records: aligned, ordered and at most one
+/// capacity apart. Anything else was scribbled: following it could leave the mapping.
+bool positions_sane(std::uint64_t head, std::uint64_t tail, std::uint64_t cap) {
+  return head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
+}
+
 /// Re-derives count after a process died holding the mutex; marks the ring corrupt if the
 /// records between head and tail do not walk.
 void repair(ring_header* h, std::uint64_t cap) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
-  if (head > tail) { // killed between the two stores that reset an empty ring
-    h->tail.store(head);
+  if (head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0) {
+    h->tail.store(head); // killed between the two stores that reset an empty ring
     h->count.store(0);
+    h->pending_tail.store(0);
     return;
   }
-  if (tail - head > cap) {
+  if (!positions_sane(head, tail, cap)) {
     h->corrupt.store(1);
     return;
+  }
+  // Killed after committing a record but before counting its task: count it now.
+  if (auto pending = h->pending_tail.load(); pending != 0) {
+    if (pending == tail && h->count_tasks)
+      h->unfinished.fetch_add(1);
+    h->pending_tail.store(0);
   }
   std::uint64_t n = 0;
   for (auto pos = head; pos != tail;) {
@@ -97,6 +115,8 @@ class ring_lock {
  public:
   ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until) : h_(h) {
     int rc;
+    if (until)
+      until = std::max(*until, clock::now() + lock_grace);
     if (until) {
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   until->time_since_epoch()).count();
@@ -214,6 +234,10 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       return queue_errc::closed;
     auto head = h->head.load(std::memory_order_relaxed);
     auto tail = h->tail.load(std::memory_order_relaxed);
+    if (!positions_sane(head, tail, cap)) {
+      h->corrupt.store(1);
+      return queue_errc::corrupt;
+    }
     std::uint64_t contiguous = cap - tail % cap;
     if (head == tail && need > contiguous) {
       // Empty: restart at the beginning of the space, so that any record that fits at all fits.
@@ -231,11 +255,15 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       auto at = tail + waste;
       std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), data, size);
       write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), record_tag});
+      if (h->count_tasks)
+        h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
       h->tail.store(at + need, std::memory_order_release); // the commit: the record exists now
       h->count.fetch_add(1, std::memory_order_relaxed);
-      if (h->count_tasks)
+      if (h->count_tasks) {
         h->unfinished.fetch_add(1);
-      h->put_seq.fetch_add(1, std::memory_order_release);
+        h->pending_tail.store(0, std::memory_order_relaxed);
+      }
+      h->put_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
       lock.unlock();
       if (h->getters_waiting.load() != 0)
         futex_wake(h->put_seq, 1);
@@ -276,7 +304,7 @@ std::optional<queue_errc> ring::get(consumer consume, void* context, deadline un
       h->getters_waiting.fetch_sub(1);
       continue;
     }
-    if (tail - head > cap) {
+    if (!positions_sane(head, tail, cap)) {
       h->corrupt.store(1);
       return queue_errc::corrupt;
     }
@@ -295,7 +323,7 @@ std::optional<queue_errc> ring::get(consumer consume, void* context, deadline un
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
       h->count.fetch_sub(1, std::memory_order_relaxed);
-      h->get_seq.fetch_add(1, std::memory_order_release);
+      h->get_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
       lock.unlock();
       if (h->putters_waiting.load() != 0)
         futex_wake(h->get_seq, 1);
@@ -315,7 +343,9 @@ bool ring::wait_nonempty(deadline until) {
   auto* h = header_;
   for (;;) {
     auto seen = h->put_seq.load(std::memory_order_acquire);
-    if (h->count.load(std::memory_order_acquire) != 0 || h->closed.load() || h->corrupt.load())
+    // Positions, not count: a putter killed after its commit leaves count behind until repaired.
+    if (h->tail.load(std::memory_order_acquire) != h->head.load(std::memory_order_acquire)
+        || h->closed.load() || h->corrupt.load())
       return true;
     if (past(until))
       return false;
@@ -338,6 +368,11 @@ void ring::close() {
   }
   futex_wake(h->put_seq);
   futex_wake(h->get_seq);
+}
+
+bool ring::empty() const {
+  return header_->tail.load(std::memory_order_acquire)
+         == header_->head.load(std::memory_order_acquire);
 }
 
 std::size_t ring::size() const {

@@ -35,6 +35,9 @@ struct ring_header {
   std::atomic<std::uint32_t> putters_waiting;  ///< costs later wake-ups a syscall.
   std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
   std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
+  std::atomic<std::uint64_t> pending_tail;     ///< joinable: the tail a put is committing; a
+                                               ///< crash right after the commit is counted by
+                                               ///< repair() from it.
 };
 
 /// Before each record in the ring.

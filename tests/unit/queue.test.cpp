@@ -12,6 +12,8 @@
 #include <proctor/shm_error.hpp>
 #include <proctor/simple_queue.hpp>
 
+#include "ring_header.hpp" // white-box: where a buggy process would scribble
+
 using namespace std::chrono_literals;
 using proctor::queue;
 using proctor::queue_errc;
@@ -207,4 +209,54 @@ TEST_CASE("simple_queue puts and gets", "[queue]") {
   q.put("x");
   CHECK_FALSE(q.empty());
   CHECK(*q.get() == "x");
+}
+
+namespace {
+
+struct blob {
+  std::vector<unsigned char> bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, blob& x) {
+  return f(x.bytes);
+}
+
+} // namespace
+
+TEST_CASE("a record claiming a huge sequence is refused before anything is allocated", "[queue]") {
+  queue<blob> q{queue<blob>::options{.capacity_bytes = 4096}};
+  q.put(blob{{1, 2, 3}});
+  proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+  auto* first_record = static_cast<std::byte*>(view.data()) + (view.size() - 4096);
+  // After the 8-byte record prefix: CAF's varbyte length of the vector. Claim 2^32 - 1 elements.
+  std::byte huge[] = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
+                      std::byte{0x0f}};
+  std::memcpy(first_record + 8, huge, sizeof(huge));
+  auto got = q.get_nowait();
+  REQUIRE_FALSE(got);
+  CHECK(got.error() == queue_errc::serialization);
+  CHECK(q.put(blob{{4}})); // the bad record was removed; the queue goes on
+  CHECK(q.get_nowait()->bytes == std::vector<unsigned char>{4});
+}
+
+TEST_CASE("misaligned or reversed positions are reported as corruption", "[queue]") {
+  for (std::uint64_t bad_head : {std::uint64_t{4}, std::uint64_t{4096 - 4}, std::uint64_t{1} << 40}) {
+    queue<std::string> q{queue<std::string>::options{.capacity_bytes = 4096 - 192}};
+    q.put(std::string("x"));
+    proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+    auto* h = static_cast<proctor::detail::ring_header*>(view.data());
+    h->head.store(bad_head);
+    h->tail.store(bad_head + 8);
+    INFO("head scribbled to " << bad_head);
+    CHECK(q.get_nowait().error() == queue_errc::corrupt);
+    CHECK(q.put(std::string("y")).error() == queue_errc::corrupt);
+  }
+}
+
+TEST_CASE("a plain queue cannot be opened as a joinable one, nor the reverse", "[queue]") {
+  queue<int> plain;
+  proctor::joinable_queue<int> joinable;
+  CHECK_THROWS_AS(proctor::joinable_queue<int>::open(plain.handle()), proctor::shm_error);
+  CHECK_THROWS_AS(queue<int>::open(joinable.handle()), proctor::shm_error);
 }

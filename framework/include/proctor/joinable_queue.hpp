@@ -18,10 +18,13 @@ class joinable_queue : public queue<T> {
 
   joinable_queue() : joinable_queue(options{}) {}
   explicit joinable_queue(std::size_t maxsize) : joinable_queue(options{maxsize}) {}
-  explicit joinable_queue(options opts) : queue<T>(opts) { this->ring_.count_tasks(true); }
+  explicit joinable_queue(options opts) : queue<T>(opts, type_tag()) {
+    this->ring_.count_tasks(true);
+  }
 
+  /// Maps a joinable queue of T made by another process (a plain queue's handle is refused).
   [[nodiscard]] static joinable_queue open(const segment_handle& handle) {
-    return joinable_queue{queue<T>::open(handle)};
+    return joinable_queue{queue<T>{detail::ring::open(handle, type_tag())}};
   }
   [[nodiscard]] static joinable_queue blank() { return joinable_queue{queue<T>::blank()}; }
 
@@ -43,12 +46,23 @@ class joinable_queue : public queue<T> {
   [[nodiscard]] std::uint64_t unfinished_tasks() const { return this->ring_.unfinished(); }
 
  private:
+  template <class Inspector, class U>
+  friend typename Inspector::result_type inspect(Inspector& f, joinable_queue<U>& x);
+
   explicit joinable_queue(queue<T> base) : queue<T>(std::move(base)) {}
+
+  /// Not a plain queue's tag: a joinable queue counts tasks, a plain one does not.
+  static std::uint64_t type_tag() { return detail::item_type_tag<T>() ^ 0x454c42414e494f4aull; }
 };
 
 template <class Inspector, class T>
 typename Inspector::result_type inspect(Inspector& f, joinable_queue<T>& x) {
-  return inspect(f, static_cast<queue<T>&>(x));
+  segment_handle h = x.ring_.valid() ? x.handle() : segment_handle{};
+  auto reopen = [&]() -> caf::error {
+    x = joinable_queue<T>::open(h);
+    return caf::none;
+  };
+  return f(caf::meta::type_name("proctor::joinable_queue"), h, caf::meta::load_callback(reopen));
 }
 
 } // namespace proctor

@@ -52,8 +52,7 @@ class queue {
   /// A new queue of at most `maxsize` items, as `Queue(maxsize)`.
   explicit queue(std::size_t maxsize) : queue(options{maxsize}) {}
 
-  explicit queue(options opts)
-    : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, detail::item_type_tag<T>())) {}
+  explicit queue(options opts) : queue(opts, detail::item_type_tag<T>()) {}
 
   /// Maps the queue named by `handle` (made by another process); throws shm_error if it is not a
   /// queue of T.
@@ -86,7 +85,7 @@ class queue {
 
   /// The number of items now (others may change it at once, as in Python).
   [[nodiscard]] std::size_t size() const { return ring_.size(); }
-  [[nodiscard]] bool empty() const { return size() == 0; }
+  [[nodiscard]] bool empty() const { return ring_.empty(); }
   /// True when maxsize items are in (byte capacity is not counted: a put may still wait for it).
   [[nodiscard]] bool full() const { return ring_.max_items() != 0 && size() >= ring_.max_items(); }
 
@@ -103,6 +102,8 @@ class queue {
 
  protected:
   explicit queue(detail::ring r) : ring_(std::move(r)) {}
+  queue(options opts, std::uint64_t type_tag)
+    : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, type_tag)) {}
 
   status put_until(const T& item, detail::ring::deadline until) {
     thread_local std::vector<char> scratch;
@@ -129,7 +130,7 @@ class queue {
         &out, until);
       if (err)
         return *err;
-    } catch (const process_error&) {
+    } catch (const std::exception&) { // a record that does not decode (or cannot be held)
       return queue_errc::serialization;
     }
     return std::move(*out);

@@ -9,6 +9,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
+#include "proctor/detail/bounded_deserializer.hpp"
 #include "proctor/serializable.hpp"
 
 namespace proctor::detail {
@@ -29,7 +30,7 @@ void encode_one(caf::binary_serializer& sink, const T& x) {
 }
 
 template <class T>
-void decode_one(caf::binary_deserializer& source, T& x) {
+void decode_one(caf::deserializer& source, T& x) {
   if constexpr (caf::detail::is_serializable<T>::value) {
     if (auto err = source(x))
       throw_codec_error("cannot deserialize an argument", err);
@@ -70,7 +71,7 @@ struct blank_tuple<std::tuple<Ts...>> {
 template <class Tuple>
 Tuple decode_tuple(std::string_view bytes) {
   Tuple values = blank_tuple<Tuple>::make();
-  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+  bounded_deserializer source{bytes.data(), bytes.size()};
   std::apply([&](auto&... xs) { (decode_one(source, xs), ...); }, values);
   if (source.remaining() != 0)
     throw_codec_error("trailing bytes after the arguments", caf::error{});

@@ -26,8 +26,12 @@ inline constexpr bool is_byte_string_v
   = std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<char>>
     || std::is_same_v<T, std::vector<unsigned char>> || std::is_same_v<T, std::vector<std::byte>>;
 
+/// memcpy unless the type asks for its own encoding with an inspect overload (one that holds a
+/// pointer, say, must not travel byte for byte).
 template <class T>
-inline constexpr bool is_memcpy_item_v = !is_byte_string_v<T> && std::is_trivially_copyable_v<T>;
+inline constexpr bool is_memcpy_item_v
+  = !is_byte_string_v<T> && std::is_trivially_copyable_v<T>
+    && !caf::detail::is_inspectable<caf::serializer, T>::value;
 
 /// The bytes of `item` as they go into a record: a view of the item itself where possible, else
 /// of `scratch`, into which it was serialized. Throws process_error(not_crossable) on failure.
@@ -57,7 +61,7 @@ void decode_item(const std::byte* data, std::size_t size, T& out) {
       throw_codec_error("a queue record has the wrong size for its type", caf::error{});
     std::memcpy(static_cast<void*>(&out), data, sizeof(T));
   } else {
-    caf::binary_deserializer source{nullptr, reinterpret_cast<const char*>(data), size};
+    bounded_deserializer source{reinterpret_cast<const char*>(data), size};
     decode_one(source, out);
     if (source.remaining() != 0)
       throw_codec_error("trailing bytes after a queue item", caf::error{});

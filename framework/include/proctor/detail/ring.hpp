@@ -58,6 +58,8 @@ class ring {
   void close();
 
   [[nodiscard]] std::size_t size() const;
+  /// From the positions, so a crash between commit and count cannot hide a record.
+  [[nodiscard]] bool empty() const;
   [[nodiscard]] std::size_t capacity() const;
   [[nodiscard]] std::size_t max_items() const;
   [[nodiscard]] bool closed() const;
