@@ -4,6 +4,7 @@
 #include <string>
 
 #include "launchers.hpp"
+#include "proctor/detail/pipe_ends.hpp"
 #include "runtime.hpp"
 
 namespace proctor::detail {
@@ -23,6 +24,10 @@ launched launch_fork(const process_state& state, const launch_request& req) {
     stdin_from_devnull();
     try {
       runtime::get().become_child(req);
+      // Hold the pipe ends the target carries (all inherited ones, for a plain callable): the
+      // parent's start() waits for this.
+      pipe_ends::join_all(state.target.shares_every_end ? pipe_ends::held_here()
+                                                         : state.target.ends);
     } catch (...) {
       ::_exit(1); // never return into the parent's code in the child
     }

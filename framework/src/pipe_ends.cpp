@@ -1,9 +1,13 @@
 #include "proctor/detail/pipe_ends.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,6 +19,7 @@ namespace proctor::detail {
 /// One holder of one end, in shared memory. pid 0: free.
 struct pipe_ends::slot {
   std::atomic<std::int32_t> pid;
+  std::atomic<std::int32_t> left;  ///< The last holder that left this slot: it did take hold.
   std::atomic<std::uint64_t> start_time;
 };
 
@@ -88,6 +93,7 @@ bool pipe_ends::join_as(pid_t pid, std::uint64_t start_time, int side) {
       continue;
     // Claim: the start time is written before the pid, under a pid nobody else can hold.
     if (s[i].pid.compare_exchange_strong(seen, -pid)) {
+      s[i].left.store(0);
       s[i].start_time.store(start_time);
       s[i].pid.store(pid);
       return true;
@@ -122,32 +128,44 @@ pipe_ends::end_list*& pipe_ends::collector() noexcept {
   return current;
 }
 
-void pipe_ends::share_with_child(pid_t child, const end_list& ends) {
-  if (ends.empty())
-    return;
-  auto run = live_run(child);
-  if (!run)
-    return;
-  for (auto& [e, side] : ends)
-    e->join_as(run->pid, run->start_time, side);
+pipe_ends::end_list pipe_ends::held_here() {
+  end_list mine;
+  auto& local = local_ends();
+  std::lock_guard guard{local.mu};
+  for (auto& [weak, side] : local.ends)
+    if (auto ends = weak.lock())
+      mine.emplace_back(std::move(ends), side);
+  return mine;
 }
 
-void pipe_ends::share_with_child(pid_t child) {
-  std::vector<std::pair<std::shared_ptr<pipe_ends>, int>> mine;
-  {
-    auto& local = local_ends();
-    std::lock_guard guard{local.mu};
-    for (auto& [weak, side] : local.ends)
-      if (auto ends = weak.lock())
-        mine.emplace_back(std::move(ends), side);
+void pipe_ends::join_all(const end_list& ends) {
+  for (auto& [e, side] : ends)
+    if (!e->join(side))
+      throw shm_error(shm_errc::misuse, "pipe: more than 32 live processes hold one end");
+}
+
+bool pipe_ends::took_hold(pid_t pid, int side) const {
+  auto* s = slots(side);
+  for (int i = 0; i < end_slots; ++i)
+    if (s[i].pid.load() == pid || s[i].left.load() == pid)
+      return true;
+  return false;
+}
+
+void pipe_ends::await_holder(pid_t child, int child_pidfd, const end_list& ends) {
+  auto pause = std::chrono::microseconds(20);
+  for (;;) {
+    bool all = true;
+    for (auto& [e, side] : ends)
+      all = all && e->took_hold(child, side);
+    if (all)
+      return;
+    pollfd p{child_pidfd, POLLIN, 0};
+    if (child_pidfd < 0 || ::poll(&p, 1, 0) != 0)
+      return; // it has ended (or cannot be watched): it holds nothing
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(2000));
   }
-  if (mine.empty())
-    return;
-  auto run = live_run(child);
-  if (!run)
-    return; // it has ended already: it holds nothing
-  for (auto& [ends, side] : mine)
-    ends->join_as(run->pid, run->start_time, side);
 }
 
 void pipe_ends::leave(int side) {
@@ -162,8 +180,10 @@ void pipe_ends::leave(int side) {
   auto* s = slots(side);
   for (int i = 0; i < end_slots; ++i) {
     std::int32_t mine = self.pid;
-    if (s[i].start_time.load() == self.start_time)
+    if (s[i].pid.load() == mine && s[i].start_time.load() == self.start_time) {
+      s[i].left.store(mine);
       s[i].pid.compare_exchange_strong(mine, 0);
+    }
   }
 }
 

@@ -99,6 +99,8 @@ void process::start() {
     req = make_request(s);
     s.phase = process_phase::starting;
   }
+  // The pipe ends the child takes hold of as it starts (all of ours, for a plain callable).
+  auto ends_to_hand_over = s.target.shares_every_end ? detail::pipe_ends::held_here() : s.target.ends;
   // Launch without holding s.mu: a forked child must not inherit it locked.
   detail::launched child;
   try {
@@ -129,10 +131,7 @@ void process::start() {
     return;
   }
   rt.adopt(state_);
-  if (s.target.shares_every_end)
-    detail::pipe_ends::share_with_child(s.child.pid);
-  else
-    detail::pipe_ends::share_with_child(s.child.pid, s.target.ends);
+  detail::pipe_ends::await_holder(s.child.pid, s.child.pidfd.get(), ends_to_hand_over);
 }
 
 void process::join() {

@@ -98,3 +98,30 @@ TEST_CASE("a one-way pipe has a receiving and a sending end", "[pipe]") {
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
+
+namespace {
+
+/// Python's idiom in the child: drop the other end, then read until end of file.
+void close_other_then_read(connection<std::string> other, connection<std::string> mine) {
+  other.close();
+  auto got = mine.recv(60s);
+  proctor::exit(!got && got.error() == queue_errc::closed ? 0 : 1);
+}
+
+} // namespace
+
+TEST_CASE("ends closed by the child and then by the parent read as end of file", "[pipe]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  for (int i = 0; i < 10; ++i) {
+    auto [a, b] = proctor::pipe<std::string>();
+    auto child = proctor::get_context(m).make_process(entry<close_other_then_read>, a, b);
+    child.start();
+    b.close();
+    a.close();
+    child.join();
+    REQUIRE(child.exitcode() == 0);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}

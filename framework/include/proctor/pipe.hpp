@@ -121,7 +121,7 @@ class connection {
     if (out)
       out_.emplace(std::move(*out));
     joined_by_ = detail::pipe_ends::current_pid();
-    ends_->join(side_);
+    detail::pipe_ends::join_all({{ends_, side_}});
   }
 
   /// A forked child holds its inherited copy from its first use on.
@@ -129,7 +129,7 @@ class connection {
     auto self = detail::pipe_ends::current_pid();
     if (joined_by_ != self && !closed_) {
       joined_by_ = self;
-      ends_->join(side_);
+      detail::pipe_ends::join_all({{ends_, side_}});
     }
   }
 

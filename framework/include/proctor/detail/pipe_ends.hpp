@@ -32,14 +32,20 @@ class pipe_ends : public std::enable_shared_from_this<pipe_ends> {
   /// Removes the calling process from `side`'s holders.
   void leave(int side);
 
-  /// Makes a child just started by this process a holder of every end this process holds, as a
-  /// child inherits descriptors: so that closing the parent's copy right after start() cannot
-  /// read as end of file before the child runs. Called by process::start().
-  static void share_with_child(pid_t child);
-
-  /// Makes `child` a holder of exactly these ends (the ones its arguments carried).
   using end_list = std::vector<std::pair<std::shared_ptr<pipe_ends>, int>>;
-  static void share_with_child(pid_t child, const end_list& ends);
+
+  /// Every end the calling process holds (a forked child: every end its parent held).
+  [[nodiscard]] static end_list held_here();
+
+  /// In a new child, before its target runs: hold these ends (the ones a forked child's
+  /// arguments carry, or every inherited one for a plain callable).
+  static void join_all(const end_list& ends);
+
+  /// In the parent, at the end of start(): waits until `child` holds each of `ends` (it joins
+  /// them as it starts) or has ended (`child_pidfd` readable). So closing the parent's copy right
+  /// after start() never reads as end of file before the child took hold — and the parent never
+  /// registers the child itself, which would undo a close() the child did first.
+  static void await_holder(pid_t child, int child_pidfd, const end_list& ends);
 
   /// While a process target's arguments are encoded, the ends among them are noted here, so that
   /// start() can make the child their holder. nullptr when nobody collects.
@@ -58,6 +64,8 @@ class pipe_ends : public std::enable_shared_from_this<pipe_ends> {
  private:
   struct slot;
   slot* slots(int side) const;
+  /// True if `pid` holds `side`, or held it and left.
+  [[nodiscard]] bool took_hold(pid_t pid, int side) const;
   bool join_as(pid_t pid, std::uint64_t start_time, int side);
 
   shared_segment segment_;
