@@ -15,6 +15,7 @@
 #include "proctor/lock.hpp"
 #include "proctor/lock_guard.hpp"
 #include "proctor/no_lock.hpp"
+#include "proctor/pipe.hpp"
 #include "proctor/process.hpp"
 #include "proctor/process_error.hpp"
 #include "proctor/queue.hpp"
