@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -124,15 +125,47 @@ void flush_std_streams() noexcept {
   std::fflush(nullptr);
 }
 
+namespace {
+
+/// The hexadecimal mask after `field` ("SigCgt:") in /proc/self/status text, or all ones if absent.
+std::uint64_t status_mask(const char* text, const char* field) noexcept {
+  const char* at = std::strstr(text, field);
+  if (at == nullptr)
+    return ~std::uint64_t{0};
+  at += std::strlen(field);
+  while (*at == ' ' || *at == '\t')
+    ++at;
+  std::uint64_t mask = 0;
+  for (;; ++at) {
+    char c = *at;
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0)
+      return mask;
+    mask = mask << 4 | static_cast<std::uint64_t>(digit);
+  }
+}
+
+} // namespace
+
 void reset_signals() noexcept {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction old{};
-    if (::sigaction(sig, nullptr, &old) != 0)
-      continue;
-    bool caught = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != nullptr
-                                              : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
+  // Which signals have handlers (and whether SIGCHLD is ignored) is read in one go from
+  // /proc/self/status rather than asked signal by signal: 3 system calls instead of 64.
+  char text[4096];
+  std::uint64_t caught = ~std::uint64_t{0}, ignored = ~std::uint64_t{0};
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, text, sizeof(text) - 1);
+    ::close(fd);
+    if (n > 0) {
+      text[n] = '\0';
+      caught = status_mask(text, "SigCgt:");
+      ignored = status_mask(text, "SigIgn:");
+    }
+  }
+  for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
+    std::uint64_t bit = std::uint64_t{1} << (sig - 1);
     // SIGCHLD ignored would make the kernel reap the child's own children behind its back.
-    if (caught || sig == SIGCHLD)
+    if ((caught & bit) || (sig == SIGCHLD && (ignored & bit)))
       ::signal(sig, SIG_DFL);
   }
   sigset_t none;

@@ -127,3 +127,24 @@ TEST_CASE("a zygote that died is replaced at the next forkserver start", "[robus
   CHECK(proctor::forkserver_pid() != old_zygote);
   REQUIRE_NO_LEFTOVERS(guard);
 }
+
+namespace {
+void shrug(int) {}
+} // namespace
+
+TEST_CASE("a handler the parent installed does not follow the child", "[robustness]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  struct sigaction shrugging{}, previous{};
+  shrugging.sa_handler = shrug;
+  ::sigaction(SIGTERM, &shrugging, &previous);
+  auto p = proctor::get_context(m).make_process(entry<probe_sleep_ms>, 60'000);
+  p.start();
+  ::sigaction(SIGTERM, &previous, nullptr);
+  // The child may not have reset its dispositions yet when the signal comes: retry until it ends.
+  while (!p.join(50ms))
+    p.terminate();
+  CHECK(p.exitcode() == -SIGTERM);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
