@@ -7,13 +7,10 @@
 #include <proctor/proctor.hpp>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <stdexcept>
 #include <vector>
 
-#include "bench_report.h"
+#include "bench_main.hpp"
 
 namespace {
 
@@ -52,28 +49,17 @@ double one_round(counts& go, messages& q, std::int64_t n) {
 
 int main(int argc, char** argv) {
   proctor::init(argc, argv); // first: a spawned child runs its target here and never returns
-  long count = argc == 2 ? std::atol(argv[1]) : 0;
-  if (count <= 0) {
-    std::fprintf(stderr, "usage: %s COUNT\n", argv[0]);
-    return 2;
-  }
-  try {
+  return bench::run(argc, argv, "large_message", [](long count) {
     counts go;
     messages q{messages::options{.capacity_bytes = 4 * message_bytes + 4096}};
     proctor::process producer{proctor::entry<produce>, go, q};
     producer.start();
     one_round(go, q, 8); // warm-up: the producer is running and the ring's pages are touched
-    std::vector<double> rates(rounds);
-    for (auto& r : rates)
-      r = one_round(go, q, count < rounds ? 1 : count / rounds);
+    std::int64_t per_round = count < rounds ? 1 : count / rounds;
+    double rate =
+        bench::median_of(rounds, 0, [&](std::int64_t) { return one_round(go, q, per_round); });
     go.close();
-    producer.join();
-    if (producer.exitcode() != 0)
-      throw std::runtime_error("the producer did not exit with 0");
-    bench_print(bench_median(rates.data(), rates.size()), "GB/s", "higher");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "large_message: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    bench::require_clean_exit(producer, "producer");
+    return bench::result{rate, "GB/s", "higher"};
+  });
 }

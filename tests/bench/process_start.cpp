@@ -4,15 +4,11 @@
 // Prints the median microseconds of COUNT rounds (after a few warm-up rounds) as a JSON line.
 #include <proctor/proctor.hpp>
 
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
-#include <exception>
 #include <optional>
-#include <stdexcept>
-#include <string>
-#include <vector>
 
-#include "bench_report.h"
+#include "bench_main.hpp"
 
 namespace {
 
@@ -27,8 +23,7 @@ double start_and_join(const proctor::context& ctx) {
   p.start();
   p.join();
   double elapsed = bench_now_ns() - start;
-  if (p.exitcode() != 0)
-    throw std::runtime_error("the child did not exit with 0");
+  bench::require_clean_exit(p, "child"); // already joined: only checks, outside the timing
   return elapsed / 1e3;
 }
 
@@ -42,21 +37,12 @@ int main(int argc, char** argv) {
     method = proctor::parse_start_method(argv[1]);
     count = std::atol(argv[2]);
   }
-  if (!method || count <= 0) {
-    std::fprintf(stderr, "usage: %s fork|forkserver|spawn COUNT\n", argv[0]);
-    return 2;
-  }
-  try {
+  if (!method || count <= 0)
+    return bench::usage(argv[0], "fork|forkserver|spawn COUNT");
+  return bench::report("process_start", [&] {
     auto ctx = proctor::get_context(*method);
-    for (int i = 0; i < warmup_rounds; ++i)
-      start_and_join(ctx);
-    std::vector<double> samples(static_cast<size_t>(count));
-    for (auto& s : samples)
-      s = start_and_join(ctx);
-    bench_print(bench_median(samples.data(), samples.size()), "us", "lower");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "process_start: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    double us = bench::median_of(count, warmup_rounds,
+                                 [&](std::int64_t) { return start_and_join(ctx); });
+    return bench::result{us, "us", "lower"};
+  });
 }

@@ -5,13 +5,9 @@
 #include <proctor/proctor.hpp>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <stdexcept>
-#include <vector>
 
-#include "bench_report.h"
+#include "bench_main.hpp"
 
 namespace {
 
@@ -42,29 +38,15 @@ double round_trip(words& ping, words& pong, std::int64_t n) {
 
 int main(int argc, char** argv) {
   proctor::init(argc, argv); // first: a spawned child runs its target here and never returns
-  long count = argc == 2 ? std::atol(argv[1]) : 0;
-  if (count <= 0) {
-    std::fprintf(stderr, "usage: %s COUNT\n", argv[0]);
-    return 2;
-  }
-  try {
+  return bench::run(argc, argv, "queue_rtt", [](long count) {
     words ping;
     words pong;
     proctor::process child{proctor::entry<ponger>, ping, pong};
     child.start();
-    for (int i = 0; i < warmup_rounds; ++i)
-      round_trip(ping, pong, i);
-    std::vector<double> samples(static_cast<size_t>(count));
-    for (size_t i = 0; i < samples.size(); ++i)
-      samples[i] = round_trip(ping, pong, static_cast<std::int64_t>(i));
+    double us = bench::median_of(count, warmup_rounds,
+                                 [&](std::int64_t i) { return round_trip(ping, pong, i); });
     ping.close();
-    child.join();
-    if (child.exitcode() != 0)
-      throw std::runtime_error("the child did not exit with 0");
-    bench_print(bench_median(samples.data(), samples.size()), "us", "lower");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "queue_rtt: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    bench::require_clean_exit(child, "child");
+    return bench::result{us, "us", "lower"};
+  });
 }
