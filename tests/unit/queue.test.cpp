@@ -45,7 +45,7 @@ TEST_CASE("a queue keeps FIFO order for items of every size across many wrap-aro
     std::string s(static_cast<size_t>(len(rng)), static_cast<char>('a' + round % 26));
     REQUIRE(q.put(s, 1s));
     sent.push_back(s);
-    while (sent.size() > 1 + round % 2) { // one or two items in flight: records straddle the end
+    while (sent.size() > static_cast<size_t>(1 + round % 2)) { // one or two items in flight: records straddle the end
       auto got = q.get(1s);
       REQUIRE(got);
       REQUIRE(*got == sent.front());

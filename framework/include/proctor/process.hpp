@@ -57,9 +57,9 @@ class process {
 
   /// Settings fixed before start().
   struct options {
-    std::string name;                   ///< Empty: "process-N" (N counts this parent's children).
+    std::string name{};                 ///< Empty: "process-N" (N counts this parent's children).
     bool daemon = false;                ///< Terminated, rather than joined, when the parent exits.
-    std::optional<start_method> method; ///< Empty: get_start_method() at start().
+    std::optional<start_method> method{}; ///< Empty: get_start_method() at start().
   };
 
   /// A registered entry point, runnable under every start method:
