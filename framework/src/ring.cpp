@@ -24,7 +24,7 @@ constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) & ~std::uint64_
 
 /// How long a waiter sleeps at most before it looks again. A wake-up meant for a waiter that was
 /// killed is lost; this bounds what that costs the others.
-constexpr auto wait_slice = std::chrono::milliseconds(50);
+constexpr auto wait_slice = std::chrono::seconds(1);
 
 /// The least time put and get wait for the ring's lock: a busy lock is not a full or empty ring,
 /// even for put_nowait and get_nowait.

@@ -100,7 +100,7 @@ class connection {
   [[nodiscard]] static connection blank() { return connection{}; }
 
  private:
-  static constexpr auto poll_slice = std::chrono::milliseconds(50);
+  static constexpr auto poll_slice = std::chrono::milliseconds(100);
   static constexpr auto liveness_interval = std::chrono::milliseconds(10);
 
   /// A queue with the one thing a pipe needs beyond it: waiting for data without taking it.
