@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <thread>
 
 #include "proctor/process_error.hpp"
 
@@ -84,6 +86,10 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
 }
 
 int thread_count() noexcept {
+  // procfs counts a task directory's links as its threads plus two: one system call.
+  struct stat task{};
+  if (::stat("/proc/self/task", &task) == 0 && task.st_nlink > 2)
+    return static_cast<int>(task.st_nlink - 2);
   int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
@@ -107,6 +113,12 @@ int thread_count() noexcept {
 
 void require_single_thread(const std::string& what) {
   int n = thread_count();
+  // A thread that was just joined can stay counted for a moment after pthread_join() returned
+  // (the kernel removes it a little later): look again briefly before refusing.
+  for (int retry = 0; n > 1 && retry < 50; ++retry) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    n = thread_count();
+  }
   if (n < 0)
     throw_system_error(what + ": cannot read the thread count from /proc/self/stat", errno);
   if (n != 1)

@@ -137,3 +137,14 @@ TEST_CASE("the default start method applies to processes that do not choose one"
   CHECK(p.method() == start_method::forkserver);
   REQUIRE_NO_LEFTOVERS(guard);
 }
+
+TEST_CASE("fork right after the last other thread was joined is allowed", "[start_method]") {
+  leftover_guard guard;
+  for (int i = 0; i < 200; ++i) {
+    std::thread{[] {}}.join();
+    auto p = proctor::get_context(start_method::fork).make_process(entry<probe_return>);
+    REQUIRE_NOTHROW(p.start());
+    p.join();
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
