@@ -107,6 +107,7 @@ class zygote {
     ::setpgid(0, 0); // a Ctrl-C meant for the host must not kill the zygote under its feet
     die_with_parent(host_);
     reset_signals(); // the host's handlers are no business of the zygote or its children
+    stdin_from_devnull(); // the zygote never reads it; its children inherit /dev/null
     ::prctl(PR_GET_NAME, host_comm_);
     ::prctl(PR_SET_NAME, "proctor-zygote");
     // Keep only stdio and the channel: the zygote must not pin the host's other descriptors.
@@ -175,11 +176,10 @@ class zygote {
     pid_t pid = ::fork();
     if (pid == 0) {
       ::close_range(3, ~0u, 0); // the channel, the signalfd, every other child's status socket
-      reset_signals();
+      unblock_all_signals(); // handlers were reset in setup(); only SIGCHLD is blocked here
       ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
       ::setpgid(0, 0);
       die_with_parent(self);
-      stdin_from_devnull();
       try {
         runtime::get().become_child(req);
       } catch (...) {

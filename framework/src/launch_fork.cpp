@@ -10,15 +10,17 @@
 namespace proctor::detail {
 
 launched launch_fork(const process_state& state, const launch_request& req) {
-  require_single_thread("process '" + req.name
-                        + "': fork refused (use the forkserver or spawn start method)");
+  process_facts facts = read_process_facts();
+  if (facts.threads != 1)
+    require_single_thread("process '" + req.name
+                          + "': fork refused (use the forkserver or spawn start method)");
   flush_std_streams();
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0)
     throw_system_error("fork", errno);
   if (pid == 0) {
-    reset_signals();
+    reset_signals(facts);
     ::setpgid(0, 0);
     die_with_parent(parent);
     stdin_from_devnull();

@@ -159,6 +159,39 @@ std::uint64_t status_mask(const char* text, const char* field) noexcept {
 
 } // namespace
 
+process_facts read_process_facts() noexcept {
+  process_facts out;
+  char text[4096];
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return out;
+  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  if (n <= 0)
+    return out;
+  text[n] = '\0';
+  out.caught = status_mask(text, "SigCgt:");
+  out.ignored = status_mask(text, "SigIgn:");
+  if (const char* t = std::strstr(text, "\nThreads:"))
+    out.threads = std::atoi(t + 10);
+  return out;
+}
+
+void reset_signals(const process_facts& parent) noexcept {
+  for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
+    std::uint64_t bit = std::uint64_t{1} << (sig - 1);
+    if ((parent.caught & bit) || (sig == SIGCHLD && (parent.ignored & bit)))
+      ::signal(sig, SIG_DFL);
+  }
+  unblock_all_signals();
+}
+
+void unblock_all_signals() noexcept {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 void reset_signals() noexcept {
   // Which signals have handlers (and whether SIGCHLD is ignored) is read in one go from
   // /proc/self/status rather than asked signal by signal: 3 system calls instead of 64.

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -51,6 +52,20 @@ void flush_std_streams() noexcept;
 /// parent's program (a test runner, a server's graceful shutdown...) and would otherwise make
 /// terminate() mean whatever they do. Async-signal-safe.
 void reset_signals() noexcept;
+
+/// Signal and thread facts of the calling process, from one read of /proc/self/status.
+struct process_facts {
+  int threads = -1;                 ///< -1: unreadable.
+  std::uint64_t caught = ~std::uint64_t{0};  ///< SigCgt (all set when unreadable).
+  std::uint64_t ignored = ~std::uint64_t{0}; ///< SigIgn.
+};
+[[nodiscard]] process_facts read_process_facts() noexcept;
+
+/// reset_signals() from facts read in the parent before fork. Async-signal-safe.
+void reset_signals(const process_facts& parent) noexcept;
+
+/// Unblocks every signal. Async-signal-safe.
+void unblock_all_signals() noexcept;
 
 /// Points the calling child's stdin at /dev/null, as multiprocessing does: a child in its own
 /// process group that read the terminal would be stopped by SIGTTIN. Async-signal-safe.
