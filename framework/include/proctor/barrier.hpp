@@ -5,11 +5,9 @@
 #include <functional>
 #include <optional>
 
-#include <caf/error.hpp>
-#include <caf/meta/load_callback.hpp>
-#include <caf/meta/type_name.hpp>
 #include <caf/none.hpp>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/barrier_error.hpp"
 #include "proctor/detail/shared_object.hpp"
 #include "proctor/shared_segment.hpp"
@@ -126,12 +124,7 @@ class barrier {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, barrier& x) {
   // Empty while a child decodes it: the handle is then loaded, not read.
-  segment_handle h = x ? x.handle() : segment_handle{};
-  auto reopen = [&]() -> caf::error {
-    x = barrier::open(h);
-    return caf::none;
-  };
-  return f(caf::meta::type_name("proctor::barrier"), h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(f, x, "proctor::barrier", x ? x.handle() : segment_handle{});
 }
 
 } // namespace proctor

@@ -2,11 +2,9 @@
 
 #include <chrono>
 
-#include <caf/error.hpp>
-#include <caf/meta/load_callback.hpp>
-#include <caf/meta/type_name.hpp>
 #include <caf/none.hpp>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/detail/shared_object.hpp"
 #include "proctor/shared_segment.hpp"
 
@@ -84,12 +82,7 @@ class event {
 /// Sends an event to a spawn or forkserver child as its segment's handle; the child maps it.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
-  segment_handle h = x.handle();
-  auto reopen = [&]() -> caf::error {
-    x = event::open(h);
-    return caf::none;
-  };
-  return f(caf::meta::type_name("proctor::event"), h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(f, x, "proctor::event", x.handle());
 }
 
 } // namespace proctor

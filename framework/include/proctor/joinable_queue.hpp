@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/queue.hpp"
 
 namespace proctor {
@@ -57,12 +58,8 @@ class joinable_queue : public queue<T> {
 
 template <class Inspector, class T>
 typename Inspector::result_type inspect(Inspector& f, joinable_queue<T>& x) {
-  segment_handle h = x.ring_.valid() ? x.handle() : segment_handle{};
-  auto reopen = [&]() -> caf::error {
-    x = joinable_queue<T>::open(h);
-    return caf::none;
-  };
-  return f(caf::meta::type_name("proctor::joinable_queue"), h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(f, x, "proctor::joinable_queue",
+                                   x.ring_.valid() ? x.handle() : segment_handle{});
 }
 
 } // namespace proctor

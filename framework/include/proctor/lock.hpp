@@ -2,11 +2,9 @@
 
 #include <chrono>
 
-#include <caf/error.hpp>
-#include <caf/meta/load_callback.hpp>
-#include <caf/meta/type_name.hpp>
 #include <caf/none.hpp>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/acquire_result.hpp"
 #include "proctor/detail/robust_mutex.hpp"
 #include "proctor/shared_segment.hpp"
@@ -76,13 +74,8 @@ using rlock = basic_lock<detail::lock_kind::recursive>;
 /// (Default-constructing the value to load into makes a throwaway lock in the child first.)
 template <class Inspector, detail::lock_kind Kind>
 typename Inspector::result_type inspect(Inspector& f, basic_lock<Kind>& x) {
-  segment_handle h = x.handle();
-  auto reopen = [&]() -> caf::error {
-    x = basic_lock<Kind>::open(h);
-    return caf::none;
-  };
-  return f(caf::meta::type_name(Kind == detail::lock_kind::plain ? "proctor::lock" : "proctor::rlock"),
-           h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(
+    f, x, Kind == detail::lock_kind::plain ? "proctor::lock" : "proctor::rlock", x.handle());
 }
 
 } // namespace proctor

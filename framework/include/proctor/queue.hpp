@@ -5,10 +5,8 @@
 #include <optional>
 #include <vector>
 
-#include <caf/error.hpp>
-#include <caf/meta/load_callback.hpp>
-#include <caf/meta/type_name.hpp>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/detail/item_codec.hpp"
 #include "proctor/detail/ring.hpp"
 #include "proctor/expected.hpp"
@@ -147,12 +145,8 @@ class queue {
 /// Sends a queue to a spawn or forkserver child as its segment's handle; the child maps it.
 template <class Inspector, class T>
 typename Inspector::result_type inspect(Inspector& f, queue<T>& x) {
-  segment_handle h = x.ring_.valid() ? x.handle() : segment_handle{};
-  auto reopen = [&]() -> caf::error {
-    x = queue<T>::open(h);
-    return caf::none;
-  };
-  return f(caf::meta::type_name("proctor::queue"), h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(f, x, "proctor::queue",
+                                   x.ring_.valid() ? x.handle() : segment_handle{});
 }
 
 } // namespace proctor

@@ -3,11 +3,9 @@
 #include <chrono>
 #include <cstdint>
 
-#include <caf/error.hpp>
-#include <caf/meta/load_callback.hpp>
-#include <caf/meta/type_name.hpp>
 #include <caf/none.hpp>
 
+#include "proctor/detail/inspect_by_handle.hpp"
 #include "proctor/detail/shared_object.hpp"
 #include "proctor/shared_segment.hpp"
 
@@ -107,14 +105,11 @@ using bounded_semaphore = basic_semaphore<detail::semaphore_kind::bounded>;
 /// Sends a semaphore to a spawn or forkserver child as its segment's handle; the child maps it.
 template <class Inspector, detail::semaphore_kind Kind>
 typename Inspector::result_type inspect(Inspector& f, basic_semaphore<Kind>& x) {
-  segment_handle h = x.handle();
-  auto reopen = [&]() -> caf::error {
-    x = basic_semaphore<Kind>::open(h);
-    return caf::none;
-  };
-  constexpr const char* name = Kind == detail::semaphore_kind::plain ? "proctor::semaphore"
-                                                                     : "proctor::bounded_semaphore";
-  return f(caf::meta::type_name(name), h, caf::meta::load_callback(reopen));
+  return detail::inspect_by_handle(f, x,
+                                   Kind == detail::semaphore_kind::plain
+                                     ? "proctor::semaphore"
+                                     : "proctor::bounded_semaphore",
+                                   x.handle());
 }
 
 } // namespace proctor
