@@ -10,6 +10,7 @@
 #include "launch_request.hpp"
 #include "proctor/shared_segment.hpp"
 #include "proctor/start_method.hpp"
+#include "registry_table.hpp"
 #include "runtime.hpp"
 #include "sys.hpp"
 
@@ -47,6 +48,7 @@ void init(int argc, char** argv) {
   auto& rt = detail::runtime::get();
   rt.mark_init(argc, argv);
   detail::ensure_std_fds();
+  detail::ensure_node_registry(); // before any child exists, so that every one inherits it
   rt.start_zygote_if_possible(); // forkserver children fork from it; spawned ones start from it
 }
 

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace proctor::detail {
+
+/// The control block of one actor's mailbox, in a segment of its own beside the ring that holds
+/// the messages; mapped by the actor, its spawner and every process that sends to it. Only
+/// fixed-size data and lock-free atomics. Everything a reader takes from it (names, lengths) is
+/// checked before use: a buggy process may have scribbled over it.
+struct actor_cell {
+  std::atomic<std::uint32_t> magic;   ///< cell_magic once initialized (shared_object::publish).
+  std::uint32_t version;
+  std::uint64_t id;                   ///< The actor's id (also in every ref).
+  char ring_name[80];                 ///< The message ring's segment, NUL-terminated.
+  std::uint64_t ring_size;
+  char name[64];                      ///< The actor's name, NUL-terminated (may be empty).
+  std::uint32_t overflow;             ///< mailbox_overflow
+  std::uint32_t block_timeout_ms;
+
+  std::atomic<std::int32_t> pid;      ///< Written by the actor before it reports ready.
+  std::atomic<std::uint64_t> start_time;
+  std::atomic<std::uint32_t> state;   ///< Futex word: cell_state.
+  std::atomic<std::uint32_t> sleeping;       ///< 1: the actor waits for its doorbell.
+  std::atomic<std::uint32_t> kill_requested; ///< Someone sent `kill`: its SIGKILL means killed.
+  std::atomic<std::uint32_t> fatal_signal;   ///< Recorded by the actor's fatal-signal handler.
+
+  // The exit reason, written by the actor before state becomes exited.
+  std::uint32_t exit_kind;
+  std::int32_t exit_code;
+  char exit_detail[200];
+
+  std::atomic<std::uint64_t> dead_letters;   ///< Messages no handler took.
+  std::atomic<std::uint64_t> malformed;      ///< Records that did not decode.
+  std::atomic<std::uint64_t> dropped;        ///< Sends dropped by mailbox_overflow::drop.
+};
+
+enum cell_state : std::uint32_t {
+  cell_starting = 0, ///< Created; the actor's init has not finished.
+  cell_running = 1,  ///< Ready: init finished; the actor takes messages.
+  cell_exited = 2,   ///< Ended; exit_* hold the reason.
+};
+
+inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"
+inline constexpr std::uint32_t cell_version = 1;
+inline constexpr std::uint64_t mailbox_type_tag = 0x584f424c49414d50; // "PMAILBOX"
+
+static_assert(std::is_standard_layout_v<actor_cell>);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+/// Copies a NUL-terminated string out of a fixed field, never past its end.
+template <std::size_t N>
+std::string field_string(const char (&field)[N]) {
+  std::size_t n = 0;
+  while (n < N && field[n] != '\0')
+    ++n;
+  return std::string(field, n);
+}
+
+template <std::size_t N>
+void set_field(char (&field)[N], std::string_view s) {
+  std::size_t n = s.size() < N - 1 ? s.size() : N - 1;
+  for (std::size_t i = 0; i < n; ++i)
+    field[i] = s[i];
+  field[n] = '\0';
+}
+
+} // namespace proctor::detail

@@ -1,0 +1,773 @@
+#include "actor_core.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "exit_request.hpp"
+#include "proctor/system_messages.hpp"
+#include "segment_name.hpp"
+#include "sys.hpp"
+
+namespace proctor::detail {
+
+/// The runtime's own messages (flag_system); the sender field names the actor they concern.
+struct sys_link {};
+struct sys_unlink {};
+struct sys_exit {
+  exit_reason reason;
+  bool from_link = false; ///< A linked actor ended (dropped if the link is gone meanwhile).
+};
+struct sys_down {
+  std::uint64_t monitor_id = 0;
+  exit_reason reason;
+};
+struct sys_request_failed {
+  std::uint64_t request_id = 0;
+  exit_reason reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sys_link&) {
+  return f(caf::meta::type_name("proctor::sys_link"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sys_unlink&) {
+  return f(caf::meta::type_name("proctor::sys_unlink"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sys_exit& x) {
+  return f(caf::meta::type_name("proctor::sys_exit"), x.reason, x.from_link);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sys_down& x) {
+  return f(caf::meta::type_name("proctor::sys_down"), x.monitor_id, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sys_request_failed& x) {
+  return f(caf::meta::type_name("proctor::sys_request_failed"), x.request_id, x.reason);
+}
+
+} // namespace proctor::detail
+
+PROCTOR_MESSAGE(proctor::detail::sys_link, "proctor.sys.link");
+PROCTOR_MESSAGE(proctor::detail::sys_unlink, "proctor.sys.unlink");
+PROCTOR_MESSAGE(proctor::detail::sys_exit, "proctor.sys.exit");
+PROCTOR_MESSAGE(proctor::detail::sys_down, "proctor.sys.down");
+PROCTOR_MESSAGE(proctor::detail::sys_request_failed, "proctor.sys.request_failed");
+
+namespace proctor::detail {
+
+namespace {
+
+constexpr std::chrono::microseconds spin_time{20};
+constexpr std::size_t batch = 64;
+
+template <class T>
+std::string encode(const T& value) {
+  std::vector<char> scratch;
+  auto bytes = item_bytes(value, scratch);
+  return std::string{bytes};
+}
+
+template <class T>
+T decode(const std::byte* data, std::size_t size) {
+  T value = blank_value<T>();
+  decode_item(data, size, value);
+  return value;
+}
+
+} // namespace
+
+actor_core::actor_core(actor_ref self, bool is_actor)
+  : self_(std::move(self)), link_(link_of(self_)), is_actor_(is_actor) {
+  if (link_ == nullptr)
+    throw std::runtime_error("proctor: cannot map the actor's own mailbox");
+  bell_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (bell_fd_ < 0)
+    throw_system_error("proctor: doorbell socket", errno);
+  auto addr = bell_of(self_.id());
+  if (::bind(bell_fd_, reinterpret_cast<const sockaddr*>(&addr.addr), addr.len) != 0) {
+    int err = errno;
+    ::close(bell_fd_);
+    throw_system_error("proctor: doorbell bind", err);
+  }
+  bell_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell_fd_);
+  arm_bell();
+  if (is_actor_) {
+    signals_ = std::make_unique<boost::asio::signal_set>(io_, SIGTERM);
+    signals_->async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec)
+        quit({exit_kind::shutdown, 0, false, "SIGTERM"});
+    });
+  }
+}
+
+actor_core::~actor_core() {
+  for (auto& [id, w] : watches_)
+    if (w.pidfd)
+      w.pidfd->close();
+  watches_.clear();
+  pending_.clear();
+  timers_.clear();
+  signals_.reset();
+  bell_.reset(); // closes the socket: the abstract name goes with it
+}
+
+void actor_core::arm_bell() {
+  bell_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](const boost::system::error_code& ec) {
+                      if (ec)
+                        return;
+                      char buf[64];
+                      while (::recv(bell_fd_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+                      }
+                      arm_bell();
+                    });
+}
+
+// -- the loop ----------------------------------------------------------------------------------
+
+exit_reason actor_core::run() {
+  try {
+    while (!quit_) {
+      std::size_t handled = 0;
+      while (handled < batch && !quit_ && pull_one())
+        ++handled;
+      if (quit_)
+        break;
+      poll_io();
+      if (handled == 0 && !quit_)
+        idle_wait(std::nullopt);
+    }
+  } catch (const exit_request& r) {
+    quit_.reset();
+    quit(r.code == 0 ? exit_reason{} : exit_reason{exit_kind::exit_code, r.code, false, {}});
+  } catch (const std::exception& e) {
+    quit_.reset();
+    quit({exit_kind::exception, 0, false, e.what()});
+  } catch (...) {
+    quit_.reset();
+    quit({exit_kind::exception, 0, false, "an exception not derived from std::exception"});
+  }
+  return *quit_;
+}
+
+void actor_core::poll_io() {
+  if (io_.stopped())
+    io_.restart();
+  io_.poll();
+}
+
+void actor_core::idle_wait(deadline until) {
+  if (!deferred_.empty())
+    return;
+  auto& cell = link_->cell();
+  auto& messages = link_->messages();
+  auto spin_end = clock::now() + spin_time;
+  for (unsigned i = 1;; ++i) {
+    if (!messages.empty())
+      return;
+    if ((i & 63) == 0) {
+      if (clock::now() >= spin_end)
+        break;
+      ::sched_yield(); // two cores, many actors: let the sender run
+    }
+  }
+  cell.sleeping.store(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!messages.empty()) {
+    cell.sleeping.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (io_.stopped())
+    io_.restart();
+  if (until)
+    io_.run_one_until(*until);
+  else
+    io_.run_one();
+  cell.sleeping.store(0, std::memory_order_relaxed);
+}
+
+bool actor_core::pull_one() {
+  auto& messages = link_->messages();
+  if (messages.empty()) {
+    if (deferred_.empty())
+      return false;
+    record_ = std::move(deferred_.front());
+    deferred_.pop_front();
+    route(record_);
+    return true;
+  }
+  auto err = messages.get(
+    [](void* ctx, const std::byte* data, std::size_t size) {
+      auto& out = *static_cast<std::vector<char>*>(ctx);
+      out.resize(size);
+      std::memcpy(out.data(), data, size);
+    },
+    &record_, clock::now());
+  if (err) {
+    if (*err == queue_errc::corrupt)
+      quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
+    return false;
+  }
+  route(record_);
+  return true;
+}
+
+void actor_core::route(std::vector<char>& record) {
+  if (record.size() < sizeof(envelope)) {
+    report_malformed("a record shorter than its envelope");
+    return;
+  }
+  envelope env;
+  std::memcpy(&env, record.data(), sizeof env);
+  if (sizeof env + env.sender_len > record.size()) {
+    report_malformed("a record whose sender overruns it");
+    return;
+  }
+  const char* sender = record.data() + sizeof env;
+  auto* payload = reinterpret_cast<const std::byte*>(record.data() + sizeof env + env.sender_len);
+  std::size_t size = record.size() - sizeof env - env.sender_len;
+
+  sender_name_ = sender;
+  sender_len_ = env.sender_len;
+  sender_id_ = env.sender_id;
+  sender_ready_ = false;
+
+  if (env.flags & flag_response) {
+    handle_response(env, payload, size);
+  } else if (env.flags & flag_system) {
+    handle_system(env, payload, size);
+  } else if (receiving_ != nullptr) { // scoped_actor
+    if (!received_ && receiving_->find(env.type_id) != nullptr) {
+      received_ = true;
+      dispatch(*receiving_, env, sender, env.sender_len, payload, size);
+    } else {
+      stash_.push_back(record);
+    }
+  } else if (!is_actor_) {
+    stash_.push_back(record); // a scoped_actor waiting for a reply: keep it for receive()
+  } else {
+    dispatch(behavior_, env, sender, env.sender_len, payload, size);
+  }
+}
+
+const actor_ref& actor_core::sender() {
+  if (!sender_ready_) {
+    sender_ready_ = true;
+    if (sender_id_ == 0 || sender_len_ == 0) {
+      sender_ = actor_ref{};
+    } else if (auto it = known_.find(sender_id_); it != known_.end()) {
+      sender_ = it->second;
+    } else {
+      sender_ = make_ref(sender_id_, std::string{sender_name_, sender_len_});
+      if (known_.size() > 4096)
+        known_.clear();
+      known_.emplace(sender_id_, sender_);
+    }
+  }
+  return sender_;
+}
+
+void actor_core::dispatch(const behavior& bhvr, const envelope& env, const char*, std::size_t,
+                          const std::byte* payload, std::size_t size) {
+  const auto* h = bhvr.find(env.type_id);
+  bool is_request = (env.flags & flag_request) != 0;
+  if (h == nullptr) {
+    dead_letter(env.type_id);
+    if (is_request)
+      (void)send(sender(), message_traits<actor_error>::id, flag_response | flag_error,
+                 env.request_id,
+                 encode(actor_error{actor_errc::unhandled,
+                                    "no handler for " + message_type_name(env.type_id), {}}),
+                 true);
+    return;
+  }
+  invocation inv;
+  inv.msg = {env.type_id, env.request_id, env.flags, payload, size};
+  current_ = &inv;
+  try {
+    h->call(inv);
+  } catch (const malformed_message& m) {
+    current_ = nullptr;
+    report_malformed("a " + message_type_name(env.type_id) + " that does not decode: " + m.why);
+    if (is_request)
+      (void)send(sender(), message_traits<actor_error>::id, flag_response | flag_error,
+                 env.request_id, encode(actor_error{actor_errc::bad_reply, m.why, {}}), true);
+    return;
+  } catch (...) {
+    current_ = nullptr;
+    throw;
+  }
+  current_ = nullptr;
+  if (!is_request || inv.promised)
+    return;
+  if (inv.reply_error)
+    (void)send(sender(), message_traits<actor_error>::id, flag_response | flag_error,
+               env.request_id, encode(*inv.reply_error), true);
+  else if (inv.reply_type != 0)
+    (void)send(sender(), inv.reply_type, flag_response, env.request_id,
+               std::string_view{inv.reply_bytes.data(), inv.reply_bytes.size()}, true);
+}
+
+void actor_core::dead_letter(std::uint64_t type_id) {
+  link_->cell().dead_letters.fetch_add(1, std::memory_order_relaxed);
+  std::fprintf(stderr, "proctor: dead letter: %s has no handler for %s (from %s)\n",
+               to_string(self_).c_str(), message_type_name(type_id).c_str(),
+               to_string(sender()).c_str());
+}
+
+void actor_core::report_malformed(const std::string& why) {
+  link_->cell().malformed.fetch_add(1, std::memory_order_relaxed);
+  std::fprintf(stderr, "proctor: %s skipped a malformed message: %s\n", to_string(self_).c_str(),
+               why.c_str());
+}
+
+// -- sending -----------------------------------------------------------------------------------
+
+std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t type_id,
+                                            std::uint32_t flags, std::uint64_t request_id,
+                                            std::string_view payload, bool never_block) {
+  auto* target = link_of(to);
+  if (target == nullptr)
+    return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
+  return target->put(type_id, flags, request_id, self_.data().get(), payload, never_block);
+}
+
+void actor_core::self_system(std::uint64_t type_id, const actor_ref& from, std::string_view payload) {
+  // Through the own mailbox, behind what is queued already; if it is full, held here and taken
+  // once the mailbox has drained.
+  std::vector<char> record(sizeof(envelope) + from.data()->cell_name.size() + payload.size());
+  envelope env{type_id, 0, from.id(), flag_system,
+               static_cast<std::uint16_t>(from.data()->cell_name.size()), 0};
+  std::memcpy(record.data(), &env, sizeof env);
+  std::memcpy(record.data() + sizeof env, from.data()->cell_name.data(), env.sender_len);
+  std::memcpy(record.data() + sizeof env + env.sender_len, payload.data(), payload.size());
+  if (deferred_.empty()
+      && !link_->messages().put(record.data(), record.size(), clock::now()))
+    return;
+  deferred_.push_back(std::move(record));
+}
+
+// -- requests ----------------------------------------------------------------------------------
+
+void actor_core::request(const actor_ref& to, duration timeout, std::uint64_t type_id,
+                         std::string_view payload, reply_fn on_reply, error_fn on_error) {
+  auto id = next_request_++;
+  if (auto err = send(to, type_id, flag_request, id, payload)) {
+    // Reported from the loop, as every other outcome, never from inside request().
+    boost::asio::post(io_, [on_error = std::move(on_error), e = *err] { on_error(e); });
+    return;
+  }
+  std::optional<exit_reason> dead;
+  auto* w = watch_of(to, dead);
+  if (w == nullptr && dead) {
+    // Ended between the put and now: its reply may be queued already; fail after it.
+    self_system(message_traits<sys_request_failed>::id, to,
+                encode(sys_request_failed{id, *dead}));
+  }
+  pending p{std::move(on_reply), std::move(on_error), to.id(),
+            std::make_unique<boost::asio::steady_timer>(io_)};
+  p.timer->expires_after(timeout);
+  p.timer->async_wait([this, id, timeout](const boost::system::error_code& ec) {
+    if (ec)
+      return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+    fail_request(id, {actor_errc::timeout, "no reply within " + std::to_string(ms) + " ms", {}});
+  });
+  pending_.emplace(id, std::move(p));
+}
+
+void actor_core::fail_request(std::uint64_t request_id, const actor_error& err) {
+  auto it = pending_.find(request_id);
+  if (it == pending_.end())
+    return;
+  auto p = std::move(it->second);
+  pending_.erase(it);
+  drop_watch_if_idle(p.target);
+  p.on_error(err);
+}
+
+void actor_core::handle_response(const envelope& env, const std::byte* payload, std::size_t size) {
+  auto it = pending_.find(env.request_id);
+  if (it == pending_.end())
+    return; // a reply after its timeout: nobody waits for it any more
+  auto p = std::move(it->second);
+  pending_.erase(it);
+  drop_watch_if_idle(p.target);
+  if (env.flags & flag_error) {
+    actor_error err;
+    try {
+      err = decode<actor_error>(payload, size);
+    } catch (const std::exception& e) {
+      err = {actor_errc::bad_reply, std::string{"an error reply that does not decode: "} + e.what(), {}};
+    }
+    p.on_error(err);
+  } else {
+    p.on_reply(message_view{env.type_id, env.request_id, env.flags, payload, size});
+  }
+}
+
+std::optional<actor_error> actor_core::request_wait(const actor_ref& to, duration timeout,
+                                                    std::uint64_t type_id, std::string_view payload,
+                                                    std::uint64_t& reply_type,
+                                                    std::vector<char>& reply) {
+  std::optional<actor_error> result;
+  bool done = false;
+  request(
+    to, timeout, type_id, payload,
+    [&](const message_view& v) {
+      done = true;
+      reply_type = v.type_id;
+      reply.assign(reinterpret_cast<const char*>(v.payload),
+                   reinterpret_cast<const char*>(v.payload) + v.size);
+    },
+    [&](const actor_error& e) {
+      done = true;
+      result = e;
+    });
+  // The request's own timer bounds this loop.
+  while (!done) {
+    if (!pull_one()) {
+      poll_io();
+      if (!done)
+        idle_wait(std::nullopt);
+    }
+  }
+  return result;
+}
+
+bool actor_core::receive(duration timeout, const behavior& bhvr) {
+  auto until = clock::now() + timeout;
+  // Messages stashed earlier come first, in order.
+  for (auto it = stash_.begin(); it != stash_.end(); ++it) {
+    envelope env;
+    std::memcpy(&env, it->data(), sizeof env);
+    if (bhvr.find(env.type_id) == nullptr)
+      continue;
+    record_ = std::move(*it);
+    stash_.erase(it);
+    receiving_ = &bhvr;
+    received_ = false;
+    route(record_);
+    receiving_ = nullptr;
+    return true;
+  }
+  receiving_ = &bhvr;
+  received_ = false;
+  struct reset {
+    actor_core* self;
+    ~reset() { self->receiving_ = nullptr; }
+  } guard{this};
+  while (!received_) {
+    if (pull_one())
+      continue;
+    poll_io();
+    if (received_)
+      break;
+    if (clock::now() >= until)
+      return false;
+    idle_wait(until);
+  }
+  return true;
+}
+
+// -- timers ------------------------------------------------------------------------------------
+
+timer_id actor_core::run_later(duration delay, std::function<void()> fn, bool repeat) {
+  auto id = next_timer_++;
+  timer t{std::make_unique<boost::asio::steady_timer>(io_), std::move(fn), delay, repeat};
+  t.t->expires_after(delay);
+  auto* raw = t.t.get();
+  timers_.emplace(id, std::move(t));
+  std::function<void(const boost::system::error_code&)> on_fire;
+  auto fire = std::make_shared<std::function<void(const boost::system::error_code&)>>();
+  *fire = [this, id, fire](const boost::system::error_code& ec) {
+    if (ec)
+      return;
+    auto it = timers_.find(id);
+    if (it == timers_.end())
+      return;
+    if (it->second.repeat) {
+      it->second.t->expires_at(it->second.t->expiry() + it->second.period);
+      it->second.t->async_wait(*fire);
+      auto fn = it->second.fn; // the call may cancel this timer
+      fn();
+    } else {
+      auto fn = std::move(it->second.fn);
+      timers_.erase(it);
+      fn();
+    }
+  };
+  raw->async_wait(*fire);
+  return id;
+}
+
+void actor_core::cancel_timer(timer_id id) {
+  if (auto it = timers_.find(id); it != timers_.end()) {
+    it->second.t->cancel();
+    timers_.erase(it);
+  }
+}
+
+// -- monitors, links, exit signals --------------------------------------------------------------
+
+actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<exit_reason>& dead) {
+  if (auto it = watches_.find(target.id()); it != watches_.end())
+    return &it->second;
+  auto* target_link = link_of(target);
+  if (target_link == nullptr) {
+    dead = exit_reason{exit_kind::noproc, 0, false, {}};
+    return nullptr;
+  }
+  auto& cell = target_link->cell();
+  if (cell.state.load(std::memory_order_acquire) == cell_exited) {
+    dead = recorded_reason(cell);
+    return nullptr;
+  }
+  pid_t pid = cell.pid.load(std::memory_order_acquire);
+  auto start = cell.start_time.load(std::memory_order_acquire);
+  unique_fd fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
+  if (!fd) {
+    dead = recorded_reason(cell);
+    return nullptr;
+  }
+  // The pidfd is this actor's only if the process still is the one the cell names.
+  auto run = live_run(pid);
+  if (!run || run->start_time != start) {
+    dead = recorded_reason(cell);
+    return nullptr;
+  }
+  watch w;
+  w.target = target;
+  w.pidfd = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd.release());
+  auto id = target.id();
+  w.pidfd->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this, id](const boost::system::error_code& ec) {
+                        if (!ec)
+                          on_death(id);
+                      });
+  return &watches_.emplace(id, std::move(w)).first->second;
+}
+
+void actor_core::on_death(std::uint64_t target_id) {
+  auto it = watches_.find(target_id);
+  if (it == watches_.end())
+    return;
+  watch w = std::move(it->second);
+  watches_.erase(it);
+  auto* target_link = link_of(w.target);
+  exit_reason why = target_link ? recorded_reason(target_link->cell())
+                                : exit_reason{exit_kind::noproc, 0, false, {}};
+  for (auto m : w.monitors)
+    self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));
+  if (w.linked)
+    self_system(message_traits<sys_exit>::id, w.target, encode(sys_exit{why, true}));
+  for (auto& [req, p] : pending_)
+    if (p.target == target_id)
+      self_system(message_traits<sys_request_failed>::id, w.target,
+                  encode(sys_request_failed{req, why}));
+}
+
+void actor_core::drop_watch_if_idle(std::uint64_t target_id) {
+  auto it = watches_.find(target_id);
+  if (it == watches_.end() || it->second.linked || !it->second.monitors.empty())
+    return;
+  for (auto& [req, p] : pending_)
+    if (p.target == target_id)
+      return;
+  it->second.pidfd->close();
+  watches_.erase(it);
+}
+
+std::uint64_t actor_core::monitor(const actor_ref& target) {
+  auto mid = next_monitor_++;
+  std::optional<exit_reason> dead;
+  auto* w = watch_of(target, dead);
+  monitor_target_.emplace(mid, target.id());
+  if (w == nullptr) // already gone: Erlang's immediate DOWN with noproc
+    self_system(message_traits<sys_down>::id, target ? target : self_,
+                encode(sys_down{mid, exit_reason{exit_kind::noproc, 0, false, {}}}));
+  else
+    w->monitors.push_back(mid);
+  return mid;
+}
+
+void actor_core::demonitor(std::uint64_t monitor_id) {
+  auto it = monitor_target_.find(monitor_id);
+  if (it == monitor_target_.end())
+    return;
+  auto target = it->second;
+  monitor_target_.erase(it);
+  if (auto w = watches_.find(target); w != watches_.end()) {
+    std::erase(w->second.monitors, monitor_id);
+    drop_watch_if_idle(target);
+  }
+}
+
+void actor_core::link(const actor_ref& target) {
+  if (!target || target == self_)
+    return;
+  std::optional<exit_reason> dead;
+  auto* w = watch_of(target, dead);
+  if (w == nullptr) {
+    self_system(message_traits<sys_exit>::id, target,
+                encode(sys_exit{exit_reason{exit_kind::noproc, 0, false, {}}, false}));
+    return;
+  }
+  if (w->linked)
+    return;
+  w->linked = true;
+  (void)send(target, message_traits<sys_link>::id, flag_system, 0, encode(sys_link{}), true);
+}
+
+void actor_core::unlink(const actor_ref& target) {
+  auto it = watches_.find(target.id());
+  if (it == watches_.end() || !it->second.linked)
+    return;
+  it->second.linked = false;
+  drop_watch_if_idle(target.id());
+  (void)send(target, message_traits<sys_unlink>::id, flag_system, 0, encode(sys_unlink{}), true);
+}
+
+void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
+  if (why.kind == exit_kind::killed) {
+    // Untrappable: the process is killed; its cell says it was on purpose.
+    auto* target_link = link_of(target);
+    if (target_link == nullptr)
+      return;
+    auto& cell = target_link->cell();
+    if (cell.state.load() == cell_exited)
+      return;
+    pid_t pid = cell.pid.load();
+    auto fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
+    auto run = fd ? live_run(pid) : std::nullopt;
+    if (!run || run->start_time != cell.start_time.load())
+      return;
+    cell.kill_requested.store(1, std::memory_order_release);
+    send_signal(fd.get(), SIGKILL);
+    return;
+  }
+  (void)send(target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, false}),
+             true);
+}
+
+void actor_core::handle_system(const envelope& env, const std::byte* payload, std::size_t size) {
+  if (env.sender_id == 0 || env.sender_len == 0) {
+    report_malformed("a system message without a sender");
+    return;
+  }
+  actor_ref from = sender();
+  try {
+    if (env.type_id == message_traits<sys_link>::id) {
+      std::optional<exit_reason> dead;
+      if (auto* w = watch_of(from, dead))
+        w->linked = true;
+      else
+        self_system(message_traits<sys_exit>::id, from, encode(sys_exit{*dead, false}));
+    } else if (env.type_id == message_traits<sys_unlink>::id) {
+      if (auto it = watches_.find(from.id()); it != watches_.end()) {
+        it->second.linked = false;
+        drop_watch_if_idle(from.id());
+      }
+    } else if (env.type_id == message_traits<sys_exit>::id) {
+      auto sig = decode<sys_exit>(payload, size);
+      if (trap_exit_ || !is_actor_)
+        deliver(message_traits<exit_msg>::id, from, encode(exit_msg{from, sig.reason}));
+      else if (!sig.reason.is_normal())
+        quit(sig.reason);
+    } else if (env.type_id == message_traits<sys_down>::id) {
+      auto down = decode<sys_down>(payload, size);
+      auto it = monitor_target_.find(down.monitor_id);
+      if (it == monitor_target_.end())
+        return; // demonitored meanwhile
+      monitor_target_.erase(it);
+      deliver(message_traits<down_msg>::id, from, encode(down_msg{from, down.reason, down.monitor_id}));
+    } else if (env.type_id == message_traits<sys_request_failed>::id) {
+      auto failed = decode<sys_request_failed>(payload, size);
+      fail_request(failed.request_id, {actor_errc::down, "the receiver ended before replying",
+                                       failed.reason});
+    } else {
+      report_malformed("an unknown system message " + message_type_name(env.type_id));
+    }
+  } catch (const std::exception& e) {
+    report_malformed(std::string{"a system message that does not decode: "} + e.what());
+  }
+}
+
+void actor_core::deliver(std::uint64_t type_id, const actor_ref& from, std::string_view payload) {
+  // A framework message (down_msg, exit_msg) takes the path of any other message.
+  std::vector<char> record(sizeof(envelope) + from.data()->cell_name.size() + payload.size());
+  envelope env{type_id, 0, from.id(), 0, static_cast<std::uint16_t>(from.data()->cell_name.size()), 0};
+  std::memcpy(record.data(), &env, sizeof env);
+  std::memcpy(record.data() + sizeof env, from.data()->cell_name.data(), env.sender_len);
+  std::memcpy(record.data() + sizeof env + env.sender_len, payload.data(), payload.size());
+  route(record);
+}
+
+// -- the seam of actor_api.hpp ------------------------------------------------------------------
+
+std::optional<actor_error> core_send(actor_core& self, const actor_ref& to, std::uint64_t type_id,
+                                     std::uint32_t flags, std::uint64_t request_id,
+                                     std::string_view payload) {
+  return self.send(to, type_id, flags, request_id, payload);
+}
+
+void core_request(actor_core& self, const actor_ref& to, duration timeout, std::uint64_t type_id,
+                  std::string_view payload, reply_fn on_reply, error_fn on_error) {
+  self.request(to, timeout, type_id, payload, std::move(on_reply), std::move(on_error));
+}
+
+std::optional<actor_error> core_request_wait(actor_core& self, const actor_ref& to, duration timeout,
+                                             std::uint64_t type_id, std::string_view payload,
+                                             std::uint64_t& reply_type, std::vector<char>& reply) {
+  return self.request_wait(to, timeout, type_id, payload, reply_type, reply);
+}
+
+bool core_receive(actor_core& self, duration timeout, const behavior& bhvr) {
+  return self.receive(timeout, bhvr);
+}
+
+const actor_ref& core_ref(actor_core& self) noexcept { return self.self(); }
+const actor_ref& core_sender(actor_core& self) noexcept { return self.sender(); }
+invocation* core_invocation(actor_core& self) noexcept { return self.current(); }
+void core_become(actor_core& self, behavior b) { self.become(std::move(b)); }
+void core_quit(actor_core& self, exit_reason why) { self.quit(std::move(why)); }
+std::uint64_t core_monitor(actor_core& self, const actor_ref& target) { return self.monitor(target); }
+void core_demonitor(actor_core& self, std::uint64_t monitor_id) { self.demonitor(monitor_id); }
+void core_link(actor_core& self, const actor_ref& target) { self.link(target); }
+void core_unlink(actor_core& self, const actor_ref& target) { self.unlink(target); }
+void core_trap_exit(actor_core& self, bool on) { self.trap_exit(on); }
+void core_send_exit(actor_core& self, const actor_ref& target, const exit_reason& why) {
+  self.send_exit(target, why);
+}
+boost::asio::io_context& core_io(actor_core& self) { return self.io(); }
+timer_id core_run_later(actor_core& self, duration delay, std::function<void()> fn) {
+  return self.run_later(delay, std::move(fn), false);
+}
+timer_id core_run_every(actor_core& self, duration period, std::function<void()> fn) {
+  return self.run_later(period, std::move(fn), true);
+}
+void core_cancel_timer(actor_core& self, timer_id id) { self.cancel_timer(id); }
+
+actor_error encode_failure(std::string_view what_type) {
+  std::string why;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "unknown error";
+  }
+  return {actor_errc::serialization, "cannot encode a " + std::string{what_type} + ": " + why, {}};
+}
+
+} // namespace proctor::detail

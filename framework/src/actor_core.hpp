@@ -1,0 +1,157 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mailbox.hpp"
+#include "proctor/behavior.hpp"
+#include "proctor/detail/actor_api.hpp"
+#include "proctor/exit_reason.hpp"
+
+namespace proctor::detail {
+
+/// The machinery of one mailbox reader — an actor process, or a scoped_actor in any process:
+/// the event loop (Boost.Asio), the doorbell that wakes it, the dispatch of records to the
+/// behavior, pending requests, timers, and the death watches behind monitors and links.
+///
+/// Death watches: to learn that an actor ended, a core opens a pidfd on the actor's process
+/// (checked against the start time its cell records, so a reused pid is never mistaken for it)
+/// and waits for it on the loop. When it fires, the reason is read from the cell; the DOWN, EXIT
+/// or failed request is put into this core's own mailbox, so that every message the dead actor
+/// sent before it ended is taken first.
+/// @note Single-threaded: only the thread that runs the loop may call into it.
+class actor_core {
+ public:
+  using clock = std::chrono::steady_clock;
+  using deadline = std::optional<clock::time_point>;
+
+  /// Reads the mailbox named by `self` (mapped through link_of). `is_actor`: an actor process
+  /// (SIGTERM ends it with shutdown; fatal signals are recorded in its cell).
+  actor_core(actor_ref self, bool is_actor);
+  ~actor_core();
+  actor_core(const actor_core&) = delete;
+  actor_core& operator=(const actor_core&) = delete;
+
+  /// Runs the loop until the actor quits; returns why. Exceptions from handlers end it.
+  exit_reason run();
+
+  // -- what the public API calls (see actor_api.hpp) -------------------------------------------
+  std::optional<actor_error> send(const actor_ref& to, std::uint64_t type_id, std::uint32_t flags,
+                                  std::uint64_t request_id, std::string_view payload,
+                                  bool never_block = false);
+  void request(const actor_ref& to, duration timeout, std::uint64_t type_id,
+               std::string_view payload, reply_fn on_reply, error_fn on_error);
+  std::optional<actor_error> request_wait(const actor_ref& to, duration timeout,
+                                          std::uint64_t type_id, std::string_view payload,
+                                          std::uint64_t& reply_type, std::vector<char>& reply);
+  bool receive(duration timeout, const behavior& bhvr);
+  std::uint64_t monitor(const actor_ref& target);
+  void demonitor(std::uint64_t monitor_id);
+  void link(const actor_ref& target);
+  void unlink(const actor_ref& target);
+  void send_exit(const actor_ref& target, const exit_reason& why);
+  timer_id run_later(duration delay, std::function<void()> fn, bool repeat);
+  void cancel_timer(timer_id id);
+
+  void become(behavior b) { behavior_ = std::move(b); }
+  void quit(exit_reason why) {
+    if (!quit_)
+      quit_ = std::move(why);
+  }
+  void trap_exit(bool on) noexcept { trap_exit_ = on; }
+  [[nodiscard]] const actor_ref& self() const noexcept { return self_; }
+  [[nodiscard]] const actor_ref& sender();
+  [[nodiscard]] invocation* current() noexcept { return current_; }
+  [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+  [[nodiscard]] mailbox_link& mailbox() noexcept { return *link_; }
+  [[nodiscard]] const std::optional<exit_reason>& quitting() const noexcept { return quit_; }
+
+ private:
+  struct watch {
+    actor_ref target;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
+    std::vector<std::uint64_t> monitors;
+    bool linked = false;
+  };
+  struct pending {
+    reply_fn on_reply;
+    error_fn on_error;
+    std::uint64_t target = 0;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  struct timer {
+    std::unique_ptr<boost::asio::steady_timer> t;
+    std::function<void()> fn;
+    duration period{};
+    bool repeat = false;
+  };
+
+  // mailbox
+  bool pull_one();                              ///< Takes and routes one record; false if none.
+  void route(std::vector<char>& record);
+  void dispatch(const behavior& bhvr, const envelope& env, const char* sender, std::size_t sender_len,
+                const std::byte* payload, std::size_t size);
+  void handle_response(const envelope& env, const std::byte* payload, std::size_t size);
+  void handle_system(const envelope& env, const std::byte* payload, std::size_t size);
+  void deliver(std::uint64_t type_id, const actor_ref& from, std::string_view payload);
+  void dead_letter(std::uint64_t type_id);
+  void report_malformed(const std::string& why);
+  void idle_wait(deadline until);
+  void arm_bell();
+  void poll_io();
+
+  // watches
+  watch* watch_of(const actor_ref& target, std::optional<exit_reason>& dead);
+  void on_death(std::uint64_t target_id);
+  void drop_watch_if_idle(std::uint64_t target_id);
+  void self_system(std::uint64_t type_id, const actor_ref& from, std::string_view payload);
+  void fail_request(std::uint64_t request_id, const actor_error& err);
+
+  boost::asio::io_context io_;
+  actor_ref self_;
+  mailbox_link* link_;
+  bool is_actor_;
+  int bell_fd_ = -1;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> bell_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+
+  behavior behavior_;
+  std::optional<exit_reason> quit_;
+  bool trap_exit_ = false;
+
+  // the message being handled
+  invocation* current_ = nullptr;
+  const char* sender_name_ = nullptr;
+  std::size_t sender_len_ = 0;
+  std::uint64_t sender_id_ = 0;
+  actor_ref sender_;
+  bool sender_ready_ = false;
+  std::unordered_map<std::uint64_t, actor_ref> known_;
+
+  std::vector<char> record_;
+  std::deque<std::vector<char>> deferred_; ///< Own system messages that found the mailbox full.
+  std::deque<std::vector<char>> stash_;    ///< scoped_actor: messages no receive took yet.
+  const behavior* receiving_ = nullptr;    ///< scoped_actor: the behavior of a receive().
+  bool received_ = false;
+
+  std::uint64_t next_request_ = 1;
+  std::unordered_map<std::uint64_t, pending> pending_;
+  std::unordered_map<std::uint64_t, watch> watches_;
+  std::unordered_map<std::uint64_t, std::uint64_t> monitor_target_;
+  std::uint64_t next_monitor_ = 1;
+  timer_id next_timer_ = 1;
+  std::unordered_map<timer_id, timer> timers_;
+};
+
+} // namespace proctor::detail

@@ -1,0 +1,206 @@
+#include "mailbox.hpp"
+
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "proctor/shm_error.hpp"
+#include "proctor/spawn.hpp"
+#include "unique_fd.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+/// One unbound datagram socket per process for ringing doorbells (a forked child shares it).
+int bell_sender() noexcept {
+  static int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  return fd;
+}
+
+struct link_table {
+  std::mutex mu;
+  std::unordered_map<std::string, std::unique_ptr<mailbox_link>> by_name;
+};
+
+link_table& links() {
+  static auto* table = new link_table; // never destroyed: refs may be used during static exit
+  return *table;
+}
+
+std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cell_name) {
+  auto cell_obj = shared_object::open(segment_handle{cell_name, cell_segment_size},
+                                      cell_segment_size, cell_magic, "actor mailbox");
+  auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
+  if (cell.id != id)
+    return nullptr;
+  auto ring_name = field_string(cell.ring_name);
+  auto messages = ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
+  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), bell_of(id));
+}
+
+} // namespace
+
+bell_address bell_of(std::uint64_t id) noexcept {
+  bell_address b;
+  b.addr.sun_family = AF_UNIX;
+  char name[40];
+  int n = std::snprintf(name, sizeof name, "proctor-bell-%016llx",
+                        static_cast<unsigned long long>(id));
+  // Abstract namespace: a leading NUL, no file, gone with the socket.
+  b.addr.sun_path[0] = '\0';
+  std::memcpy(b.addr.sun_path + 1, name, static_cast<std::size_t>(n));
+  b.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + static_cast<std::size_t>(n));
+  return b;
+}
+
+std::uint64_t random_id() {
+  std::uint64_t id = 0;
+  while (id == 0) {
+    if (::getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id))
+      id = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())
+           ^ (static_cast<std::uint64_t>(::getpid()) << 32);
+  }
+  return id;
+}
+
+mailbox_link* link_of(const actor_ref& ref) noexcept {
+  auto* data = ref.data().get();
+  if (data == nullptr)
+    return nullptr;
+  if (auto* cached = data->link.load(std::memory_order_acquire))
+    return cached;
+  auto& table = links();
+  std::lock_guard guard{table.mu};
+  auto it = table.by_name.find(data->cell_name);
+  if (it == table.by_name.end()) {
+    std::unique_ptr<mailbox_link> link;
+    try {
+      link = open_link(data->id, data->cell_name);
+    } catch (const std::exception&) {
+      return nullptr; // gone, or not a mailbox: the caller says noproc
+    }
+    if (!link)
+      return nullptr;
+    it = table.by_name.emplace(data->cell_name, std::move(link)).first;
+  }
+  if (it->second->cell().id != data->id)
+    return nullptr;
+  data->link.store(it->second.get(), std::memory_order_release);
+  return it->second.get();
+}
+
+actor_ref make_ref(std::uint64_t id, std::string cell_name) {
+  auto d = std::make_shared<ref_data>();
+  d->id = id;
+  d->cell_name = std::move(cell_name);
+  return actor_ref{std::move(d)};
+}
+
+void mailbox_link::ring_bell() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with the sleeper's fence
+  if (cell_->sleeping.load(std::memory_order_seq_cst) == 0)
+    return;
+  if (cell_->sleeping.exchange(0, std::memory_order_seq_cst) == 0)
+    return; // somebody else rang
+  char one = 1;
+  // A full socket buffer means the actor has doorbells waiting already: nothing is lost.
+  (void)::sendto(bell_sender(), &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr*>(&bell_.addr), bell_.len);
+}
+
+std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_t flags,
+                                             std::uint64_t request_id, const ref_data* sender,
+                                             std::string_view payload, bool never_block) {
+  if (cell_->state.load(std::memory_order_acquire) == cell_exited)
+    return actor_error{actor_errc::noproc, "the actor has ended", {}};
+  thread_local std::vector<char> record;
+  std::size_t sender_len = sender ? sender->cell_name.size() : 0;
+  if (sender_len > 0xffff)
+    sender_len = 0;
+  record.resize(sizeof(envelope) + sender_len + payload.size());
+  envelope env{type_id, request_id, sender && sender_len ? sender->id : 0, flags,
+               static_cast<std::uint16_t>(sender_len), 0};
+  std::memcpy(record.data(), &env, sizeof env);
+  if (sender_len)
+    std::memcpy(record.data() + sizeof env, sender->cell_name.data(), sender_len);
+  if (!payload.empty())
+    std::memcpy(record.data() + sizeof env + sender_len, payload.data(), payload.size());
+
+  auto policy = static_cast<mailbox_overflow>(cell_->overflow);
+  ring::deadline until = std::chrono::steady_clock::now();
+  if (policy == mailbox_overflow::block && !never_block)
+    *until += std::chrono::milliseconds{cell_->block_timeout_ms};
+  auto err = messages_.put(record.data(), record.size(), until);
+  if (!err) {
+    ring_bell();
+    return std::nullopt;
+  }
+  switch (*err) {
+    case queue_errc::full:
+      if (policy == mailbox_overflow::drop) {
+        cell_->dropped.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+      }
+      return actor_error{actor_errc::mailbox_full, "the receiver's mailbox is full", {}};
+    case queue_errc::too_large:
+      return actor_error{actor_errc::too_large,
+                         "a message of " + std::to_string(payload.size())
+                           + " bytes does not fit the receiver's mailbox (at most "
+                           + std::to_string(messages_.max_record() - sizeof(envelope) - sender_len)
+                           + ")",
+                         {}};
+    case queue_errc::closed:
+      return actor_error{actor_errc::noproc, "the actor has ended", {}};
+    default:
+      return actor_error{actor_errc::noproc,
+                         std::string{"the receiver's mailbox is unusable: "} + std::string{to_string(*err)}, {}};
+  }
+}
+
+mailbox_owner create_mailbox(const spawn_options& opts) {
+  auto id = random_id();
+  auto messages = ring::create(opts.mailbox_bytes, opts.mailbox_messages, mailbox_type_tag);
+  auto cell_obj = shared_object::create(cell_segment_size);
+  auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
+  cell.version = cell_version;
+  cell.id = id;
+  auto h = messages.handle();
+  set_field(cell.ring_name, h.name);
+  cell.ring_size = h.size;
+  set_field(cell.name, opts.name);
+  cell.overflow = static_cast<std::uint32_t>(opts.overflow);
+  auto ms = opts.block_timeout.count();
+  cell.block_timeout_ms = ms < 0 ? 0u : static_cast<std::uint32_t>(ms > 0x7fffffff ? 0x7fffffff : ms);
+  cell.state.store(cell_starting, std::memory_order_relaxed);
+  cell_obj.publish(cell_magic);
+  auto ref = make_ref(id, cell_obj.handle("actor mailbox").name);
+  return {std::move(cell_obj), std::move(messages), std::move(ref)};
+}
+
+exit_reason recorded_reason(const actor_cell& cell) {
+  if (cell.state.load(std::memory_order_acquire) == cell_exited) {
+    exit_reason r;
+    auto kind = cell.exit_kind;
+    r.kind = kind <= static_cast<std::uint32_t>(exit_kind::user) ? static_cast<exit_kind>(kind)
+                                                                  : exit_kind::user;
+    r.code = cell.exit_code;
+    r.detail = field_string(cell.exit_detail);
+    return r;
+  }
+  if (cell.kill_requested.load(std::memory_order_acquire) != 0)
+    return {exit_kind::killed, 9, false, "killed by an exit signal `kill`"};
+  if (auto sig = cell.fatal_signal.load(std::memory_order_acquire); sig != 0)
+    return {exit_kind::signal, static_cast<std::int32_t>(sig), false, {}};
+  return {exit_kind::signal, 9, false,
+          "ended without a word: SIGKILL (perhaps the OOM killer) or _exit"};
+}
+
+} // namespace proctor::detail

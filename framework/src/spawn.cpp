@@ -1,0 +1,250 @@
+#include "proctor/spawn.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "actor_core.hpp"
+#include "exit_request.hpp"
+#include "futex.hpp"
+#include "mailbox.hpp"
+#include "proctor/scoped_actor.hpp"
+#include "registry_table.hpp"
+#include "segment_name.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// -- the spawner's side: mailboxes of the actors this process started -------------------------
+
+struct spawned_actor {
+  mailbox_owner box;
+  process proc;
+};
+
+struct spawned_table {
+  std::mutex mu;
+  pid_t owner = 0;
+  std::vector<spawned_actor> actors;
+};
+
+spawned_table& spawned() {
+  static spawned_table table;
+  return table;
+}
+
+/// The reason for an actor whose process ended without recording one, from its exit status.
+exit_reason reason_from_status(const actor_cell& cell, std::optional<int> code) {
+  if (!code || cell.state.load() == cell_exited || cell.kill_requested.load() != 0)
+    return recorded_reason(cell);
+  if (*code < 0)
+    return {exit_kind::signal, -*code, false, {}};
+  if (*code == 0)
+    return {};
+  return {exit_kind::exit_code, *code, false, {}};
+}
+
+void record_exit(actor_cell& cell, const exit_reason& why) {
+  cell.exit_kind = static_cast<std::uint32_t>(why.kind);
+  cell.exit_code = why.code;
+  set_field(cell.exit_detail, why.detail);
+  cell.state.store(cell_exited, std::memory_order_release);
+  futex_wake(cell.state);
+}
+
+/// Releases the mailboxes of actors that have ended (this process started them), after writing
+/// the exact reason into the cell of any that died without a word.
+void release_ended(spawned_table& t) {
+  if (t.owner != ::getpid()) { // a forked copy of another spawner's table: not ours
+    t.actors.clear();
+    t.owner = ::getpid();
+  }
+  std::erase_if(t.actors, [](spawned_actor& a) {
+    if (a.proc.is_alive())
+      return false;
+    auto& cell = a.box.cell();
+    if (cell.state.load() != cell_exited)
+      record_exit(cell, reason_from_status(cell, a.proc.exitcode()));
+    return true;
+  });
+}
+
+// -- the actor's side -----------------------------------------------------------------------
+
+actor_cell* fatal_cell = nullptr;
+
+extern "C" void record_fatal_signal(int sig) {
+  if (fatal_cell != nullptr)
+    fatal_cell->fatal_signal.store(static_cast<std::uint32_t>(sig), std::memory_order_release);
+  ::raise(sig); // SA_RESETHAND: the default action now ends the process
+}
+
+void install_fatal_handlers(actor_cell* cell) {
+  fatal_cell = cell;
+  struct sigaction sa{};
+  sa.sa_handler = record_fatal_signal;
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGUSR1,
+                  SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS, SIGVTALRM, SIGPROF})
+    ::sigaction(sig, &sa, nullptr);
+}
+
+} // namespace
+
+actor_ref spawn_actor(const spawn_options& opts,
+                      const std::function<process(const segment_handle&, process::options)>& launch) {
+  auto& table = spawned();
+  {
+    std::lock_guard guard{table.mu};
+    release_ended(table);
+  }
+  auto box = create_mailbox(opts);
+  auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
+  proc.start();
+  auto& cell = box.cell();
+  auto until = clock::now() + opts.start_timeout;
+  auto fail = [&](std::string why, exit_reason reason) -> spawn_error {
+    return spawn_error{actor_error{actor_errc::spawn_failed, std::move(why), std::move(reason)}};
+  };
+  for (;;) {
+    auto st = cell.state.load(std::memory_order_acquire);
+    if (st == cell_running)
+      break;
+    if (st == cell_exited) {
+      auto why = recorded_reason(cell);
+      proc.join(std::chrono::seconds{5});
+      if (proc.is_alive()) {
+        proc.kill();
+        proc.join();
+      }
+      throw fail("actor '" + opts.name + "' ended during init: " + to_string(why), why);
+    }
+    if (!proc.is_alive()) {
+      auto why = reason_from_status(cell, proc.exitcode());
+      throw fail("actor '" + opts.name + "' died during init: " + to_string(why), why);
+    }
+    auto now = clock::now();
+    if (now >= until) {
+      proc.kill();
+      proc.join();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts.start_timeout).count();
+      throw fail("actor '" + opts.name + "' did not finish init within " + std::to_string(ms) + " ms",
+                 {exit_kind::killed, 9, false, "start timeout"});
+    }
+    futex_wait(cell.state, st, std::min(until, now + std::chrono::milliseconds{20}));
+  }
+  auto ref = box.ref;
+  std::lock_guard guard{table.mu};
+  table.actors.push_back({std::move(box), std::move(proc)});
+  return ref;
+}
+
+void run_actor(const segment_handle& cell_handle, const std::function<actor_program(actor&)>& make) {
+  auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");
+  auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
+  auto run = current_run();
+  cell.pid.store(run.pid, std::memory_order_relaxed);
+  cell.start_time.store(run.start_time, std::memory_order_release);
+  install_fatal_handlers(&cell);
+
+  auto self_ref = make_ref(cell.id, cell_handle.name);
+  exit_reason why;
+  {
+    std::unique_ptr<actor_core> core;
+    actor_program prog;
+    try {
+      core = std::make_unique<actor_core>(self_ref, true);
+      actor self{core.get()};
+      prog = make(self);
+    } catch (const exit_request& r) {
+      record_exit(cell, {exit_kind::exit_code, r.code, false, "in init"});
+      throw exit_request{r.code == 0 ? 1 : r.code};
+    } catch (const std::exception& e) {
+      record_exit(cell, {exit_kind::exception, 0, false, std::string{"in init: "} + e.what()});
+      throw exit_request{1};
+    }
+    core->become(std::move(prog.initial));
+    cell.state.store(cell_running, std::memory_order_release);
+    futex_wake(cell.state);
+
+    why = core->run();
+    if (prog.on_exit) {
+      try {
+        prog.on_exit(why);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "proctor: %s: on_exit threw: %s\n", to_string(self_ref).c_str(), e.what());
+      }
+    }
+    forget_names_of(cell.id);
+    record_exit(cell, why);
+    core->mailbox().messages().close(); // wakes senders blocked on a full mailbox: noproc now
+  }
+  if (why.kind != exit_kind::normal && why.kind != exit_kind::shutdown)
+    throw exit_request{why.kind == exit_kind::exit_code && why.code != 0 ? why.code : 1};
+}
+
+// -- scoped_actor ------------------------------------------------------------------------------
+
+namespace {
+
+struct scoped_box {
+  mailbox_owner box;
+  std::unique_ptr<actor_core> core;
+};
+
+struct scoped_table {
+  std::mutex mu;
+  std::unordered_map<actor_core*, std::unique_ptr<scoped_box>> boxes;
+};
+
+scoped_table& scoped() {
+  static auto* t = new scoped_table;
+  return *t;
+}
+
+} // namespace
+
+actor_core* make_scoped_core(const std::string& name) {
+  spawn_options opts;
+  opts.name = name;
+  opts.mailbox_bytes = 1 << 20;
+  auto holder = std::make_unique<scoped_box>();
+  holder->box = create_mailbox(opts);
+  auto& cell = holder->box.cell();
+  auto run = current_run();
+  cell.pid.store(run.pid);
+  cell.start_time.store(run.start_time);
+  cell.state.store(cell_running);
+  holder->core = std::make_unique<actor_core>(holder->box.ref, false);
+  auto* raw = holder->core.get();
+  auto& t = scoped();
+  std::lock_guard guard{t.mu};
+  t.boxes.emplace(raw, std::move(holder));
+  return raw;
+}
+
+void destroy_core(actor_core* core) noexcept {
+  auto& t = scoped();
+  std::unique_ptr<scoped_box> holder;
+  {
+    std::lock_guard guard{t.mu};
+    auto it = t.boxes.find(core);
+    if (it == t.boxes.end())
+      return;
+    holder = std::move(it->second);
+    t.boxes.erase(it);
+  }
+  forget_names_of(holder->box.cell().id);
+  record_exit(holder->box.cell(), {});
+  holder->box.messages.close();
+}
+
+} // namespace proctor::detail
