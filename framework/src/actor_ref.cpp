@@ -41,3 +41,18 @@ std::string to_string(const actor_ref& r) {
 std::ostream& operator<<(std::ostream& os, const actor_ref& r) { return os << to_string(r); }
 
 } // namespace proctor
+
+#include "proctor/mailbox_stats.hpp"
+
+namespace proctor {
+
+std::optional<mailbox_stats> stats(const actor_ref& ref) {
+  auto* link = detail::link_of(ref);
+  if (link == nullptr)
+    return std::nullopt;
+  auto& cell = link->cell();
+  return mailbox_stats{link->messages().size(), cell.dead_letters.load(), cell.malformed.load(),
+                       cell.dropped.load()};
+}
+
+} // namespace proctor

@@ -64,8 +64,9 @@ registry_segment* create_table(local_registry& r) {
   return seg;
 }
 
-/// The node's table: inherited (environment) or, in a root, made now.
-registry_segment* table() {
+/// The node's table: inherited (environment) or, if `create`, made now (this process becomes a
+/// root). nullptr if there is none and `create` is false.
+registry_segment* table(bool create = true) {
   auto& r = local();
   std::lock_guard guard{r.mu};
   if (r.table)
@@ -76,10 +77,10 @@ registry_segment* table() {
                                     registry_magic, "registry");
       return static_cast<registry_segment*>(r.table.get("registry"));
     } catch (const std::exception&) {
-      // The root is gone (or this is a new program that inherited the variable): start afresh.
+      // The root is gone (or this is a new program that inherited the variable).
     }
   }
-  return create_table(r);
+  return create ? create_table(r) : nullptr;
 }
 
 class table_lock {
@@ -122,13 +123,9 @@ void check_name(std::string_view name) {
 
 void forget_names_of(std::uint64_t id) noexcept {
   try {
-    auto& r = local();
-    {
-      std::lock_guard guard{r.mu};
-      if (!r.table && ::getenv(registry_env) == nullptr)
-        return; // no registry was ever used here
-    }
-    auto* t = table();
+    auto* t = table(false); // at exit the root may have removed it already: never make one here
+    if (t == nullptr)
+      return;
     table_lock lock{t};
     for (auto& e : t->entries)
       if (e.name[0] != '\0' && e.id == id)
@@ -177,7 +174,9 @@ bool register_name(std::string_view name, const actor_ref& ref) {
 
 bool unregister_name(std::string_view name) {
   detail::check_name(name);
-  auto* t = detail::table();
+  auto* t = detail::table(false);
+  if (t == nullptr)
+    return false;
   detail::table_lock lock{t};
   for (auto& e : t->entries)
     if (e.name[0] != '\0' && detail::field_string(e.name) == name) {
@@ -189,7 +188,9 @@ bool unregister_name(std::string_view name) {
 
 actor_ref whereis(std::string_view name) {
   detail::check_name(name);
-  auto* t = detail::table();
+  auto* t = detail::table(false);
+  if (t == nullptr)
+    return {};
   actor_ref found;
   {
     detail::table_lock lock{t};

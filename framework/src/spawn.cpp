@@ -148,6 +148,15 @@ actor_ref spawn_actor(const spawn_options& opts,
 }
 
 void run_actor(const segment_handle& cell_handle, const std::function<actor_program(actor&)>& make) {
+  // A child ends with _exit, past every static destructor: release the mailboxes of the actors
+  // this one started here, whichever way it ends (their processes are stopped by the runtime).
+  struct release_spawned {
+    ~release_spawned() {
+      auto& table = spawned();
+      std::lock_guard guard{table.mu};
+      table.actors.clear();
+    }
+  } release;
   auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
   auto run = current_run();

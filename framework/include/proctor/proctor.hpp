@@ -19,6 +19,7 @@
 #include "proctor/joinable_queue.hpp"
 #include "proctor/lock.hpp"
 #include "proctor/lock_guard.hpp"
+#include "proctor/mailbox_stats.hpp"
 #include "proctor/message.hpp"
 #include "proctor/no_lock.hpp"
 #include "proctor/pipe.hpp"
