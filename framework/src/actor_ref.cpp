@@ -23,19 +23,18 @@ std::string to_string(const actor_ref& r) {
   if (!r)
     return "<no actor>";
   char id[24];
-  std::snprintf(id, sizeof id, "%08llx", static_cast<unsigned long long>(r.id() >> 32));
+  std::snprintf(id, sizeof id, "#%08llx", static_cast<unsigned long long>(r.id() >> 32));
   std::string s = "<actor ";
   if (auto* link = detail::link_of(r)) {
-    auto name = detail::field_string(link->cell().name);
-    if (!name.empty())
-      s += name;
-    s += "#" + std::string{id};
+    s.append(detail::field_string(link->cell().name));
+    s.append(id);
     if (auto pid = link->cell().pid.load(std::memory_order_relaxed); pid > 0)
-      s += " pid " + std::to_string(pid);
+      s.append(" pid ").append(std::to_string(pid));
   } else {
-    s += "#" + std::string{id} + " gone";
+    s.append(id).append(" gone");
   }
-  return s + ">";
+  s.push_back('>');
+  return s;
 }
 
 std::ostream& operator<<(std::ostream& os, const actor_ref& r) { return os << to_string(r); }

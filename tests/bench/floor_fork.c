@@ -1,4 +1,5 @@
-/* process_start, impl `floor`: the OS cost of fork, a child that _exits at once, and waitpid.
+/* process_start and spawn, impl `floor`: the OS cost of fork, a child that _exits at once, and
+ * waitpid.
  *   bench_floor_fork COUNT
  * Prints the median microseconds of COUNT rounds (after a few warm-up rounds) as a JSON line. */
 #include <stdio.h>

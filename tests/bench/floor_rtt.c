@@ -1,6 +1,6 @@
-/* queue_rtt and pipe_rtt, impls `floor-spin` and `floor-futex`: the least a round trip between two
- * processes can cost. Parent and child share one word (an anonymous shared mapping inherited over
- * fork); the parent makes it odd (ping), the child makes it even again (pong).
+/* queue_rtt, pipe_rtt and pingpong, impls `floor-spin` and `floor-futex`: the least a round trip
+ * between two processes can cost. Parent and child share one word (an anonymous shared mapping
+ * inherited over fork); the parent makes it odd (ping), the child makes it even again (pong).
  *   bench_floor_rtt spin|futex COUNT
  * spin: each side busy-waits for the other's store (needs both processes on their own core).
  * futex: each side sleeps in FUTEX_WAIT until the other's store and FUTEX_WAKE (the wake-up floor).

@@ -1,5 +1,6 @@
 """queue_rtt and pipe_rtt, impl `python`: a round trip between two processes with
 multiprocessing — over two Queues (ping on one, pong on the other) or over one duplex Pipe.
+pingpong, impl `python`, is the Pipe: the two parties of Savina PingPong.
 
     python3 round_trip.py queue|pipe COUNT
 

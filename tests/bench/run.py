@@ -33,6 +33,9 @@ def registry(build):
     def python(script, *args):
         return [sys.executable, os.path.join(HERE, script), *args]
 
+    def erlang(script, *args):
+        return ["escript", os.path.join(HERE, script), *args]
+
     return {
         "process_start": Bench(
             runs=[
@@ -82,6 +85,56 @@ def registry(build):
             ],
             peers=["floor"],
             goals=[Goal("proctor", "floor", 0.5)]),
+        # The actor benches. A COUNT is: spawn, rounds (spawn, first reply, stop, seen ended);
+        # pingpong, round trips; counting, messages in all; mailbox_n1, messages from each of 20
+        # senders; threadring, hops round a ring of 100.
+        "spawn": Bench(
+            runs=[
+                Run("floor", program("bench_floor_fork"), 2000),
+                Run("proctor", program("bench_spawn"), 2000),
+                Run("caf", program("bench_spawn_caf"), 10_000),
+                Run("erlang", erlang("spawn.erl"), 10_000),
+            ],
+            peers=["floor", "caf", "erlang"],
+            goals=[Goal("proctor", "floor", 1.5)]),
+        "pingpong": Bench(
+            runs=[
+                Run("floor-spin", program("bench_floor_rtt", "spin"), 40_000),
+                Run("floor-futex", program("bench_floor_rtt", "futex"), 40_000),
+                Run("proctor", program("bench_pingpong"), 40_000),
+                Run("caf", program("bench_pingpong_caf"), 40_000),
+                Run("erlang", erlang("pingpong.erl"), 40_000),
+                Run("python", python("round_trip.py", "pipe"), 40_000),
+            ],
+            peers=["caf", "erlang", "floor-futex"],
+            goals=[Goal("proctor", "caf", 0.5), Goal("proctor", "erlang", 1.0)]),
+        "counting": Bench(
+            runs=[
+                Run("proctor", program("bench_counting"), 1_000_000),
+                Run("caf", program("bench_counting_caf"), 1_000_000),
+                Run("erlang", erlang("counting.erl"), 1_000_000),
+                Run("python", python("counting.py"), 1_000_000),
+            ],
+            peers=["caf", "erlang", "python"],
+            goals=[Goal("proctor", "caf", 3), Goal("proctor", "python", 100)]),
+        "mailbox_n1": Bench(
+            runs=[
+                Run("proctor", program("bench_mailbox_n1"), 100_000),
+                Run("caf", program("bench_mailbox_n1_caf"), 100_000),
+                Run("erlang", erlang("mailbox_n1.erl"), 100_000),
+                Run("python", python("mailbox_n1.py"), 100_000),
+            ],
+            peers=["caf", "erlang", "python"],
+            goals=[Goal("proctor", "caf", 1)]),
+        "threadring": Bench(
+            runs=[
+                Run("floor-futex", program("bench_floor_ring"), 100_000),
+                Run("proctor", program("bench_threadring"), 100_000),
+                Run("caf", program("bench_threadring_caf"), 100_000),
+                Run("erlang", erlang("threadring.erl"), 100_000),
+            ],
+            peers=["floor-futex", "caf", "erlang"],
+            goals=[Goal("proctor", "floor-futex", 1.3)]),
     }
 
 
@@ -96,6 +149,9 @@ def run_one(bench, run, quick):
     log(f"bench: {bench} / {run.impl} ({work})")
     try:
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT_S)
+    except FileNotFoundError as e:
+        log(f"bench: {bench} / {run.impl} failed: no program {e.filename} (not built?)")
+        return None
     except (OSError, subprocess.TimeoutExpired) as e:
         log(f"bench: {bench} / {run.impl} failed: {e}")
         return None
