@@ -34,6 +34,21 @@ struct actor_cell {
   std::int32_t exit_code;
   char exit_detail[200];
 
+  // Supervised actors (the supervisor owns the mailbox and restarts the actor on it).
+  std::uint32_t supervised;                  ///< 1: an ending actor leaves the mailbox open.
+  std::atomic<std::uint32_t> incarnation;    ///< Bumped by the supervisor at every restart.
+  std::atomic<std::uint64_t> in_flight_type; ///< The message being handled (supervised only).
+  std::atomic<std::uint64_t> in_flight_pos;  ///< Its ring position + 1; 0: none.
+  std::uint32_t prev_exit_kind;              ///< The previous incarnation's exit reason, kept
+  std::int32_t prev_exit_code;               ///< for watchers that look after the restart.
+  char prev_exit_detail[200];
+  std::int32_t stderr_fd;                    ///< >= 0: the actor writes stderr there (fork only).
+  std::uint32_t watchdog_ms;                 ///< > 0: the actor stamps handler_since.
+  std::atomic<std::uint64_t> handler_since;  ///< CLOCK_MONOTONIC ns a handler started; 0: idle.
+  std::uint64_t limit_memory;                ///< rlimits the actor sets on itself (0: none).
+  std::uint64_t limit_cpu;
+  std::uint64_t limit_files;
+
   std::atomic<std::uint64_t> dead_letters;   ///< Messages no handler took.
   std::atomic<std::uint64_t> malformed;      ///< Records that did not decode.
   std::atomic<std::uint64_t> dropped;        ///< Sends dropped by mailbox_overflow::drop.
@@ -42,7 +57,9 @@ struct actor_cell {
 enum cell_state : std::uint32_t {
   cell_starting = 0, ///< Created; the actor's init has not finished.
   cell_running = 1,  ///< Ready: init finished; the actor takes messages.
-  cell_exited = 2,   ///< Ended; exit_* hold the reason.
+  cell_exited = 2,   ///< Ended for good; exit_* hold the reason; the mailbox is closed.
+  cell_down = 3,     ///< Supervised and ended; exit_* hold the reason; messages wait for the
+                     ///< next incarnation.
 };
 
 inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"

@@ -4,6 +4,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,7 +69,15 @@ namespace proctor::detail {
 namespace {
 
 constexpr std::chrono::microseconds spin_time{20};
+constexpr std::chrono::microseconds io_poll_interval{50};
+constexpr unsigned busy_spins = 256; // about 2 us of pause instructions
 constexpr std::size_t batch = 64;
+
+std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 template <class T>
 std::string encode(const T& value) {
@@ -90,6 +99,7 @@ actor_core::actor_core(actor_ref self, bool is_actor)
   : self_(std::move(self)), link_(link_of(self_)), is_actor_(is_actor) {
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
+  supervised_ = link_->cell().supervised != 0;
   bell_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (bell_fd_ < 0)
     throw_system_error("proctor: doorbell socket", errno);
@@ -137,15 +147,24 @@ void actor_core::arm_bell() {
 
 exit_reason actor_core::run() {
   try {
+    auto last_poll = clock::now();
     while (!quit_) {
       std::size_t handled = 0;
       while (handled < batch && !quit_ && pull_one())
         ++handled;
       if (quit_)
         break;
-      poll_io();
-      if (handled == 0 && !quit_)
+      // Timers, deaths and signals are looked at between batches, but at most every
+      // io_poll_interval while messages keep coming: each look is a system call.
+      auto now = clock::now();
+      if (handled == batch || now - last_poll >= io_poll_interval) {
+        poll_io();
+        last_poll = now;
+      }
+      if (handled == 0 && !quit_) {
         idle_wait(std::nullopt);
+        last_poll = clock::now();
+      }
     }
   } catch (const exit_request& r) {
     quit_.reset();
@@ -171,16 +190,24 @@ void actor_core::idle_wait(deadline until) {
     return;
   auto& cell = link_->cell();
   auto& messages = link_->messages();
+  // Spin first: a busy partner answers within a microsecond or two, far below a wake-up's cost.
+  // After a short busy spin, yield between looks: on a loaded machine the partner may be waiting
+  // for this very core.
   auto spin_end = clock::now() + spin_time;
   for (unsigned i = 1;; ++i) {
     if (!messages.empty())
       return;
-    if ((i & 63) == 0) {
-      if (clock::now() >= spin_end)
-        break;
-      ::sched_yield(); // two cores, many actors: let the sender run
+    if (i < busy_spins) {
+      __builtin_ia32_pause();
+      continue;
     }
+    ::sched_yield();
+    if ((i & 15) == 0 && clock::now() >= spin_end)
+      break;
   }
+  poll_io(); // timers, deaths, signals that came due meanwhile
+  if (quit_ || !deferred_.empty())
+    return;
   cell.sleeping.store(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!messages.empty()) {
@@ -206,19 +233,41 @@ bool actor_core::pull_one() {
     route(record_);
     return true;
   }
-  auto err = messages.get(
-    [](void* ctx, const std::byte* data, std::size_t size) {
-      auto& out = *static_cast<std::vector<char>*>(ctx);
-      out.resize(size);
-      std::memcpy(out.data(), data, size);
-    },
-    &record_, clock::now());
+  auto copy_out = [](void* ctx, const std::byte* data, std::size_t size) {
+    auto& out = *static_cast<std::vector<char>*>(ctx);
+    out.resize(size);
+    std::memcpy(out.data(), data, size);
+  };
+  auto& cell = link_->cell();
+  std::optional<queue_errc> err;
+  std::uint64_t position = 0;
+  if (supervised_)
+    err = messages.peek(copy_out, &record_, clock::now(), position);
+  else
+    err = messages.get(copy_out, &record_, clock::now());
   if (err) {
     if (*err == queue_errc::corrupt)
       quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
     return false;
   }
+  if (!supervised_) {
+    route(record_);
+    return true;
+  }
+  // Supervised: the record stays in the mailbox until handled, and the cell names it, so that
+  // a crash leaves it for the next incarnation and the supervisor can name it in its report.
+  envelope env{};
+  if (record_.size() >= sizeof env)
+    std::memcpy(&env, record_.data(), sizeof env);
+  cell.in_flight_type.store(env.type_id, std::memory_order_relaxed);
+  cell.in_flight_pos.store(position + 1, std::memory_order_release);
+  if (cell.watchdog_ms != 0)
+    cell.handler_since.store(monotonic_ns(), std::memory_order_release);
   route(record_);
+  if (cell.watchdog_ms != 0)
+    cell.handler_since.store(0, std::memory_order_release);
+  messages.pop(position);
+  cell.in_flight_pos.store(0, std::memory_order_release);
   return true;
 }
 
@@ -529,7 +578,8 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     return nullptr;
   }
   auto& cell = target_link->cell();
-  if (cell.state.load(std::memory_order_acquire) == cell_exited) {
+  auto incarnation = cell.incarnation.load(std::memory_order_acquire);
+  if (has_ended(cell)) {
     dead = recorded_reason(cell);
     return nullptr;
   }
@@ -548,6 +598,7 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
   }
   watch w;
   w.target = target;
+  w.incarnation = incarnation;
   w.pidfd = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd.release());
   auto id = target.id();
   w.pidfd->async_wait(boost::asio::posix::stream_descriptor::wait_read,
@@ -565,7 +616,7 @@ void actor_core::on_death(std::uint64_t target_id) {
   watch w = std::move(it->second);
   watches_.erase(it);
   auto* target_link = link_of(w.target);
-  exit_reason why = target_link ? recorded_reason(target_link->cell())
+  exit_reason why = target_link ? recorded_reason(target_link->cell(), w.incarnation)
                                 : exit_reason{exit_kind::noproc, 0, false, {}};
   for (auto m : w.monitors)
     self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));
@@ -645,7 +696,7 @@ void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
     if (target_link == nullptr)
       return;
     auto& cell = target_link->cell();
-    if (cell.state.load() == cell_exited)
+    if (has_ended(cell))
       return;
     pid_t pid = cell.pid.load();
     auto fd = pid > 0 ? open_pidfd(pid) : unique_fd{};

@@ -83,6 +83,7 @@ class actor_core {
     std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
     std::vector<std::uint64_t> monitors;
     bool linked = false;
+    std::uint32_t incarnation = 0; ///< The target's, when the watch began.
   };
   struct pending {
     reply_fn on_reply;
@@ -122,6 +123,7 @@ class actor_core {
   actor_ref self_;
   mailbox_link* link_;
   bool is_actor_;
+  bool supervised_ = false;
   int bell_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell_;
   std::unique_ptr<boost::asio::signal_set> signals_;

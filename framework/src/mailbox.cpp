@@ -180,21 +180,35 @@ mailbox_owner create_mailbox(const spawn_options& opts) {
   auto ms = opts.block_timeout.count();
   cell.block_timeout_ms = ms < 0 ? 0u : static_cast<std::uint32_t>(ms > 0x7fffffff ? 0x7fffffff : ms);
   cell.state.store(cell_starting, std::memory_order_relaxed);
+  cell.stderr_fd = -1;
   cell_obj.publish(cell_magic);
   auto ref = make_ref(id, cell_obj.handle("actor mailbox").name);
   return {std::move(cell_obj), std::move(messages), std::move(ref)};
 }
 
-exit_reason recorded_reason(const actor_cell& cell) {
-  if (cell.state.load(std::memory_order_acquire) == cell_exited) {
-    exit_reason r;
-    auto kind = cell.exit_kind;
-    r.kind = kind <= static_cast<std::uint32_t>(exit_kind::user) ? static_cast<exit_kind>(kind)
-                                                                  : exit_kind::user;
-    r.code = cell.exit_code;
-    r.detail = field_string(cell.exit_detail);
-    return r;
-  }
+bool has_ended(const actor_cell& cell) noexcept {
+  auto st = cell.state.load(std::memory_order_acquire);
+  return st == cell_exited || st == cell_down;
+}
+
+namespace {
+
+exit_reason reason_of(std::uint32_t kind, std::int32_t code, const char (&detail)[200]) {
+  exit_reason r;
+  r.kind = kind <= static_cast<std::uint32_t>(exit_kind::user) ? static_cast<exit_kind>(kind)
+                                                                : exit_kind::user;
+  r.code = code;
+  r.detail = field_string(detail);
+  return r;
+}
+
+} // namespace
+
+exit_reason recorded_reason(const actor_cell& cell, std::optional<std::uint32_t> incarnation) {
+  if (incarnation && cell.incarnation.load(std::memory_order_acquire) != *incarnation)
+    return reason_of(cell.prev_exit_kind, cell.prev_exit_code, cell.prev_exit_detail);
+  if (has_ended(cell))
+    return reason_of(cell.exit_kind, cell.exit_code, cell.exit_detail);
   if (cell.kill_requested.load(std::memory_order_acquire) != 0)
     return {exit_kind::killed, 9, false, "killed by an exit signal `kill`"};
   if (auto sig = cell.fatal_signal.load(std::memory_order_acquire); sig != 0)

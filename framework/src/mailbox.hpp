@@ -102,6 +102,11 @@ mailbox_owner create_mailbox(const spawn_options& opts);
 std::uint64_t random_id();
 
 /// The exit reason recorded in `cell`, or the one to infer for an actor whose process is gone.
-exit_reason recorded_reason(const actor_cell& cell);
+/// `incarnation`: the one that ended, if known (a supervisor may have restarted it since).
+exit_reason recorded_reason(const actor_cell& cell, std::optional<std::uint32_t> incarnation = {});
+
+/// True if the cell's state says the actor has ended (for good, or until its supervisor
+/// restarts it).
+[[nodiscard]] bool has_ended(const actor_cell& cell) noexcept;
 
 } // namespace proctor::detail

@@ -198,6 +198,15 @@ std::optional<int> process::exitcode() {
   return s.status->exitcode;
 }
 
+bool process::core_dumped() {
+  auto& s = *state_;
+  std::lock_guard guard{s.mu};
+  require_open(s);
+  if (s.phase == process_phase::running && s.parent_pid == ::getpid())
+    poll_end(s);
+  return s.status && s.status->core_dumped;
+}
+
 namespace {
 
 void signal_child(process_state& s, int sig) {

@@ -103,7 +103,7 @@ bool alive(const actor_ref& ref) {
   if (link == nullptr)
     return false;
   auto& cell = link->cell();
-  if (cell.state.load(std::memory_order_acquire) == cell_exited)
+  if (has_ended(cell))
     return false;
   auto run = live_run(cell.pid.load());
   return run && run->start_time == cell.start_time.load();

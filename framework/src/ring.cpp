@@ -280,6 +280,39 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
 }
 
 std::optional<queue_errc> ring::get(consumer consume, void* context, deadline until) {
+  return take(consume, context, until, nullptr);
+}
+
+std::optional<queue_errc> ring::peek(consumer consume, void* context, deadline until,
+                                     std::uint64_t& position) {
+  return take(consume, context, until, &position);
+}
+
+bool ring::pop(std::uint64_t position) {
+  auto* h = header_;
+  const std::uint64_t cap = capacity_;
+  ring_lock lock{h, cap, std::nullopt};
+  if (!lock.held() || h->corrupt.load())
+    return false;
+  auto head = h->head.load(std::memory_order_relaxed);
+  auto tail = h->tail.load(std::memory_order_acquire);
+  if (head != position || head == tail || !positions_sane(head, tail, cap))
+    return false;
+  bool is_data = false;
+  auto span = record_span(h, cap, head, tail, is_data);
+  if (span == 0 || !is_data)
+    return false;
+  h->head.store(head + span, std::memory_order_release);
+  h->count.fetch_sub(1, std::memory_order_relaxed);
+  h->get_seq.fetch_add(1);
+  lock.unlock();
+  if (h->putters_waiting.load() != 0)
+    futex_wake(h->get_seq, 1);
+  return true;
+}
+
+std::optional<queue_errc> ring::take(consumer consume, void* context, deadline until,
+                                     std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   for (;;) {
@@ -320,6 +353,11 @@ std::optional<queue_errc> ring::get(consumer consume, void* context, deadline un
     }
     auto prefix = read_prefix(h, cap, head);
     const std::byte* payload = data_of(h) + head % cap + sizeof(record_prefix);
+    if (peek_position != nullptr) { // the record stays until pop(head)
+      *peek_position = head;
+      consume(context, payload, prefix.size);
+      return std::nullopt;
+    }
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
       h->count.fetch_sub(1, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 #include "proctor/spawn.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -15,8 +17,17 @@
 #include "proctor/scoped_actor.hpp"
 #include "registry_table.hpp"
 #include "segment_name.hpp"
+#include "spawn_internals.hpp"
 
 namespace proctor::detail {
+
+void record_exit(actor_cell& cell, const exit_reason& why) {
+  cell.exit_kind = static_cast<std::uint32_t>(why.kind);
+  cell.exit_code = why.code;
+  set_field(cell.exit_detail, why.detail);
+  cell.state.store(cell.supervised != 0 ? cell_down : cell_exited, std::memory_order_release);
+  futex_wake(cell.state);
+}
 
 namespace {
 
@@ -42,7 +53,7 @@ spawned_table& spawned() {
 
 /// The reason for an actor whose process ended without recording one, from its exit status.
 exit_reason reason_from_status(const actor_cell& cell, std::optional<int> code) {
-  if (!code || cell.state.load() == cell_exited || cell.kill_requested.load() != 0)
+  if (!code || has_ended(cell) || cell.kill_requested.load() != 0)
     return recorded_reason(cell);
   if (*code < 0)
     return {exit_kind::signal, -*code, false, {}};
@@ -51,13 +62,6 @@ exit_reason reason_from_status(const actor_cell& cell, std::optional<int> code) 
   return {exit_kind::exit_code, *code, false, {}};
 }
 
-void record_exit(actor_cell& cell, const exit_reason& why) {
-  cell.exit_kind = static_cast<std::uint32_t>(why.kind);
-  cell.exit_code = why.code;
-  set_field(cell.exit_detail, why.detail);
-  cell.state.store(cell_exited, std::memory_order_release);
-  futex_wake(cell.state);
-}
 
 /// Releases the mailboxes of actors that have ended (this process started them), after writing
 /// the exact reason into the cell of any that died without a word.
@@ -70,7 +74,7 @@ void release_ended(spawned_table& t) {
     if (a.proc.is_alive())
       return false;
     auto& cell = a.box.cell();
-    if (cell.state.load() != cell_exited)
+    if (!has_ended(cell))
       record_exit(cell, reason_from_status(cell, a.proc.exitcode()));
     return true;
   });
@@ -86,6 +90,20 @@ extern "C" void record_fatal_signal(int sig) {
   ::raise(sig); // SA_RESETHAND: the default action now ends the process
 }
 
+void apply_limits(const actor_cell& cell) {
+  auto limit = [](int resource, std::uint64_t value) {
+    if (value == 0)
+      return;
+    rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    if (resource == RLIMIT_CPU) // SIGXCPU at the soft limit (a recorded exit reason), KILL later
+      rl.rlim_max = rl.rlim_cur + 1;
+    ::setrlimit(resource, &rl);
+  };
+  limit(RLIMIT_AS, cell.limit_memory);
+  limit(RLIMIT_CPU, cell.limit_cpu);
+  limit(RLIMIT_NOFILE, cell.limit_files);
+}
+
 void install_fatal_handlers(actor_cell* cell) {
   fatal_cell = cell;
   struct sigaction sa{};
@@ -99,6 +117,41 @@ void install_fatal_handlers(actor_cell* cell) {
 
 } // namespace
 
+void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
+                const std::string& name) {
+  auto until = clock::now() + timeout;
+  auto fail = [&](std::string why, exit_reason reason) -> spawn_error {
+    return spawn_error{actor_error{actor_errc::spawn_failed, std::move(why), std::move(reason)}};
+  };
+  for (;;) {
+    auto st = cell.state.load(std::memory_order_acquire);
+    if (st == cell_running)
+      return;
+    if (st == cell_exited || st == cell_down) {
+      auto why = recorded_reason(cell);
+      proc.join(std::chrono::seconds{5});
+      if (proc.is_alive()) {
+        proc.kill();
+        proc.join();
+      }
+      throw fail("actor '" + name + "' ended during init: " + to_string(why), why);
+    }
+    if (!proc.is_alive()) {
+      auto why = reason_from_status(cell, proc.exitcode());
+      throw fail("actor '" + name + "' died during init: " + to_string(why), why);
+    }
+    auto now = clock::now();
+    if (now >= until) {
+      proc.kill();
+      proc.join();
+      auto ms = timeout.count();
+      throw fail("actor '" + name + "' did not finish init within " + std::to_string(ms) + " ms",
+                 {exit_kind::killed, 9, false, "start timeout"});
+    }
+    futex_wait(cell.state, st, std::min(until, now + std::chrono::milliseconds{20}));
+  }
+}
+
 actor_ref spawn_actor(const spawn_options& opts,
                       const std::function<process(const segment_handle&, process::options)>& launch) {
   auto& table = spawned();
@@ -109,38 +162,7 @@ actor_ref spawn_actor(const spawn_options& opts,
   auto box = create_mailbox(opts);
   auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
   proc.start();
-  auto& cell = box.cell();
-  auto until = clock::now() + opts.start_timeout;
-  auto fail = [&](std::string why, exit_reason reason) -> spawn_error {
-    return spawn_error{actor_error{actor_errc::spawn_failed, std::move(why), std::move(reason)}};
-  };
-  for (;;) {
-    auto st = cell.state.load(std::memory_order_acquire);
-    if (st == cell_running)
-      break;
-    if (st == cell_exited) {
-      auto why = recorded_reason(cell);
-      proc.join(std::chrono::seconds{5});
-      if (proc.is_alive()) {
-        proc.kill();
-        proc.join();
-      }
-      throw fail("actor '" + opts.name + "' ended during init: " + to_string(why), why);
-    }
-    if (!proc.is_alive()) {
-      auto why = reason_from_status(cell, proc.exitcode());
-      throw fail("actor '" + opts.name + "' died during init: " + to_string(why), why);
-    }
-    auto now = clock::now();
-    if (now >= until) {
-      proc.kill();
-      proc.join();
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(opts.start_timeout).count();
-      throw fail("actor '" + opts.name + "' did not finish init within " + std::to_string(ms) + " ms",
-                 {exit_kind::killed, 9, false, "start timeout"});
-    }
-    futex_wait(cell.state, st, std::min(until, now + std::chrono::milliseconds{20}));
-  }
+  wait_ready(box.cell(), proc, opts.start_timeout, opts.name);
   auto ref = box.ref;
   std::lock_guard guard{table.mu};
   table.actors.push_back({std::move(box), std::move(proc)});
@@ -162,7 +184,13 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   auto run = current_run();
   cell.pid.store(run.pid, std::memory_order_relaxed);
   cell.start_time.store(run.start_time, std::memory_order_release);
+  if (cell.stderr_fd >= 0 && cell.stderr_fd != STDERR_FILENO) {
+    // The supervisor keeps the last lines for its crash reports (and passes the rest on).
+    ::dup2(cell.stderr_fd, STDERR_FILENO);
+    ::close(cell.stderr_fd);
+  }
   install_fatal_handlers(&cell);
+  apply_limits(cell);
 
   auto self_ref = make_ref(cell.id, cell_handle.name);
   exit_reason why;
@@ -194,7 +222,8 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     }
     forget_names_of(cell.id);
     record_exit(cell, why);
-    core->mailbox().messages().close(); // wakes senders blocked on a full mailbox: noproc now
+    if (cell.supervised == 0) // wakes senders blocked on a full mailbox: noproc from now on
+      core->mailbox().messages().close();
   }
   if (why.kind != exit_kind::normal && why.kind != exit_kind::shutdown)
     throw exit_request{why.kind == exit_kind::exit_code && why.code != 0 ? why.code : 1};

@@ -116,6 +116,9 @@ class process {
   /// `-N` after death by signal N. Never blocks.
   [[nodiscard]] std::optional<int> exitcode();
 
+  /// True if the child died of a signal and dumped core. Never blocks.
+  [[nodiscard]] bool core_dumped();
+
   /// Sends SIGTERM (through a pidfd, so never to a recycled pid). No effect once the child ended.
   void terminate();
 

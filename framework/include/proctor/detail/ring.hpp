@@ -50,6 +50,15 @@ class ring {
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
   [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
 
+  /// Like get(), but leaves the record in the ring and stores its position: pop(position) removes
+  /// it once it has been dealt with, so a consumer that dies meanwhile leaves it for the next.
+  /// @note For a ring with one consumer at a time (an actor's mailbox).
+  [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, deadline until,
+                                               std::uint64_t& position);
+
+  /// Removes the oldest record if it is still the one peek() found at `position`.
+  bool pop(std::uint64_t position);
+
   /// Waits until a record is in or the ring is closed (true), or `until` passes (false). Takes no
   /// record: another getter may take it first.
   bool wait_nonempty(deadline until);
@@ -79,6 +88,9 @@ class ring {
   [[nodiscard]] bool valid() const noexcept { return header_ != nullptr; }
 
  private:
+  std::optional<queue_errc> take(consumer consume, void* context, deadline until,
+                                 std::uint64_t* peek_position);
+
   ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity) noexcept
     : segment_(std::move(segment)), header_(header), capacity_(capacity) {}
 

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "actor_cell.hpp"
+#include "proctor/exit_reason.hpp"
+#include "proctor/process.hpp"
+
+namespace proctor::detail {
+
+/// Writes `why` into the cell and marks the actor ended: for good (exited), or, if supervised,
+/// until its supervisor restarts it (down). Wakes whoever waits on the state.
+void record_exit(actor_cell& cell, const exit_reason& why);
+
+/// Waits until the actor in `proc` reports ready on `cell`. Throws spawn_error (after killing and
+/// reaping it) if it ends first or `timeout` passes.
+void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
+                const std::string& name);
+
+} // namespace proctor::detail

@@ -1,0 +1,109 @@
+#include "proctor/supervisor.hpp"
+
+#include "proctor/scoped_actor.hpp"
+#include "proctor/system_messages.hpp"
+#include "supervisor_actor.hpp"
+#include "supervisor_messages.hpp"
+
+namespace proctor {
+
+namespace {
+
+using detail::supervisor_actor;
+
+template <class R, class M>
+expected<R, actor_error> call(const actor_ref& sup, const M& msg, sup_timeout timeout) {
+  scoped_actor self{"supervisor-client"};
+  return self.request<R>(sup, timeout, msg);
+}
+
+template <class M>
+expected<void, actor_error> call_ok(const actor_ref& sup, const M& msg, sup_timeout timeout) {
+  auto r = call<ok_msg>(sup, msg, timeout);
+  if (!r)
+    return r.error();
+  return {};
+}
+
+} // namespace
+
+std::string to_string(const crash_report& r) {
+  std::string s = "crash: supervisor=" + r.supervisor + " child=" + r.child_id
+                  + " pid=" + std::to_string(r.pid) + " reason=\"" + to_string(r.reason) + "\"";
+  if (!r.in_flight.empty())
+    s += " in_flight=" + r.in_flight;
+  s += " restarts=" + std::to_string(r.restarts) + " action=\"" + r.action + "\"";
+  if (!r.stderr_tail.empty()) {
+    s += " stderr=[";
+    for (std::size_t i = 0; i < r.stderr_tail.size(); ++i)
+      s += (i ? " | " : "") + r.stderr_tail[i];
+    s += "]";
+  }
+  return s;
+}
+
+actor_ref start_supervisor(const supervisor_spec& spec, spawn_options opts) {
+  if (opts.name.empty())
+    opts.name = "supervisor";
+  return spawn<supervisor_actor>(std::move(opts), spec);
+}
+
+child_start supervisor_child(const supervisor_spec& spec, std::string) {
+  return child<supervisor_actor>(spec);
+}
+
+expected<actor_ref, actor_error> start_child(const actor_ref& sup, const child_spec& spec,
+                                             sup_timeout timeout) {
+  return call<actor_ref>(sup, detail::sup_start_child{spec}, timeout);
+}
+
+expected<void, actor_error> terminate_child(const actor_ref& sup, const std::string& id,
+                                            sup_timeout timeout) {
+  return call_ok(sup, detail::sup_terminate_child{id}, timeout);
+}
+
+expected<actor_ref, actor_error> restart_child(const actor_ref& sup, const std::string& id,
+                                               sup_timeout timeout) {
+  return call<actor_ref>(sup, detail::sup_restart_child{id}, timeout);
+}
+
+expected<void, actor_error> delete_child(const actor_ref& sup, const std::string& id,
+                                         sup_timeout timeout) {
+  return call_ok(sup, detail::sup_delete_child{id}, timeout);
+}
+
+expected<std::vector<child_info>, actor_error> which_children(const actor_ref& sup,
+                                                              sup_timeout timeout) {
+  return call<std::vector<child_info>>(sup, detail::sup_which_children{}, timeout);
+}
+
+expected<child_counts, actor_error> count_children(const actor_ref& sup, sup_timeout timeout) {
+  return call<child_counts>(sup, detail::sup_count_children{}, timeout);
+}
+
+expected<std::vector<crash_report>, actor_error> crash_reports(const actor_ref& sup,
+                                                               sup_timeout timeout) {
+  return call<std::vector<crash_report>>(sup, detail::sup_crash_reports{}, timeout);
+}
+
+expected<std::vector<dead_letter>, actor_error> dead_letters(const actor_ref& sup,
+                                                             sup_timeout timeout) {
+  return call<std::vector<dead_letter>>(sup, detail::sup_dead_letters{}, timeout);
+}
+
+expected<void, actor_error> subscribe_crash_reports(const actor_ref& sup, const actor_ref& to,
+                                                    sup_timeout timeout) {
+  return call_ok(sup, detail::sup_subscribe{to}, timeout);
+}
+
+expected<void, actor_error> stop_supervisor(const actor_ref& sup, sup_timeout timeout) {
+  scoped_actor self{"supervisor-client"};
+  self.monitor(sup);
+  self.send_exit(sup, {exit_kind::shutdown, 0, false, "stop_supervisor"});
+  bool down = self.receive(timeout, [](const down_msg&) {});
+  if (!down)
+    return actor_error{actor_errc::timeout, "the supervisor did not stop in time", {}};
+  return {};
+}
+
+} // namespace proctor

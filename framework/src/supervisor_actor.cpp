@@ -1,0 +1,616 @@
+#include "supervisor_actor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "futex.hpp"
+#include "proctor/detail/codec.hpp"
+#include "spawn_internals.hpp"
+#include "supervisor_messages.hpp"
+#include "sys.hpp"
+
+namespace proctor::detail {
+
+namespace {
+
+constexpr std::size_t stderr_lines_kept = 8;
+
+bool abnormal(const exit_reason& r) {
+  return r.kind != exit_kind::normal && r.kind != exit_kind::shutdown;
+}
+
+std::string bytes_with_cell(const segment_handle& cell, const std::string& args) {
+  return encode_tuple(std::tuple<segment_handle>{cell}) + args;
+}
+
+actor_error sup_error(std::string what) {
+  return {actor_errc::handler_error, std::move(what), {}};
+}
+
+std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
+
+supervisor_actor::supervisor_actor(actor& self, supervisor_spec spec)
+  : self_(self), spec_(std::move(spec)), name_(self.ref().name()) {
+  if (name_.empty())
+    name_ = "supervisor";
+}
+
+supervisor_actor::~supervisor_actor() = default;
+
+// -- start and stop -----------------------------------------------------------------------------
+
+void supervisor_actor::init() {
+  if (spec_.flags.how == strategy::simple_one_for_one && spec_.children.size() != 1)
+    throw std::invalid_argument("simple_one_for_one takes exactly one child spec (the template)");
+  std::vector<std::string> ids;
+  for (auto& s : spec_.children) {
+    if (s.id.empty() || std::find(ids.begin(), ids.end(), s.id) != ids.end())
+      throw std::invalid_argument("child ids must be unique and non-empty: '" + s.id + "'");
+    ids.push_back(s.id);
+  }
+  if (spec_.flags.how == strategy::simple_one_for_one)
+    return; // the spec is a template: start_child makes the children
+  for (auto& s : spec_.children) {
+    auto c = std::make_unique<child>();
+    c->spec = s;
+    children_.push_back(std::move(c));
+    try {
+      start(*children_.back());
+    } catch (...) {
+      children_.pop_back();
+      on_exit({exit_kind::shutdown, 0, false, {}});
+      throw;
+    }
+  }
+  if (std::any_of(spec_.children.begin(), spec_.children.end(),
+                  [](const child_spec& s) { return s.watchdog.count() > 0; }))
+    self_.run_every(std::chrono::milliseconds{20}, [this] { check_watchdogs(); });
+}
+
+void supervisor_actor::start(child& c) {
+  if (!c.box.cell_obj) {
+    spawn_options o;
+    o.name = c.spec.id;
+    o.mailbox_bytes = c.spec.mailbox_bytes;
+    c.box = create_mailbox(o);
+    c.box.cell().supervised = 1;
+  } else {
+    auto& cell = c.box.cell();
+    // A new incarnation on the same mailbox: keep the last exit for late watchers.
+    cell.prev_exit_kind = cell.exit_kind;
+    cell.prev_exit_code = cell.exit_code;
+    std::memcpy(cell.prev_exit_detail, cell.exit_detail, sizeof cell.prev_exit_detail);
+    cell.incarnation.fetch_add(1, std::memory_order_acq_rel);
+    cell.fatal_signal.store(0);
+    cell.kill_requested.store(0);
+    cell.sleeping.store(0);
+    cell.handler_since.store(0);
+    cell.pid.store(0);
+    cell.state.store(cell_starting, std::memory_order_release);
+  }
+  auto& cell = c.box.cell();
+  cell.watchdog_ms = static_cast<std::uint32_t>(c.spec.watchdog.count());
+  cell.limit_memory = c.spec.limits.memory_bytes;
+  cell.limit_cpu = c.spec.limits.cpu_seconds;
+  cell.limit_files = c.spec.limits.open_files;
+
+  int fds[2] = {-1, -1};
+  if (::pipe2(fds, O_CLOEXEC) == 0)
+    cell.stderr_fd = fds[1];
+  else
+    cell.stderr_fd = -1;
+
+  auto key = c.spec.start.key;
+  auto bytes = bytes_with_cell(c.box.cell_obj.handle("actor mailbox"), c.spec.start.args);
+  process_target target{[key, bytes] {
+                          auto invoke = find_entry(key);
+                          if (invoke == nullptr)
+                            throw std::runtime_error("no registered actor " + key);
+                          invoke(bytes);
+                        },
+                        key, bytes, {}, false};
+  // Supervisors are single-threaded: they fork their children directly.
+  process p{process::options{c.spec.id, true, start_method::fork}, std::move(target)};
+  c.unresponsive = false;
+  try {
+    p.start();
+  } catch (...) {
+    if (fds[0] >= 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+    }
+    cell.stderr_fd = -1;
+    throw;
+  }
+  if (fds[1] >= 0)
+    ::close(fds[1]); // the child has its copy (it reads the number from the cell in its init)
+  c.proc = p;
+  c.pid = p.pid().value_or(0);
+  if (fds[0] >= 0) {
+    c.err = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(), fds[0]);
+    c.err_partial.clear();
+    read_stderr(c);
+  }
+  try {
+    wait_ready(cell, *c.proc, c.spec.start_timeout, c.spec.id); // throws spawn_error
+  } catch (...) {
+    cell.stderr_fd = -1;
+    if (c.err) {
+      c.err->close();
+      c.err.reset();
+    }
+    throw;
+  }
+  cell.stderr_fd = -1;
+  c.running = true;
+  c.restarting = false;
+  c.started = clock::now();
+  watch(c);
+}
+
+void supervisor_actor::watch(child& c) {
+  int fd = ::dup(c.proc->sentinel());
+  if (fd < 0)
+    throw_system_error("supervisor: dup of a pidfd", errno);
+  c.watch = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(), fd);
+  child* raw = &c;
+  c.watch->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this, raw](const boost::system::error_code& ec) {
+                        if (!ec)
+                          on_exit_of(raw);
+                      });
+}
+
+void supervisor_actor::read_stderr(child& c) {
+  child* raw = &c;
+  auto buf = std::make_shared<std::array<char, 4096>>();
+  c.err->async_read_some(boost::asio::buffer(*buf), [this, raw, buf](const boost::system::error_code& ec,
+                                                                     std::size_t n) {
+    if (ec || n == 0)
+      return;
+    auto& c = *raw;
+    // Pass the child's stderr on, line by line, and keep the last lines for crash reports.
+    c.err_partial.append(buf->data(), n);
+    std::size_t start = 0;
+    for (;;) {
+      auto nl = c.err_partial.find('\n', start);
+      if (nl == std::string::npos)
+        break;
+      auto line = c.err_partial.substr(start, nl - start);
+      std::fprintf(stderr, "%s\n", line.c_str());
+      c.err_tail.push_back(std::move(line));
+      if (c.err_tail.size() > stderr_lines_kept)
+        c.err_tail.pop_front();
+      start = nl + 1;
+    }
+    c.err_partial.erase(0, start);
+    if (c.err)
+      read_stderr(c);
+  });
+}
+
+void supervisor_actor::stop(child& c) {
+  c.restarting = false;
+  if (c.timer)
+    c.timer->cancel();
+  if (!c.running || !c.proc)
+    return;
+  if (c.watch) {
+    c.watch->close();
+    c.watch.reset();
+  }
+  auto& proc = *c.proc;
+  pid_t pid = c.pid;
+  // The child leads its own process group: the signal reaches its whole subtree. The pid cannot
+  // be reused meanwhile: the child is not reaped before join().
+  auto signal_group = [pid](int sig) {
+    if (pid > 0)
+      ::kill(-pid, sig);
+  };
+  switch (c.spec.shutdown.how) {
+    case shutdown_spec::kind::brutal_kill:
+      c.box.cell().kill_requested.store(1);
+      signal_group(SIGKILL);
+      proc.join();
+      break;
+    case shutdown_spec::kind::timeout:
+      signal_group(SIGTERM);
+      if (!proc.join(c.spec.shutdown.time)) {
+        c.box.cell().kill_requested.store(1);
+        signal_group(SIGKILL);
+        proc.join();
+      }
+      break;
+    case shutdown_spec::kind::infinity:
+      signal_group(SIGTERM);
+      proc.join();
+      break;
+  }
+  signal_group(SIGKILL); // whatever of its subtree is left
+  auto& cell = c.box.cell();
+  if (!has_ended(cell))
+    record_exit(cell, {exit_kind::shutdown, 0, false, "stopped by its supervisor"});
+  c.running = false;
+  c.pid = 0;
+  if (c.err) {
+    c.err->close();
+    c.err.reset();
+  }
+}
+
+void supervisor_actor::on_exit(const exit_reason&) {
+  shutting_down_ = true;
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    stop(**it);
+    auto& cell = (*it)->box.cell();
+    cell.supervised = 0; // for good now: senders get noproc
+    record_exit(cell, {exit_kind::shutdown, 0, false, "its supervisor stopped"});
+    (*it)->box.messages.close();
+  }
+}
+
+// -- when a child ends ---------------------------------------------------------------------------
+
+exit_reason supervisor_actor::reason_of(child& c) {
+  auto& proc = *c.proc;
+  proc.join();
+  auto code = proc.exitcode();
+  auto& cell = c.box.cell();
+  if (c.unresponsive)
+    return {exit_kind::unresponsive, 0, false,
+            "a handler ran longer than " + std::to_string(c.spec.watchdog.count()) + " ms"};
+  if (code && *code < 0) { // died of a signal: the status knows about the core dump
+    if (cell.kill_requested.load() != 0)
+      return {exit_kind::killed, -*code, false, {}};
+    return {exit_kind::signal, -*code, proc.core_dumped(), {}};
+  }
+  if (has_ended(cell))
+    return recorded_reason(cell);
+  if (code && *code == 0)
+    return {};
+  return {exit_kind::exit_code, code.value_or(-1), false, {}};
+}
+
+void supervisor_actor::on_exit_of(child* cp) {
+  auto& c = *cp;
+  if (!c.running)
+    return;
+  c.running = false;
+  c.watch.reset();
+  auto why = reason_of(c);
+  if (!has_ended(c.box.cell()))
+    record_exit(c.box.cell(), why);
+  // Collect what is left in its stderr pipe before the report.
+  if (c.err) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c.err->native_handle(), buf, sizeof buf)) > 0)
+      c.err_partial.append(buf, static_cast<std::size_t>(n));
+    if (!c.err_partial.empty()) {
+      std::fprintf(stderr, "%s\n", c.err_partial.c_str());
+      c.err_tail.push_back(c.err_partial);
+      c.err_partial.clear();
+    }
+    c.err->close();
+    c.err.reset();
+  }
+  handle_crash(c, std::move(why));
+}
+
+void supervisor_actor::handle_crash(child& c, exit_reason why) {
+  crash_report r;
+  r.supervisor = name_;
+  r.child_id = c.spec.id;
+  r.pid = c.pid;
+  r.reason = why;
+  r.restarts = c.restarts;
+  r.stderr_tail.assign(c.err_tail.begin(), c.err_tail.end());
+  c.err_tail.clear();
+  c.pid = 0;
+
+  auto& cell = c.box.cell();
+  auto pos = cell.in_flight_pos.load(std::memory_order_acquire);
+  if (pos != 0) {
+    r.in_flight = message_type_name(cell.in_flight_type.load());
+    if (pos == c.crash_pos) {
+      ++c.crash_count;
+    } else {
+      c.crash_pos = pos;
+      c.crash_count = 1;
+    }
+  }
+
+  bool restart_it = c.spec.restart == restart_type::permanent
+                    || (c.spec.restart == restart_type::transient && abnormal(why));
+  if (shutting_down_)
+    restart_it = false;
+  if (!restart_it) {
+    r.action = "no restart";
+    if (abnormal(why) || c.spec.restart != restart_type::transient)
+      report(std::move(r));
+    if (c.spec.restart == restart_type::temporary) {
+      // OTP drops a temporary child's spec: its mailbox is closed for good.
+      cell.supervised = 0;
+      record_exit(cell, why);
+      c.box.messages.close();
+      auto idx = index_of(&c);
+      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(idx));
+    }
+    return;
+  }
+  if (!note_restart()) {
+    r.action = "shutdown: restart intensity reached";
+    report(std::move(r));
+    give_up();
+    return;
+  }
+  // A message that keeps killing its actor goes to the dead letters instead of a crash loop.
+  auto k = spec_.flags.max_crashes_per_message;
+  if (pos != 0 && k != 0 && c.crash_count >= k) {
+    dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count};
+    std::vector<char> record;
+    std::uint64_t at = 0;
+    auto err = c.box.messages.peek(
+      [](void* ctx, const std::byte* data, std::size_t size) {
+        auto& out = *static_cast<std::vector<char>*>(ctx);
+        out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
+      },
+      &record, clock::now(), at);
+    if (!err && at + 1 == pos && c.box.messages.pop(at)) {
+      envelope env{};
+      if (record.size() >= sizeof env) {
+        std::memcpy(&env, record.data(), sizeof env);
+        if (sizeof env + env.sender_len <= record.size() && env.sender_id != 0)
+          d.sender = to_string(make_ref(env.sender_id,
+                                        std::string{record.data() + sizeof env, env.sender_len}));
+      }
+      dead_.push_back(d);
+      std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed %u times on a %s; moved aside\n",
+                   name_.c_str(), c.spec.id.c_str(), c.crash_count, d.type.c_str());
+      cell.in_flight_pos.store(0);
+      c.crash_pos = 0;
+      c.crash_count = 0;
+      r.action = "dead-letter and restart";
+    }
+  }
+  if (r.action.empty())
+    r.action = "restart";
+
+  switch (spec_.flags.how) {
+    case strategy::one_for_one:
+    case strategy::simple_one_for_one:
+      break;
+    case strategy::one_for_all:
+      for (auto it = children_.rbegin(); it != children_.rend(); ++it)
+        if (it->get() != &c)
+          stop(**it);
+      break;
+    case strategy::rest_for_one:
+      for (auto i = children_.size(); i-- > index_of(&c) + 1;)
+        stop(*children_[i]);
+      break;
+  }
+  auto delay = std::chrono::milliseconds{0};
+  if (clock::now() - c.started >= spec_.flags.stable_after)
+    c.in_a_row = 0;
+  if (spec_.flags.backoff_initial.count() > 0) {
+    auto shift = std::min<std::uint32_t>(c.in_a_row, 20);
+    auto base = std::min(spec_.flags.backoff_initial * (1u << shift), spec_.flags.backoff_max);
+    std::uint32_t rnd = 0;
+    (void)::getrandom(&rnd, sizeof rnd, GRND_NONBLOCK);
+    delay = base + std::chrono::milliseconds{base.count() > 0 ? rnd % (base.count() / 4 + 1) : 0};
+    r.action += " in " + std::to_string(delay.count()) + " ms";
+  }
+  ++c.in_a_row;
+  report(std::move(r));
+
+  auto begin = spec_.flags.how == strategy::one_for_all ? std::size_t{0} : index_of(&c);
+  auto end = spec_.flags.how == strategy::one_for_one || spec_.flags.how == strategy::simple_one_for_one
+               ? index_of(&c) + 1
+               : children_.size();
+  for (auto i = begin; i < end; ++i) {
+    auto& each = *children_[i];
+    if (each.running || (each.spec.restart == restart_type::temporary && &each != &c))
+      continue;
+    each.restarting = true;
+    if (!each.timer)
+      each.timer = std::make_unique<boost::asio::steady_timer>(self_.io_context());
+    each.timer->expires_after(delay);
+    child* raw = &each;
+    each.timer->async_wait([this, raw](const boost::system::error_code& ec) {
+      if (!ec && raw->restarting && !shutting_down_)
+        restart(*raw);
+    });
+    delay += std::chrono::milliseconds{0}; // children after it start in order, on the loop
+  }
+}
+
+void supervisor_actor::restart(child& c) {
+  ++c.restarts;
+  try_start(c);
+}
+
+void supervisor_actor::try_start(child& c) {
+  try {
+    start(c);
+  } catch (const spawn_error& e) {
+    // A failed restart counts as a restart (OTP): try again, unless intensity is reached.
+    crash_report r{name_, c.spec.id, 0, e.error().reason, {}, {}, c.restarts, {}};
+    if (!note_restart()) {
+      r.action = "shutdown: restart intensity reached (restart failed)";
+      report(std::move(r));
+      give_up();
+      return;
+    }
+    r.action = "restart failed; trying again";
+    report(std::move(r));
+    ++c.restarts;
+    c.restarting = true;
+    c.timer->expires_after(spec_.flags.backoff_initial);
+    child* raw = &c;
+    c.timer->async_wait([this, raw](const boost::system::error_code& ec) {
+      if (!ec && raw->restarting && !shutting_down_)
+        try_start(*raw);
+    });
+  }
+}
+
+bool supervisor_actor::note_restart() {
+  auto now = clock::now();
+  restart_times_.push_back(now);
+  while (!restart_times_.empty() && now - restart_times_.front() > spec_.flags.period)
+    restart_times_.pop_front();
+  return restart_times_.size() <= spec_.flags.intensity;
+}
+
+void supervisor_actor::give_up() {
+  // OTP: stop every child, then the supervisor, with reason shutdown; its parent decides next.
+  self_.quit({exit_kind::shutdown, 0, false, "reached max restart intensity"});
+}
+
+void supervisor_actor::check_watchdogs() {
+  auto now = monotonic_ns();
+  for (auto& cp : children_) {
+    auto& c = *cp;
+    if (!c.running || c.spec.watchdog.count() == 0)
+      continue;
+    auto since = c.box.cell().handler_since.load(std::memory_order_acquire);
+    auto limit = static_cast<std::uint64_t>(c.spec.watchdog.count()) * 1000000u;
+    if (since != 0 && now > since && now - since > limit && !c.unresponsive) {
+      c.unresponsive = true;
+      if (c.pid > 0)
+        ::kill(-c.pid, SIGKILL); // its pidfd fires next: on_exit_of() restarts it
+    }
+  }
+}
+
+void supervisor_actor::report(crash_report r) {
+  std::fprintf(stderr, "%s\n", to_string(r).c_str());
+  for (auto& s : subscribers_)
+    (void)self_.send(s, r);
+  reports_.push_back(std::move(r));
+  if (reports_.size() > 1000)
+    reports_.erase(reports_.begin());
+}
+
+// -- lookups ----------------------------------------------------------------------------------
+
+supervisor_actor::child* supervisor_actor::find(const std::string& id) {
+  for (auto& c : children_)
+    if (c->spec.id == id)
+      return c.get();
+  return nullptr;
+}
+
+std::size_t supervisor_actor::index_of(const child* c) const {
+  for (std::size_t i = 0; i < children_.size(); ++i)
+    if (children_[i].get() == c)
+      return i;
+  return children_.size();
+}
+
+std::vector<child_info> supervisor_actor::info() const {
+  std::vector<child_info> out;
+  for (auto& c : children_)
+    out.push_back({c->spec.id, c->box.ref, c->running ? c->pid : 0, c->spec.type, c->running,
+                   c->restarts});
+  return out;
+}
+
+// -- the API, as messages -----------------------------------------------------------------------
+
+behavior supervisor_actor::make_behavior() {
+  using result_ref = expected<actor_ref, actor_error>;
+  using result_ok = expected<ok_msg, actor_error>;
+  return {
+    [this](const sup_start_child& m) -> result_ref {
+      child_spec s = m.spec;
+      if (spec_.flags.how == strategy::simple_one_for_one) {
+        auto tmpl = spec_.children.front();
+        tmpl.start.args += s.start.args;
+        tmpl.id = tmpl.id + "-" + std::to_string(++dynamic_ids_);
+        s = tmpl;
+      } else if (s.id.empty() || find(s.id) != nullptr) {
+        return sup_error(s.id.empty() ? "a child id is empty" : "already_present: " + s.id);
+      }
+      auto c = std::make_unique<child>();
+      c->spec = s;
+      children_.push_back(std::move(c));
+      try {
+        start(*children_.back());
+      } catch (const spawn_error& e) {
+        children_.pop_back();
+        return e.error();
+      }
+      return children_.back()->box.ref;
+    },
+    [this](const sup_terminate_child& m) -> result_ok {
+      auto* c = find(m.id);
+      if (c == nullptr)
+        return sup_error("not_found: " + m.id);
+      stop(*c);
+      if (c->spec.restart == restart_type::temporary || spec_.flags.how == strategy::simple_one_for_one) {
+        c->box.cell().supervised = 0;
+        c->box.messages.close();
+        children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
+      }
+      return ok_msg{};
+    },
+    [this](const sup_restart_child& m) -> result_ref {
+      auto* c = find(m.id);
+      if (c == nullptr)
+        return sup_error("not_found: " + m.id);
+      if (c->running)
+        return sup_error("running: " + m.id);
+      try {
+        start(*c);
+      } catch (const spawn_error& e) {
+        return e.error();
+      }
+      return c->box.ref;
+    },
+    [this](const sup_delete_child& m) -> result_ok {
+      auto* c = find(m.id);
+      if (c == nullptr)
+        return sup_error("not_found: " + m.id);
+      if (c->running || c->restarting)
+        return sup_error("running: " + m.id);
+      c->box.cell().supervised = 0;
+      record_exit(c->box.cell(), {exit_kind::shutdown, 0, false, "deleted"});
+      c->box.messages.close();
+      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
+      return ok_msg{};
+    },
+    [this](const sup_which_children&) { return info(); },
+    [this](const sup_count_children&) {
+      child_counts n;
+      n.specs = static_cast<std::uint32_t>(children_.size());
+      for (auto& c : children_) {
+        n.active += c->running ? 1 : 0;
+        (c->spec.type == child_type::supervisor ? n.supervisors : n.workers) += 1;
+      }
+      return n;
+    },
+    [this](const sup_crash_reports&) { return reports_; },
+    [this](const sup_dead_letters&) { return dead_; },
+    [this](const sup_subscribe& m) {
+      subscribers_.push_back(m.to);
+      return ok_msg{};
+    },
+  };
+}
+
+} // namespace proctor::detail

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailbox.hpp"
+#include "proctor/actor.hpp"
+#include "proctor/supervisor.hpp"
+
+namespace proctor::detail {
+
+/// The supervisor process: OTP's supervisor as a proctor actor. Its children's mailboxes are its
+/// own (so they outlive crashes); it forks each child, watches the child's pidfd on its loop, and
+/// applies the restart strategy, intensity and backoff. Every state change happens on its loop;
+/// the public API (supervisor.hpp) only sends it requests.
+class supervisor_actor {
+ public:
+  supervisor_actor(actor& self, supervisor_spec spec);
+  ~supervisor_actor();
+
+  /// Starts the children in order; throws (after stopping those started) if one fails.
+  void init();
+  behavior make_behavior();
+  /// Stops every child, in reverse order, by its shutdown spec.
+  void on_exit(const exit_reason& why);
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  struct child {
+    child_spec spec;
+    mailbox_owner box;
+    std::optional<process> proc;
+    std::int32_t pid = 0;
+    bool running = false;
+    bool restarting = false;        ///< A restart is scheduled (backoff) or failed and waits.
+    std::unique_ptr<boost::asio::posix::stream_descriptor> watch;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> err;
+    std::string err_partial;
+    std::deque<std::string> err_tail;
+    std::uint32_t restarts = 0;     ///< Restarts so far.
+    std::uint32_t in_a_row = 0;     ///< Restarts since it last ran for stable_after.
+    clock::time_point started{};
+    std::uint64_t crash_pos = 0;    ///< The mailbox position it last crashed on (+1), and how
+    std::uint32_t crash_count = 0;  ///< often in a row.
+    bool unresponsive = false;      ///< Killed by the watchdog.
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  child* find(const std::string& id);
+  std::size_t index_of(const child* c) const;
+  void start(child& c);            ///< Throws spawn_error.
+  void stop(child& c);
+  void watch(child& c);
+  void read_stderr(child& c);
+  void on_exit_of(child* c);
+  exit_reason reason_of(child& c);
+  void handle_crash(child& c, exit_reason why);
+  bool note_restart();             ///< False once intensity is exceeded.
+  void restart(child& c);
+  void try_start(child& c);
+  void give_up();
+  void check_watchdogs();
+  void report(crash_report r);
+  std::vector<child_info> info() const;
+
+  actor& self_;
+  supervisor_spec spec_;
+  std::string name_;
+  std::vector<std::unique_ptr<child>> children_;
+  std::deque<clock::time_point> restart_times_;
+  std::vector<crash_report> reports_;
+  std::vector<dead_letter> dead_;
+  std::vector<actor_ref> subscribers_;
+  std::uint64_t dynamic_ids_ = 0;
+  bool shutting_down_ = false;
+};
+
+} // namespace proctor::detail
