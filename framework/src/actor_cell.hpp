@@ -25,7 +25,7 @@ struct actor_cell {
   std::atomic<std::int32_t> pid;      ///< Written by the actor before it reports ready.
   std::atomic<std::uint64_t> start_time;
   std::atomic<std::uint32_t> state;   ///< Futex word: cell_state.
-  std::atomic<std::uint32_t> sleeping;       ///< 1: the actor waits for its doorbell.
+  std::atomic<std::uint32_t> sleeping;       ///< Futex word: awake, or how to wake the actor.
   std::atomic<std::uint32_t> kill_requested; ///< Someone sent `kill`: its SIGKILL means killed.
   std::atomic<std::uint32_t> fatal_signal;   ///< Recorded by the actor's fatal-signal handler.
 
@@ -60,6 +60,13 @@ enum cell_state : std::uint32_t {
   cell_exited = 2,   ///< Ended for good; exit_* hold the reason; the mailbox is closed.
   cell_down = 3,     ///< Supervised and ended; exit_* hold the reason; messages wait for the
                      ///< next incarnation.
+};
+
+/// Values of actor_cell::sleeping.
+enum sleep_mode : std::uint32_t {
+  awake = 0,
+  sleeping_on_futex = 1, ///< Wake with FUTEX_WAKE on the word.
+  sleeping_on_bell = 2,  ///< Wake with a datagram to the doorbell (it waits in its event loop).
 };
 
 inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"

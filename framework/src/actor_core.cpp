@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "exit_request.hpp"
+#include "futex.hpp"
 #include "proctor/system_messages.hpp"
 #include "segment_name.hpp"
 #include "sys.hpp"
@@ -70,7 +71,7 @@ namespace {
 
 constexpr std::chrono::microseconds spin_time{20};
 constexpr std::chrono::microseconds io_poll_interval{50};
-constexpr unsigned busy_spins = 256; // about 2 us of pause instructions
+constexpr unsigned busy_spins = 1; // well under a microsecond of pause instructions
 constexpr std::size_t batch = 64;
 
 std::uint64_t monotonic_ns() noexcept {
@@ -193,77 +194,134 @@ void actor_core::idle_wait(deadline until) {
   // Spin first: a busy partner answers within a microsecond or two, far below a wake-up's cost.
   // After a short busy spin, yield between looks: on a loaded machine the partner may be waiting
   // for this very core.
-  auto spin_end = clock::now() + spin_time;
+  // Adaptive: a spin that found nothing last time is halved, one that succeeded grows back.
+  auto spin_end = clock::now() + spin_budget_;
   for (unsigned i = 1;; ++i) {
-    if (!messages.empty())
+    if (!messages.empty()) {
+      spin_budget_ = std::min<std::chrono::nanoseconds>(spin_budget_ * 2 + std::chrono::microseconds{1},
+                                                         spin_time);
       return;
+    }
     if (i < busy_spins) {
       __builtin_ia32_pause();
       continue;
     }
-    ::sched_yield();
-    if ((i & 15) == 0 && clock::now() >= spin_end)
+    if (clock::now() >= spin_end)
       break;
+    ::sched_yield();
   }
+  spin_budget_ /= 2;
   poll_io(); // timers, deaths, signals that came due meanwhile
   if (quit_ || !deferred_.empty())
     return;
-  cell.sleeping.store(1, std::memory_order_seq_cst);
+  // Nothing but the mailbox to wait for (no timer, watch, request or I/O of the actor's own):
+  // sleep on the cell's futex word, the cheapest wake-up. Otherwise in the loop, woken by the
+  // doorbell. A signal (SIGTERM) interrupts either.
+  bool futex_only = is_actor_ && timers_.empty() && watches_.empty() && pending_.empty() && !io_used_;
+  auto mode = futex_only ? sleeping_on_futex : sleeping_on_bell;
+  cell.sleeping.store(mode, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!messages.empty()) {
-    cell.sleeping.store(0, std::memory_order_relaxed);
+    cell.sleeping.store(awake, std::memory_order_relaxed);
     return;
   }
-  if (io_.stopped())
-    io_.restart();
-  if (until)
-    io_.run_one_until(*until);
-  else
-    io_.run_one();
-  cell.sleeping.store(0, std::memory_order_relaxed);
+  if (futex_only) {
+    // Bounded: a sender killed between its put and its wake-up costs at most this.
+    auto limit = clock::now() + std::chrono::seconds{1};
+    futex_wait(cell.sleeping, mode, until ? std::min(*until, limit) : limit);
+  } else {
+    if (io_.stopped())
+      io_.restart();
+    if (until)
+      io_.run_one_until(*until);
+    else
+      io_.run_one();
+  }
+  cell.sleeping.store(awake, std::memory_order_relaxed);
 }
 
 bool actor_core::pull_one() {
+  // A handler may wait for a reply (scoped_actor::request inside receive) and so pull again:
+  // records in use further up the stack are never overwritten; nested pulls use their own copy.
+  struct depth_guard {
+    int& depth;
+    explicit depth_guard(int& d) : depth(d) { ++depth; }
+    ~depth_guard() { --depth; }
+  } guard{route_depth_};
+  bool nested = route_depth_ > 1;
+
+  if (!nested && inbox_pos_ < inbox_.size()) {
+    std::uint32_t size = 0;
+    std::memcpy(&size, inbox_.data() + inbox_pos_, sizeof size);
+    const char* data = inbox_.data() + inbox_pos_ + sizeof size;
+    inbox_pos_ += sizeof size + size;
+    route(data, size);
+    return true;
+  }
   auto& messages = link_->messages();
   if (messages.empty()) {
     if (deferred_.empty())
       return false;
-    record_ = std::move(deferred_.front());
+    auto record = std::move(deferred_.front());
     deferred_.pop_front();
-    route(record_);
+    route(record.data(), record.size());
+    return true;
+  }
+  auto& cell = link_->cell();
+  std::optional<queue_errc> err;
+  if (!supervised_ && !nested) {
+    // Several records under one lock: the sender and this reader meet on the lock half as often.
+    inbox_.clear();
+    inbox_pos_ = 0;
+    auto n = messages.get_batch(
+      [](void* ctx, const std::byte* data, std::size_t size) {
+        auto& out = *static_cast<std::vector<char>*>(ctx);
+        auto at = out.size();
+        auto size32 = static_cast<std::uint32_t>(size);
+        out.resize(at + sizeof size32 + size);
+        std::memcpy(out.data() + at, &size32, sizeof size32);
+        std::memcpy(out.data() + at + sizeof size32, data, size);
+      },
+      &inbox_, batch, err);
+    if (err && *err == queue_errc::corrupt)
+      quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
+    if (n == 0)
+      return false;
+    std::uint32_t size = 0;
+    std::memcpy(&size, inbox_.data(), sizeof size);
+    inbox_pos_ = sizeof size + size;
+    route(inbox_.data() + sizeof size, size);
     return true;
   }
   auto copy_out = [](void* ctx, const std::byte* data, std::size_t size) {
     auto& out = *static_cast<std::vector<char>*>(ctx);
-    out.resize(size);
-    std::memcpy(out.data(), data, size);
+    out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
   };
-  auto& cell = link_->cell();
-  std::optional<queue_errc> err;
+  std::vector<char> record;
   std::uint64_t position = 0;
   if (supervised_)
-    err = messages.peek(copy_out, &record_, clock::now(), position);
+    err = messages.peek(copy_out, &record, clock::now(), position);
   else
-    err = messages.get(copy_out, &record_, clock::now());
+    err = messages.get(copy_out, &record, clock::now());
   if (err) {
     if (*err == queue_errc::corrupt)
       quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
     return false;
   }
   if (!supervised_) {
-    route(record_);
+    route(record.data(), record.size());
     return true;
   }
   // Supervised: the record stays in the mailbox until handled, and the cell names it, so that
   // a crash leaves it for the next incarnation and the supervisor can name it in its report.
   envelope env{};
-  if (record_.size() >= sizeof env)
-    std::memcpy(&env, record_.data(), sizeof env);
+  if (record.size() >= sizeof env)
+    std::memcpy(&env, record.data(), sizeof env);
   cell.in_flight_type.store(env.type_id, std::memory_order_relaxed);
   cell.in_flight_pos.store(position + 1, std::memory_order_release);
   if (cell.watchdog_ms != 0)
     cell.handler_since.store(monotonic_ns(), std::memory_order_release);
-  route(record_);
+  route(record.data(), record.size());
   if (cell.watchdog_ms != 0)
     cell.handler_since.store(0, std::memory_order_release);
   messages.pop(position);
@@ -271,21 +329,40 @@ bool actor_core::pull_one() {
   return true;
 }
 
-void actor_core::route(std::vector<char>& record) {
-  if (record.size() < sizeof(envelope)) {
+void actor_core::route(const char* data, std::size_t record_size) {
+  if (record_size < sizeof(envelope)) {
     report_malformed("a record shorter than its envelope");
     return;
   }
   envelope env;
-  std::memcpy(&env, record.data(), sizeof env);
-  if (sizeof env + env.sender_len > record.size()) {
+  std::memcpy(&env, data, sizeof env);
+  if (sizeof env + env.sender_len > record_size) {
     report_malformed("a record whose sender overruns it");
     return;
   }
-  const char* sender = record.data() + sizeof env;
-  auto* payload = reinterpret_cast<const std::byte*>(record.data() + sizeof env + env.sender_len);
-  std::size_t size = record.size() - sizeof env - env.sender_len;
+  const char* sender = data + sizeof env;
+  auto* payload = reinterpret_cast<const std::byte*>(data + sizeof env + env.sender_len);
+  std::size_t size = record_size - sizeof env - env.sender_len;
 
+  // Whose message this is, restored afterwards for a handler further up the stack.
+  struct sender_scope {
+    actor_core& core;
+    const char* name;
+    std::size_t len;
+    std::uint64_t id;
+    bool ready;
+    actor_ref ref;
+    invocation* current;
+    ~sender_scope() {
+      core.sender_name_ = name;
+      core.sender_len_ = len;
+      core.sender_id_ = id;
+      core.sender_ready_ = ready;
+      core.sender_ = std::move(ref);
+      core.current_ = current;
+    }
+  } restore{*this, sender_name_, sender_len_, sender_id_, sender_ready_,
+            route_depth_ > 1 ? sender_ : actor_ref{}, current_};
   sender_name_ = sender;
   sender_len_ = env.sender_len;
   sender_id_ = env.sender_id;
@@ -300,10 +377,10 @@ void actor_core::route(std::vector<char>& record) {
       received_ = true;
       dispatch(*receiving_, env, sender, env.sender_len, payload, size);
     } else {
-      stash_.push_back(record);
+      stash_.emplace_back(data, data + record_size);
     }
   } else if (!is_actor_) {
-    stash_.push_back(record); // a scoped_actor waiting for a reply: keep it for receive()
+    stash_.emplace_back(data, data + record_size); // waiting for a reply: keep it for receive()
   } else {
     dispatch(behavior_, env, sender, env.sender_len, payload, size);
   }
@@ -502,11 +579,11 @@ bool actor_core::receive(duration timeout, const behavior& bhvr) {
     std::memcpy(&env, it->data(), sizeof env);
     if (bhvr.find(env.type_id) == nullptr)
       continue;
-    record_ = std::move(*it);
+    auto record = std::move(*it);
     stash_.erase(it);
     receiving_ = &bhvr;
     received_ = false;
-    route(record_);
+    route(record.data(), record.size());
     receiving_ = nullptr;
     return true;
   }
@@ -761,7 +838,7 @@ void actor_core::deliver(std::uint64_t type_id, const actor_ref& from, std::stri
   std::memcpy(record.data(), &env, sizeof env);
   std::memcpy(record.data() + sizeof env, from.data()->cell_name.data(), env.sender_len);
   std::memcpy(record.data() + sizeof env + env.sender_len, payload.data(), payload.size());
-  route(record);
+  route(record.data(), record.size());
 }
 
 // -- the seam of actor_api.hpp ------------------------------------------------------------------
@@ -800,7 +877,7 @@ void core_trap_exit(actor_core& self, bool on) { self.trap_exit(on); }
 void core_send_exit(actor_core& self, const actor_ref& target, const exit_reason& why) {
   self.send_exit(target, why);
 }
-boost::asio::io_context& core_io(actor_core& self) { return self.io(); }
+boost::asio::io_context& core_io(actor_core& self) { return self.user_io(); }
 timer_id core_run_later(actor_core& self, duration delay, std::function<void()> fn) {
   return self.run_later(delay, std::move(fn), false);
 }

@@ -74,6 +74,11 @@ class actor_core {
   [[nodiscard]] const actor_ref& sender();
   [[nodiscard]] invocation* current() noexcept { return current_; }
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+  /// The loop, for the actor's own I/O: from now on it always sleeps in the loop.
+  [[nodiscard]] boost::asio::io_context& user_io() noexcept {
+    io_used_ = true;
+    return io_;
+  }
   [[nodiscard]] mailbox_link& mailbox() noexcept { return *link_; }
   [[nodiscard]] const std::optional<exit_reason>& quitting() const noexcept { return quit_; }
 
@@ -100,7 +105,7 @@ class actor_core {
 
   // mailbox
   bool pull_one();                              ///< Takes and routes one record; false if none.
-  void route(std::vector<char>& record);
+  void route(const char* data, std::size_t size);
   void dispatch(const behavior& bhvr, const envelope& env, const char* sender, std::size_t sender_len,
                 const std::byte* payload, std::size_t size);
   void handle_response(const envelope& env, const std::byte* payload, std::size_t size);
@@ -124,6 +129,8 @@ class actor_core {
   mailbox_link* link_;
   bool is_actor_;
   bool supervised_ = false;
+  bool io_used_ = false;
+  std::chrono::nanoseconds spin_budget_{std::chrono::microseconds{20}};
   int bell_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell_;
   std::unique_ptr<boost::asio::signal_set> signals_;
@@ -141,7 +148,9 @@ class actor_core {
   bool sender_ready_ = false;
   std::unordered_map<std::uint64_t, actor_ref> known_;
 
-  std::vector<char> record_;
+  std::vector<char> inbox_;             ///< Records taken in one batch: [u32 size][bytes]...
+  std::size_t inbox_pos_ = 0;
+  int route_depth_ = 0;
   std::deque<std::vector<char>> deferred_; ///< Own system messages that found the mailbox full.
   std::deque<std::vector<char>> stash_;    ///< scoped_actor: messages no receive took yet.
   const behavior* receiving_ = nullptr;    ///< scoped_actor: the behavior of a receive().

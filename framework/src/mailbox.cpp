@@ -13,6 +13,7 @@
 
 #include "proctor/shm_error.hpp"
 #include "proctor/spawn.hpp"
+#include "futex.hpp"
 #include "unique_fd.hpp"
 
 namespace proctor::detail {
@@ -106,10 +107,15 @@ actor_ref make_ref(std::uint64_t id, std::string cell_name) {
 
 void mailbox_link::ring_bell() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with the sleeper's fence
-  if (cell_->sleeping.load(std::memory_order_seq_cst) == 0)
+  if (cell_->sleeping.load(std::memory_order_seq_cst) == awake)
     return;
-  if (cell_->sleeping.exchange(0, std::memory_order_seq_cst) == 0)
+  auto mode = cell_->sleeping.exchange(awake, std::memory_order_seq_cst);
+  if (mode == awake)
     return; // somebody else rang
+  if (mode == sleeping_on_futex) {
+    futex_wake(cell_->sleeping, 1);
+    return;
+  }
   char one = 1;
   // A full socket buffer means the actor has doorbells waiting already: nothing is lost.
   (void)::sendto(bell_sender(), &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL,

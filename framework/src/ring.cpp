@@ -311,6 +311,56 @@ bool ring::pop(std::uint64_t position) {
   return true;
 }
 
+std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_records,
+                            std::optional<queue_errc>& error) {
+  auto* h = header_;
+  const std::uint64_t cap = capacity_;
+  error.reset();
+  if (h->tail.load(std::memory_order_acquire) == h->head.load(std::memory_order_acquire))
+    return 0;
+  ring_lock lock{h, cap, clock::now()};
+  if (!lock.held()) {
+    if (!lock.timed_out())
+      error = queue_errc::corrupt;
+    return 0;
+  }
+  if (h->corrupt.load()) {
+    error = queue_errc::corrupt;
+    return 0;
+  }
+  std::size_t n = 0;
+  auto head = h->head.load(std::memory_order_relaxed);
+  auto tail = h->tail.load(std::memory_order_acquire);
+  if (!positions_sane(head, tail, cap)) {
+    h->corrupt.store(1);
+    error = queue_errc::corrupt;
+    return 0;
+  }
+  while (head != tail && n < max_records) {
+    bool is_data = false;
+    auto span = record_span(h, cap, head, tail, is_data);
+    if (span == 0) {
+      h->corrupt.store(1);
+      error = queue_errc::corrupt;
+      break;
+    }
+    if (is_data) {
+      auto prefix = read_prefix(h, cap, head);
+      consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
+      ++n;
+      h->count.fetch_sub(1, std::memory_order_relaxed);
+    }
+    head += span;
+    // Each record leaves as it is copied: a consumer that throws loses nothing it did not take.
+    h->head.store(head, std::memory_order_release);
+  }
+  h->get_seq.fetch_add(1);
+  lock.unlock();
+  if (h->putters_waiting.load() != 0)
+    futex_wake(h->get_seq);
+  return n;
+}
+
 std::optional<queue_errc> ring::take(consumer consume, void* context, deadline until,
                                      std::uint64_t* peek_position) {
   auto* h = header_;

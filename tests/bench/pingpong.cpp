@@ -1,11 +1,12 @@
 // pingpong, impl `proctor`: Savina PingPong between two actor processes — `ping` sends a ping,
 // `pong` answers each with a pong, COUNT round trips; then ping reports to main.
 //   bench_pingpong COUNT
-// Prints the mean microseconds per round trip (the whole exchange divided by COUNT).
+// Prints the median microseconds of one round trip (timed by ping, as the peers do).
 #include <proctor/proctor.hpp>
 
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "bench_main.hpp"
 
@@ -35,20 +36,31 @@ proctor::behavior pong(proctor::actor& self) {
   return {[&self](ball b) { (void)self.send(self.current_sender(), b); }};
 }
 
+struct rally_state {
+  proctor::actor_ref report_to;
+  std::vector<double> samples;
+  double sent_at = 0;
+};
+
 proctor::behavior ping(proctor::actor& self) {
-  auto report_to = std::make_shared<proctor::actor_ref>();
-  auto started = std::make_shared<double>(0);
+  auto st = std::make_shared<rally_state>();
   return {
-    [&self, report_to, started](const start_rally& s) {
-      *report_to = s.report_to;
-      *started = bench_now_ns();
+    [&self, st](const start_rally& s) {
+      st->report_to = s.report_to;
+      st->samples.clear();
+      st->samples.reserve(static_cast<std::size_t>(s.rounds));
+      st->sent_at = bench_now_ns();
       (void)self.send(s.partner, ball{s.rounds});
     },
-    [&self, report_to, started](ball b) {
-      if (b.left > 1)
+    [&self, st](ball b) {
+      double now = bench_now_ns();
+      st->samples.push_back(now - st->sent_at);
+      if (b.left > 1) {
+        st->sent_at = bench_now_ns();
         (void)self.send(self.current_sender(), ball{b.left - 1});
-      else
-        (void)self.send(*report_to, bench_now_ns() - *started);
+      } else {
+        (void)self.send(st->report_to, bench_median(st->samples.data(), st->samples.size()));
+      }
     },
   };
 }
@@ -74,6 +86,6 @@ int main(int argc, char** argv) {
     double ns = rally(self, pinger, ponger, count);
     self.send_exit(pinger, {proctor::exit_kind::shutdown, 0, false, {}});
     self.send_exit(ponger, {proctor::exit_kind::shutdown, 0, false, {}});
-    return bench::result{ns / 1e3 / static_cast<double>(count), "us", "lower"};
+    return bench::result{ns / 1e3, "us", "lower"};
   });
 }

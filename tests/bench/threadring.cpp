@@ -1,7 +1,8 @@
 // threadring, impl `proctor`: Savina ThreadRing — 100 actor processes in a ring pass a token
 // COUNT hops; the actor that takes the last hop tells main.
 //   bench_threadring COUNT
-// Prints the mean microseconds per hop.
+// Prints the median time of one lap (100 hops, timed by the first member, as the peers do)
+// divided by 100, in microseconds.
 #include <proctor/proctor.hpp>
 
 #include <cstdint>
@@ -20,10 +21,11 @@ struct token {
 struct next_is {
   proctor::actor_ref next;
   proctor::actor_ref report_to;
+  bool first = false; ///< Times the laps.
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, next_is& x) {
-  return f(caf::meta::type_name("next_is"), x.next, x.report_to);
+  return f(caf::meta::type_name("next_is"), x.next, x.report_to, x.first);
 }
 
 } // namespace
@@ -33,26 +35,41 @@ PROCTOR_MESSAGE(next_is, "bench.threadring.next_is");
 
 namespace {
 
+struct member_state {
+  next_is links;
+  std::vector<double> laps;
+  double lap_start = 0;
+};
+
 proctor::behavior member(proctor::actor& self) {
-  auto links = std::make_shared<next_is>();
+  auto st = std::make_shared<member_state>();
   return {
-    [links](const next_is& n) { *links = n; },
-    [&self, links](token t) {
-      if (t.hops_left == 0)
-        (void)self.send(links->report_to, bench_now_ns());
-      else
-        (void)self.send(links->next, token{t.hops_left - 1});
+    [st](const next_is& n) { st->links = n; },
+    [&self, st](token t) {
+      if (st->links.first) {
+        double now = bench_now_ns();
+        if (st->lap_start != 0)
+          st->laps.push_back(now - st->lap_start);
+        st->lap_start = now;
+      }
+      if (t.hops_left == 0) {
+        double lap = st->laps.empty() ? 0 : bench_median(st->laps.data(), st->laps.size());
+        st->laps.clear();
+        st->lap_start = 0;
+        (void)self.send(st->links.report_to, lap);
+      } else {
+        (void)self.send(st->links.next, token{t.hops_left - 1});
+      }
     },
   };
 }
 
 double run_ring(proctor::scoped_actor& self, const proctor::actor_ref& first, long hops) {
-  double start = bench_now_ns();
   (void)self.send(first, token{hops});
-  double end = 0;
-  if (!self.receive(std::chrono::minutes(5), [&](double t) { end = t; }))
+  double lap = 0;
+  if (!self.receive(std::chrono::minutes(5), [&](double t) { lap = t; }))
     throw std::runtime_error("threadring: the token got lost");
-  return (end - start) / 1e3 / static_cast<double>(hops);
+  return lap / 1e3 / ring_size;
 }
 
 } // namespace
@@ -66,7 +83,7 @@ int main(int argc, char** argv) {
       ring.push_back(proctor::spawn<member>(proctor::spawn_options{.mailbox_bytes = 16 * 1024}));
     for (int i = 0; i < ring_size; ++i)
       (void)self.send(ring[static_cast<std::size_t>(i)],
-                      next_is{ring[static_cast<std::size_t>((i + 1) % ring_size)], self.ref()});
+                      next_is{ring[static_cast<std::size_t>((i + 1) % ring_size)], self.ref(), i == 0});
     run_ring(self, ring[0], 1000); // warm-up
     double us = run_ring(self, ring[0], count);
     for (auto& m : ring)

@@ -50,6 +50,12 @@ class ring {
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
   [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
 
+  /// Takes up to `max_records` records at once, under one lock, without waiting; returns how many
+  /// it handed to `consume` (0 when empty). `error` is set to corrupt if the ring failed a check.
+  /// @note `consume` must not throw.
+  std::size_t get_batch(consumer consume, void* context, std::size_t max_records,
+                        std::optional<queue_errc>& error);
+
   /// Like get(), but leaves the record in the ring and stores its position: pop(position) removes
   /// it once it has been dealt with, so a consumer that dies meanwhile leaves it for the next.
   /// @note For a ring with one consumer at a time (an actor's mailbox).
