@@ -493,8 +493,13 @@ void actor_core::request(const actor_ref& to, duration timeout, std::uint64_t ty
     boost::asio::post(io_, [on_error = std::move(on_error), e = *err] { on_error(e); });
     return;
   }
+  // A supervised receiver's crash does not fail the request: it waits in the mailbox for the
+  // next incarnation (its supervisor answers with an error if it dead-letters it). Only the
+  // timeout bounds it.
+  auto* target_link = link_of(to);
+  bool survives_crash = target_link != nullptr && restartable(target_link->cell());
   std::optional<exit_reason> dead;
-  auto* w = watch_of(to, dead);
+  auto* w = survives_crash ? nullptr : watch_of(to, dead);
   if (w == nullptr && dead) {
     // Ended between the put and now: its reply may be queued already; fail after it.
     self_system(message_traits<sys_request_failed>::id, to,
@@ -699,6 +704,8 @@ void actor_core::on_death(std::uint64_t target_id) {
     self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));
   if (w.linked)
     self_system(message_traits<sys_exit>::id, w.target, encode(sys_exit{why, true}));
+  if (target_link != nullptr && restartable(target_link->cell()))
+    return; // requests wait for the next incarnation (see request())
   for (auto& [req, p] : pending_)
     if (p.target == target_id)
       self_system(message_traits<sys_request_failed>::id, w.target,

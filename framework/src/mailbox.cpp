@@ -192,6 +192,12 @@ mailbox_owner create_mailbox(const spawn_options& opts) {
   return {std::move(cell_obj), std::move(messages), std::move(ref)};
 }
 
+exit_reason current_reason(const actor_cell& cell);
+
+bool restartable(const actor_cell& cell) noexcept {
+  return cell.supervised != 0 && cell.state.load(std::memory_order_acquire) != cell_exited;
+}
+
 bool has_ended(const actor_cell& cell) noexcept {
   auto st = cell.state.load(std::memory_order_acquire);
   return st == cell_exited || st == cell_down;
@@ -213,6 +219,14 @@ exit_reason reason_of(std::uint32_t kind, std::int32_t code, const char (&detail
 exit_reason recorded_reason(const actor_cell& cell, std::optional<std::uint32_t> incarnation) {
   if (incarnation && cell.incarnation.load(std::memory_order_acquire) != *incarnation)
     return reason_of(cell.prev_exit_kind, cell.prev_exit_code, cell.prev_exit_detail);
+  auto r = current_reason(cell);
+  // A supervisor may have restarted the actor while we read: then the previous exit is ours.
+  if (incarnation && cell.incarnation.load(std::memory_order_acquire) != *incarnation)
+    return reason_of(cell.prev_exit_kind, cell.prev_exit_code, cell.prev_exit_detail);
+  return r;
+}
+
+exit_reason current_reason(const actor_cell& cell) {
   if (has_ended(cell))
     return reason_of(cell.exit_kind, cell.exit_code, cell.exit_detail);
   if (cell.kill_requested.load(std::memory_order_acquire) != 0)

@@ -105,6 +105,10 @@ std::uint64_t random_id();
 /// `incarnation`: the one that ended, if known (a supervisor may have restarted it since).
 exit_reason recorded_reason(const actor_cell& cell, std::optional<std::uint32_t> incarnation = {});
 
+/// True for a supervised actor whose supervisor still runs it: a crash is followed by a restart on
+/// the same mailbox, so messages (and requests) sent to it wait for the next incarnation.
+[[nodiscard]] bool restartable(const actor_cell& cell) noexcept;
+
 /// True if the cell's state says the actor has ended (for good, or until its supervisor
 /// restarts it).
 [[nodiscard]] bool has_ended(const actor_cell& cell) noexcept;

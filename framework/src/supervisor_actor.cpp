@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "actor_core.hpp"
 #include "futex.hpp"
 #include "proctor/detail/codec.hpp"
 #include "spawn_internals.hpp"
@@ -378,6 +379,19 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
                                         std::string{record.data() + sizeof env, env.sender_len}));
       }
       dead_.push_back(d);
+      if ((env.flags & flag_request) != 0 && !d.sender.empty()) {
+        // Its sender waits for an answer: tell it, rather than let it time out.
+        std::vector<char> scratch;
+        actor_error e{actor_errc::handler_error,
+                      "dead-lettered: child " + c.spec.id + " crashed "
+                        + std::to_string(c.crash_count) + " times handling it",
+                      why};
+        auto bytes = item_bytes(e, scratch);
+        (void)self_.core().send(make_ref(env.sender_id, std::string{record.data() + sizeof env,
+                                                                    env.sender_len}),
+                                message_traits<actor_error>::id, flag_response | flag_error,
+                                env.request_id, bytes, true);
+      }
       std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed %u times on a %s; moved aside\n",
                    name_.c_str(), c.spec.id.c_str(), c.crash_count, d.type.c_str());
       cell.in_flight_pos.store(0);
