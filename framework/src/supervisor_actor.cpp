@@ -163,10 +163,8 @@ void supervisor_actor::start(child& c) {
 }
 
 void supervisor_actor::watch(child& c) {
-  int fd = ::dup(c.proc->sentinel());
-  if (fd < 0)
-    throw_system_error("supervisor: dup of a pidfd", errno);
-  c.watch = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(), fd);
+  // The process handle keeps owning its pidfd (one descriptor per child: trees are wide).
+  c.watch.reset(new boost::asio::posix::stream_descriptor(self_.io_context(), c.proc->sentinel()));
   child* raw = &c;
   c.watch->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                       [this, raw](const boost::system::error_code& ec) {
@@ -209,10 +207,7 @@ void supervisor_actor::stop(child& c) {
     c.timer->cancel();
   if (!c.running || !c.proc)
     return;
-  if (c.watch) {
-    c.watch->close();
-    c.watch.reset();
-  }
+  c.watch.reset();
   auto& proc = *c.proc;
   pid_t pid = c.pid;
   // The child leads its own process group: the signal reaches its whole subtree. The pid cannot

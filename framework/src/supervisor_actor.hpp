@@ -35,6 +35,16 @@ class supervisor_actor {
  private:
   using clock = std::chrono::steady_clock;
 
+  /// Watches a descriptor owned by someone else (the process handle's pidfd): never closes it.
+  struct borrowed {
+    void operator()(boost::asio::posix::stream_descriptor* d) const noexcept {
+      boost::system::error_code ignored;
+      d->cancel(ignored);
+      d->release();
+      delete d;
+    }
+  };
+
   struct child {
     child_spec spec;
     mailbox_owner box;
@@ -42,7 +52,7 @@ class supervisor_actor {
     std::int32_t pid = 0;
     bool running = false;
     bool restarting = false;        ///< A restart is scheduled (backoff) or failed and waits.
-    std::unique_ptr<boost::asio::posix::stream_descriptor> watch;
+    std::unique_ptr<boost::asio::posix::stream_descriptor, borrowed> watch;
     std::unique_ptr<boost::asio::posix::stream_descriptor> err;
     std::string err_partial;
     std::deque<std::string> err_tail;
