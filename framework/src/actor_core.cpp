@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,13 +113,46 @@ actor_core::actor_core(actor_ref self, bool is_actor)
   }
   bell_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell_fd_);
   arm_bell();
-  if (is_actor_) {
-    signals_ = std::make_unique<boost::asio::signal_set>(io_, SIGTERM);
-    signals_->async_wait([this](const boost::system::error_code& ec, int) {
-      if (!ec)
-        quit({exit_kind::shutdown, 0, false, "SIGTERM"});
-    });
+  if (is_actor_)
+    catch_sigterm();
+}
+
+namespace {
+
+std::atomic<int> sigterm_fd{-1};
+
+extern "C" void on_sigterm(int) {
+  int fd = sigterm_fd.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof one); // async-signal-safe
   }
+}
+
+} // namespace
+
+void actor_core::catch_sigterm() {
+  // Not Asio's signal_set: its bookkeeping is process-global and a forked child inherits the
+  // parent's, so in an actor forked by an actor it would believe the handler installed already.
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0)
+    throw_system_error("proctor: eventfd for SIGTERM", errno);
+  sigterm_fd.store(fd);
+  term_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
+  term_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](const boost::system::error_code& ec) {
+                      if (!ec)
+                        quit({exit_kind::shutdown, 0, false, "SIGTERM"});
+                    });
+  struct sigaction sa{};
+  sa.sa_handler = on_sigterm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; // no SA_RESTART: a futex sleep returns at once
+  ::sigaction(SIGTERM, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 actor_core::~actor_core() {
@@ -128,7 +162,10 @@ actor_core::~actor_core() {
   watches_.clear();
   pending_.clear();
   timers_.clear();
-  signals_.reset();
+  if (term_) {
+    sigterm_fd.store(-1);
+    term_.reset();
+  }
   bell_.reset(); // closes the socket: the abstract name goes with it
 }
 
@@ -228,7 +265,7 @@ void actor_core::idle_wait(deadline until) {
   if (futex_only) {
     // Bounded: a sender killed between its put and its wake-up costs at most this.
     auto limit = clock::now() + std::chrono::seconds{1};
-    futex_wait(cell.sleeping, mode, until ? std::min(*until, limit) : limit);
+    futex_wait(cell.sleeping, mode, until ? std::min(*until, limit) : limit, true);
   } else {
     if (io_.stopped())
       io_.restart();

@@ -2,7 +2,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -116,6 +115,7 @@ class actor_core {
   void idle_wait(deadline until);
   void arm_bell();
   void poll_io();
+  void catch_sigterm();
 
   // watches
   watch* watch_of(const actor_ref& target, std::optional<exit_reason>& dead);
@@ -133,7 +133,7 @@ class actor_core {
   std::chrono::nanoseconds spin_budget_{std::chrono::microseconds{20}};
   int bell_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell_;
-  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> term_; ///< Readable after SIGTERM.
 
   behavior behavior_;
   std::optional<exit_reason> quit_;

@@ -10,7 +10,8 @@
 namespace proctor::detail {
 
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+                std::optional<std::chrono::steady_clock::time_point> deadline,
+                bool return_on_signal) noexcept {
   timespec abs{};
   timespec* timeout = nullptr;
   if (deadline) {
@@ -30,7 +31,7 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
       return true;          // woken, or the word already changed
     if (errno == ETIMEDOUT)
       return false;
-    if (errno != EINTR)
+    if (errno != EINTR || return_on_signal)
       return true;          // let the caller re-check rather than spin on an odd error
   }
 }

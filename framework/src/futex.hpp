@@ -14,8 +14,11 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4 && std::atomic<std::uint32
 /// that maps it), a spurious wake-up, or the deadline (nullopt: none). Returns false only when the
 /// deadline passed. Callers re-check their condition in a loop.
 /// @note Process-shared: never FUTEX_PRIVATE_FLAG. The word must live in shared memory.
+/// `return_on_signal`: a signal handler that ran ends the wait (true), so that the caller can
+/// look at what the handler did.
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                std::optional<std::chrono::steady_clock::time_point> deadline) noexcept;
+                std::optional<std::chrono::steady_clock::time_point> deadline,
+                bool return_on_signal = false) noexcept;
 
 /// Wakes up to `count` sleepers on `word` (all by default). Returns how many woke.
 int futex_wake(std::atomic<std::uint32_t>& word, int count = 0x7fffffff) noexcept;
