@@ -42,7 +42,8 @@ struct actor_cell {
   std::uint32_t prev_exit_kind;              ///< The previous incarnation's exit reason, kept
   std::int32_t prev_exit_code;               ///< for watchers that look after the restart.
   char prev_exit_detail[200];
-  std::int32_t stderr_fd;                    ///< >= 0: the actor writes stderr there (fork only).
+  std::int32_t stderr_fd;                    ///< >= 0: the actor's stderr goes to this fd...
+  std::int32_t stderr_pid;                   ///< ...of this process (/proc/PID/fd/FD).
   std::uint32_t watchdog_ms;                 ///< > 0: the actor stamps handler_since.
   std::atomic<std::uint64_t> handler_since;  ///< CLOCK_MONOTONIC ns a handler started; 0: idle.
   std::uint64_t limit_memory;                ///< rlimits the actor sets on itself (0: none).

@@ -173,3 +173,12 @@ segment_handle shared_segment::handle() const {
 }
 
 } // namespace proctor
+
+namespace proctor {
+
+void shared_segment::dont_fork() const noexcept {
+  if (data_ != nullptr)
+    ::madvise(data_, size_, MADV_DONTFORK);
+}
+
+} // namespace proctor

@@ -1,5 +1,6 @@
 #include "proctor/spawn.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -184,10 +185,14 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   auto run = current_run();
   cell.pid.store(run.pid, std::memory_order_relaxed);
   cell.start_time.store(run.start_time, std::memory_order_release);
-  if (cell.stderr_fd >= 0 && cell.stderr_fd != STDERR_FILENO) {
+  if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).
-    ::dup2(cell.stderr_fd, STDERR_FILENO);
-    ::close(cell.stderr_fd);
+    auto path = "/proc/" + std::to_string(cell.stderr_pid) + "/fd/" + std::to_string(cell.stderr_fd);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
   }
   install_fatal_handlers(&cell);
   apply_limits(cell);

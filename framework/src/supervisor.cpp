@@ -11,10 +11,16 @@ namespace {
 
 using detail::supervisor_actor;
 
+/// One mailbox per thread for the API's requests, made at the first call: a mailbox per call
+/// would cost two segments, and a mapping in the supervisor, every time.
+scoped_actor& client() {
+  thread_local scoped_actor self{"supervisor-client"};
+  return self;
+}
+
 template <class R, class M>
 expected<R, actor_error> call(const actor_ref& sup, const M& msg, sup_timeout timeout) {
-  scoped_actor self{"supervisor-client"};
-  return self.request<R>(sup, timeout, msg);
+  return client().request<R>(sup, timeout, msg);
 }
 
 template <class M>
@@ -97,12 +103,19 @@ expected<void, actor_error> subscribe_crash_reports(const actor_ref& sup, const 
 }
 
 expected<void, actor_error> stop_supervisor(const actor_ref& sup, sup_timeout timeout) {
-  scoped_actor self{"supervisor-client"};
-  self.monitor(sup);
+  auto& self = client();
+  auto id = self.monitor(sup);
   self.send_exit(sup, {exit_kind::shutdown, 0, false, "stop_supervisor"});
-  bool down = self.receive(timeout, [](const down_msg&) {});
-  if (!down)
-    return actor_error{actor_errc::timeout, "the supervisor did not stop in time", {}};
+  auto until = std::chrono::steady_clock::now() + timeout;
+  bool down = false;
+  while (!down) { // a DOWN of an earlier call that timed out may come first: skip it
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= decltype(left)::zero()
+        || !self.receive(left, [&](const down_msg& d) { down = d.monitor_id == id; })) {
+      self.demonitor(id);
+      return actor_error{actor_errc::timeout, "the supervisor did not stop in time", {}};
+    }
+  }
   return {};
 }
 

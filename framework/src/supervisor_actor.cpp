@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "actor_core.hpp"
 #include "futex.hpp"
+#include "runtime.hpp"
 #include "proctor/detail/codec.hpp"
 #include "spawn_internals.hpp"
 #include "supervisor_messages.hpp"
@@ -54,6 +56,8 @@ supervisor_actor::~supervisor_actor() = default;
 // -- start and stop -----------------------------------------------------------------------------
 
 void supervisor_actor::init() {
+  // The zygote children are forked from, started while this process is small.
+  runtime::get().start_zygote_if_possible();
   if (spec_.flags.how == strategy::simple_one_for_one && spec_.children.size() != 1)
     throw std::invalid_argument("simple_one_for_one takes exactly one child spec (the template)");
   std::vector<std::string> ids;
@@ -88,6 +92,9 @@ void supervisor_actor::start(child& c) {
     o.mailbox_bytes = c.spec.mailbox_bytes;
     c.box = create_mailbox(o);
     c.box.cell().supervised = 1;
+    // Children map their own mailbox by name: siblings' mappings only make every fork slower.
+    c.box.cell_obj.dont_fork();
+    c.box.messages.dont_fork();
   } else {
     auto& cell = c.box.cell();
     // A new incarnation on the same mailbox: keep the last exit for late watchers.
@@ -108,11 +115,20 @@ void supervisor_actor::start(child& c) {
   cell.limit_cpu = c.spec.limits.cpu_seconds;
   cell.limit_files = c.spec.limits.open_files;
 
+  // The child's stderr comes back through a pipe: the child opens the write end through /proc
+  // (whichever way it was started), so the supervisor holds it only until the child is ready.
   int fds[2] = {-1, -1};
-  if (::pipe2(fds, O_CLOEXEC) == 0)
+  if (::pipe2(fds, O_CLOEXEC) == 0) {
     cell.stderr_fd = fds[1];
-  else
+    cell.stderr_pid = ::getpid();
+  } else {
     cell.stderr_fd = -1;
+  }
+  auto drop_write_end = [&] {
+    cell.stderr_fd = -1;
+    if (fds[1] >= 0)
+      ::close(std::exchange(fds[1], -1));
+  };
 
   auto key = c.spec.start.key;
   auto bytes = bytes_with_cell(c.box.cell_obj.handle("actor mailbox"), c.spec.start.args);
@@ -123,21 +139,18 @@ void supervisor_actor::start(child& c) {
                           invoke(bytes);
                         },
                         key, bytes, {}, false};
-  // Supervisors are single-threaded: they fork their children directly.
-  process p{process::options{c.spec.id, true, start_method::fork}, std::move(target)};
+  // From the supervisor's own zygote, forked while the supervisor was small: a child forked from
+  // a supervisor of thousands of children would copy (and dirty) all of its memory map.
+  process p{process::options{c.spec.id, true, start_method::forkserver}, std::move(target)};
   c.unresponsive = false;
   try {
     p.start();
   } catch (...) {
-    if (fds[0] >= 0) {
+    drop_write_end();
+    if (fds[0] >= 0)
       ::close(fds[0]);
-      ::close(fds[1]);
-    }
-    cell.stderr_fd = -1;
     throw;
   }
-  if (fds[1] >= 0)
-    ::close(fds[1]); // the child has its copy (it reads the number from the cell in its init)
   c.proc = p;
   c.pid = p.pid().value_or(0);
   if (fds[0] >= 0) {
@@ -148,14 +161,14 @@ void supervisor_actor::start(child& c) {
   try {
     wait_ready(cell, *c.proc, c.spec.start_timeout, c.spec.id); // throws spawn_error
   } catch (...) {
-    cell.stderr_fd = -1;
+    drop_write_end();
     if (c.err) {
       c.err->close();
       c.err.reset();
     }
     throw;
   }
-  cell.stderr_fd = -1;
+  drop_write_end();
   c.running = true;
   c.restarting = false;
   c.started = clock::now();
@@ -512,7 +525,7 @@ void supervisor_actor::report(crash_report r) {
     (void)self_.send(s, r);
   reports_.push_back(std::move(r));
   if (reports_.size() > 1000)
-    reports_.erase(reports_.begin());
+    reports_.pop_front();
 }
 
 // -- lookups ----------------------------------------------------------------------------------
@@ -613,7 +626,9 @@ behavior supervisor_actor::make_behavior() {
       }
       return n;
     },
-    [this](const sup_crash_reports&) { return reports_; },
+    [this](const sup_crash_reports&) {
+      return std::vector<crash_report>(reports_.begin(), reports_.end());
+    },
     [this](const sup_dead_letters&) { return dead_; },
     [this](const sup_subscribe& m) {
       subscribers_.push_back(m.to);

@@ -87,7 +87,7 @@ class supervisor_actor {
   std::string name_;
   std::vector<std::unique_ptr<child>> children_;
   std::deque<clock::time_point> restart_times_;
-  std::vector<crash_report> reports_;
+  std::deque<crash_report> reports_; ///< The last 1,000.
   std::vector<dead_letter> dead_;
   std::vector<actor_ref> subscribers_;
   std::uint64_t dynamic_ids_ = 0;

@@ -70,6 +70,10 @@ class shared_segment {
   /// name that somebody else removed is gone all the same.
   void unlink() noexcept;
 
+  /// Keeps the mapping out of processes forked from now on (MADV_DONTFORK): for a process that
+  /// forks many children which map what they need by name (a supervisor). Best effort.
+  void dont_fork() const noexcept;
+
   /// The mapped memory (page-aligned, zero-filled at creation), or nullptr when empty.
   [[nodiscard]] void* data() const noexcept { return data_; }
 

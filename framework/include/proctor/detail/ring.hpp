@@ -93,6 +93,12 @@ class ring {
   [[nodiscard]] segment_handle handle() const;
   [[nodiscard]] bool valid() const noexcept { return header_ != nullptr; }
 
+  /// See shared_segment::dont_fork().
+  void dont_fork() const noexcept {
+    if (segment_)
+      segment_->dont_fork();
+  }
+
  private:
   std::optional<queue_errc> take(consumer consume, void* context, deadline until,
                                  std::uint64_t* peek_position);

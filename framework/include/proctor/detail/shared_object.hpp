@@ -54,6 +54,12 @@ class shared_object {
 
   [[nodiscard]] explicit operator bool() const noexcept { return data_ != nullptr; }
 
+  /// See shared_segment::dont_fork().
+  void dont_fork() const noexcept {
+    if (segment_)
+      segment_->dont_fork();
+  }
+
   friend bool operator==(const shared_object& a, const shared_object& b) noexcept {
     return a.data_ == b.data_;
   }
