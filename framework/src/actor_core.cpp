@@ -72,6 +72,7 @@ namespace {
 
 constexpr std::chrono::microseconds spin_time{20};
 constexpr std::chrono::microseconds io_poll_interval{50};
+constexpr std::chrono::seconds futex_recheck{10};
 constexpr unsigned busy_spins = 1; // well under a microsecond of pause instructions
 constexpr std::size_t batch = 64;
 
@@ -263,9 +264,20 @@ void actor_core::idle_wait(deadline until) {
     return;
   }
   if (futex_only) {
-    // Bounded: a sender killed between its put and its wake-up costs at most this.
-    auto limit = clock::now() + std::chrono::seconds{1};
-    futex_wait(cell.sleeping, mode, until ? std::min(*until, limit) : limit, true);
+    // Looks again now and then by itself: a sender killed between its put and its wake-up costs
+    // at most futex_recheck. An idle actor costs one system call per recheck, nothing else.
+    for (;;) {
+      auto limit = clock::now() + futex_recheck;
+      bool capped = until && *until < limit;
+      if (futex_wait(cell.sleeping, mode, capped ? *until : limit, true) || capped)
+        break; // woken, a signal, or the caller's deadline
+      if (!messages.empty())
+        break;
+      cell.sleeping.store(mode, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (!messages.empty())
+        break;
+    }
   } else {
     if (io_.stopped())
       io_.restart();

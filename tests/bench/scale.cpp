@@ -6,7 +6,7 @@
 //   scale_start     seconds from start_supervisor() until every actor has reported ready;
 //   scale_pss       KiB of proportional set size per idle actor, beyond its mailbox (shared
 //                   memory is left out: Pss minus Pss_Shmem of /proc/PID/smaps_rollup);
-//   scale_idle_cpu  percent of one core the whole idle tree uses over 5 seconds;
+//   scale_idle_cpu  percent of one core the whole idle tree uses over 12 seconds;
 //   scale_stop      seconds for an ordered stop of the whole tree.
 #include <proctor/proctor.hpp>
 
@@ -50,24 +50,13 @@ double private_pss_kib(pid_t pid) {
   return pss - shmem;
 }
 
-/// utime + stime of one process, in clock ticks (0 if it is gone).
-double cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  auto close = line.rfind(')');
-  if (close == std::string::npos)
-    return 0;
-  std::istringstream fields(line.substr(close + 2));
-  std::string f;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14)
-      utime = std::stod(f);
-    if (i == 15)
-      stime = std::stod(f);
-  }
-  return utime + stime;
+/// Nanoseconds one process has run on a CPU (0 if it is gone): /proc/PID/schedstat, exact where
+/// utime and stime, sampled at clock ticks, would miss short wake-ups altogether.
+double cpu_ns(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+  double ns = 0;
+  in >> ns;
+  return ns;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -120,13 +109,14 @@ int main(int argc, char** argv) {
       pss += private_pss_kib(pid);
     double before = 0, after = 0;
     for (auto pid : pids)
-      before += cpu_ticks(pid);
+      before += cpu_ns(pid);
     auto idle_t0 = std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    // Longer than an idle actor's futex recheck (10 s), so that every recheck is counted once.
+    std::this_thread::sleep_for(std::chrono::seconds(12));
     for (auto pid : pids)
-      after += cpu_ticks(pid);
+      after += cpu_ns(pid);
     double idle_s = seconds_since(idle_t0);
-    double cpu_percent = (after - before) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / idle_s * 100;
+    double cpu_percent = (after - before) / 1e9 / idle_s * 100;
 
     auto t1 = std::chrono::steady_clock::now();
     if (!proctor::stop_supervisor(sup, std::chrono::minutes(10)))
