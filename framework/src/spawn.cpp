@@ -202,9 +202,10 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   {
     std::unique_ptr<actor_core> core;
     actor_program prog;
+    actor self{nullptr}; // lives as long as the actor: its code keeps `actor&`
     try {
       core = std::make_unique<actor_core>(self_ref, true);
-      actor self{core.get()};
+      self = actor{core.get()};
       prog = make(self);
     } catch (const exit_request& r) {
       record_exit(cell, {exit_kind::exit_code, r.code, false, "in init"});

@@ -28,8 +28,13 @@ enum class actor_errc : std::uint8_t {
 /// between processes as the reply to a request that failed.
 struct actor_error {
   actor_errc code = actor_errc::misuse;
-  std::string message;
-  exit_reason reason;
+  std::string message{};
+  exit_reason reason{};
+
+  /// A handler's own error, as its request's answer: `return actor_error::handler("no such key");`
+  [[nodiscard]] static actor_error handler(std::string why) {
+    return {actor_errc::handler_error, std::move(why), {}};
+  }
 
   friend bool operator==(const actor_error&, const actor_error&) = default;
 };

@@ -26,11 +26,17 @@ struct exit_reason {
   exit_kind kind = exit_kind::normal;
   std::int32_t code = 0;      ///< exit_code: n; signal: the signal number.
   bool core_dumped = false;   ///< signal: known only to the actor's parent; false otherwise.
-  std::string detail;         ///< exception: what(); user: the reason; else an explanation.
+  std::string detail{};       ///< exception: what(); user: the reason; else an explanation.
 
   [[nodiscard]] static exit_reason user(std::string why) {
     return {exit_kind::user, 0, false, std::move(why)};
   }
+  /// An ordered stop (what SIGTERM means to an actor).
+  [[nodiscard]] static exit_reason shutdown(std::string why = {}) {
+    return {exit_kind::shutdown, 0, false, std::move(why)};
+  }
+  /// Erlang's `kill`: for send_exit(), ends the target even if it traps exits.
+  [[nodiscard]] static exit_reason kill() { return {exit_kind::killed, 9, false, {}}; }
   /// True for normal: the one reason that does not take linked actors down.
   [[nodiscard]] bool is_normal() const noexcept { return kind == exit_kind::normal; }
 
