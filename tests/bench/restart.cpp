@@ -1,0 +1,171 @@
+// restart_p50 and restart_p99, impl `proctor`: crash to replacement. A supervisor (one_for_one,
+// permanent child, restart intensity high enough for every kill) runs one child actor. Each round
+// takes the child's pid from which_children(), SIGKILLs it and at once sends a ping to the child's
+// ref, which stays valid across restarts: the ping waits in the mailbox, and the new incarnation
+// answers it with its pid. A round is the time from the kill to that answer (which_children and
+// the wait for the last ping to leave the mailbox come before it, untimed); COUNT rounds after
+// warm-up ones. The supervisor's crash report for each kill goes to stderr.
+//   bench_restart COUNT
+// Prints two JSON lines, {"bench": "restart_p50", ...} and {"bench": "restart_p99", ...}: the
+// median and the 99th percentile (nearest rank) of the rounds, in microseconds.
+#include <proctor/proctor.hpp>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_main.hpp"
+
+namespace {
+
+struct ping {};
+
+} // namespace
+
+PROCTOR_MESSAGE(ping, "bench.restart.ping");
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int warmup_rounds = 20;
+
+/// The supervised child: answers a ping with its pid, to the sender.
+proctor::behavior responder(proctor::actor& self) {
+  return {[&self](ping) {
+    (void)self.send(self.current_sender(), static_cast<std::int32_t>(::getpid()));
+  }};
+}
+
+/// The running child's pid, from the supervisor; throws unless it runs and is not `killed`.
+pid_t running_pid(const proctor::actor_ref& sup, pid_t killed) {
+  auto kids = proctor::which_children(sup);
+  if (!kids || kids->size() != 1)
+    throw std::runtime_error("which_children: not the one child");
+  const auto& k = kids->front();
+  if (!k.running || k.pid <= 0 || k.pid == killed)
+    throw std::runtime_error("which_children: the child is not running a new incarnation");
+  return k.pid;
+}
+
+/// Waits until `child`'s mailbox is empty. A supervised child takes a message out of its mailbox
+/// only once its handler has returned (at-least-once: a crash before that hands the message to the
+/// next incarnation), so a child killed just after it answered the last ping would answer it
+/// twice. Erlang's gen_server has dequeued a call before it answers it.
+void wait_idle(const proctor::actor_ref& child) {
+  auto until = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto s = proctor::stats(child);
+    if (!s)
+      throw std::runtime_error("the child's mailbox is gone");
+    if (s->queued == 0)
+      return;
+    if (std::chrono::steady_clock::now() >= until)
+      throw std::runtime_error("the child did not finish its last ping within 30 s");
+    std::this_thread::yield();
+  }
+}
+
+/// One round, in microseconds: kill the child, ping its ref, wait for the replacement's answer.
+double one_round(proctor::scoped_actor& self, const proctor::actor_ref& sup,
+                 const proctor::actor_ref& child, pid_t& last) {
+  pid_t pid = running_pid(sup, last);
+  wait_idle(child);
+  double start = bench_now_ns();
+  if (::kill(pid, SIGKILL) != 0)
+    throw std::runtime_error("kill failed");
+  if (auto sent = self.send(child, ping{}); !sent)
+    throw std::runtime_error("ping not sent: " + to_string(sent.error()));
+  std::int32_t from = 0;
+  if (!self.receive(30s, [&](std::int32_t p) { from = p; }))
+    throw std::runtime_error("no answer from the replacement within 30 s");
+  double elapsed = (bench_now_ns() - start) / 1e3;
+  if (from == pid)
+    throw std::runtime_error("the killed incarnation answered");
+  last = pid;
+  return elapsed;
+}
+
+/// The nearest-rank percentile `p` (0 < p <= 1) of sorted, non-empty `v`.
+double percentile(const std::vector<double>& v, double p) {
+  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+std::vector<double> measure(long count) {
+  proctor::child_spec child{"child", proctor::child<responder>()};
+  child.restart = proctor::restart_type::permanent;
+  child.shutdown = proctor::shutdown_spec::brutal_kill();
+  child.mailbox_bytes = 4096;
+  proctor::supervisor_spec spec;
+  spec.flags.how = proctor::strategy::one_for_one;
+  spec.flags.intensity = 1'000'000; // never reached: as restart.erl, {1000000, 1 s}
+  spec.flags.period = 1000ms;
+  spec.children = {child};
+
+  proctor::scoped_actor self;
+  auto sup = proctor::start_supervisor(spec, {.name = "bench.restart"});
+  std::vector<double> samples;
+  std::exception_ptr failed;
+  try {
+    auto kids = proctor::which_children(sup);
+    if (!kids || kids->size() != 1)
+      throw std::runtime_error("which_children: not the one child");
+    auto ref = kids->front().ref;
+    pid_t last = 0;
+    for (int i = 0; i < warmup_rounds; ++i)
+      one_round(self, sup, ref, last);
+    samples.reserve(static_cast<std::size_t>(count));
+    for (long i = 0; i < count; ++i)
+      samples.push_back(one_round(self, sup, ref, last));
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  auto stopped = proctor::stop_supervisor(sup);
+  if (failed)
+    std::rethrow_exception(failed);
+  if (!stopped)
+    throw std::runtime_error("stop_supervisor: " + to_string(stopped.error()));
+  return samples;
+}
+
+void print(const char* bench, double value) {
+  std::printf("{\"bench\": \"%s\", \"value\": %.2f, \"unit\": \"us\", \"better\": \"lower\"}\n",
+              bench, value);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  proctor::init(argc, argv);
+  long count = argc == 2 ? std::atol(argv[1]) : 0;
+  if (count <= 0)
+    return bench::usage(argv[0], "COUNT");
+  try {
+    auto samples = measure(count);
+    std::sort(samples.begin(), samples.end());
+    double p50 = bench_median(samples.data(), samples.size());
+    double p99 = percentile(samples, 0.99);
+    print("restart_p50", p50);
+    print("restart_p99", p99);
+    std::fflush(stdout);
+    std::fprintf(stderr, "restart: proctor p50 %.1f us, p99 %.1f us, p99/p50 %.2f (goal <= 3)\n",
+                 p50, p99, p99 / p50);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "restart: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
