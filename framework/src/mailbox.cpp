@@ -29,7 +29,42 @@ int bell_sender() noexcept {
 struct link_table {
   std::mutex mu;
   std::unordered_map<std::string, std::unique_ptr<mailbox_link>> by_name;
+  std::size_t added_since_sweep = 0;
 };
+
+/// How long a mailbox stays mapped after this process first saw its actor ended: far longer than
+/// any put to it can take (it is closed once its actor ends, so puts fail at once).
+constexpr std::chrono::seconds release_grace{30};
+constexpr std::size_t sweep_every = 64;
+
+/// Releases the mappings of actors that ended long ago (their link objects stay, answering
+/// noproc). Called under the table's mutex.
+void sweep(link_table& table) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [name, link] : table.by_name) {
+    if (link->released())
+      continue;
+    auto& cell = link->cell();
+    if (cell.state.load(std::memory_order_acquire) != cell_exited) {
+      link->ended_since.reset();
+      continue;
+    }
+    if (!link->ended_since)
+      link->ended_since = now;
+    else if (now - *link->ended_since >= release_grace)
+      link->release();
+  }
+}
+
+actor_cell& tombstone_cell() {
+  static actor_cell* cell = [] {
+    auto* c = new actor_cell{};
+    c->state.store(cell_exited);
+    c->exit_kind = static_cast<std::uint32_t>(exit_kind::noproc);
+    return c;
+  }();
+  return *cell;
+}
 
 link_table& links() {
   static auto* table = new link_table; // never destroyed: refs may be used during static exit
@@ -77,7 +112,7 @@ mailbox_link* link_of(const actor_ref& ref) noexcept {
   if (data == nullptr)
     return nullptr;
   if (auto* cached = data->link.load(std::memory_order_acquire))
-    return cached;
+    return cached->released() ? nullptr : cached;
   auto& table = links();
   std::lock_guard guard{table.mu};
   auto it = table.by_name.find(data->cell_name);
@@ -90,8 +125,14 @@ mailbox_link* link_of(const actor_ref& ref) noexcept {
     }
     if (!link)
       return nullptr;
+    if (++table.added_since_sweep >= sweep_every) {
+      table.added_since_sweep = 0;
+      sweep(table);
+    }
     it = table.by_name.emplace(data->cell_name, std::move(link)).first;
   }
+  if (it->second->released())
+    return nullptr; // ended long ago: noproc
   if (it->second->cell().id != data->id)
     return nullptr;
   data->link.store(it->second.get(), std::memory_order_release);
@@ -106,6 +147,7 @@ actor_ref make_ref(std::uint64_t id, std::string cell_name) {
 }
 
 void mailbox_link::ring_bell() noexcept {
+  auto* cell_ = this->cell_.load(std::memory_order_acquire);
   std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with the sleeper's fence
   if (cell_->sleeping.load(std::memory_order_seq_cst) == awake)
     return;
@@ -122,10 +164,18 @@ void mailbox_link::ring_bell() noexcept {
                  reinterpret_cast<const sockaddr*>(&bell_.addr), bell_.len);
 }
 
+void mailbox_link::release() noexcept {
+  cell_.store(&tombstone_cell(), std::memory_order_release);
+  released_.store(true, std::memory_order_release);
+  messages_ = ring{};
+  cell_obj_ = shared_object{};
+}
+
 std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_t flags,
                                              std::uint64_t request_id, const ref_data* sender,
                                              std::string_view payload, bool never_block) {
-  if (cell_->state.load(std::memory_order_acquire) == cell_exited)
+  auto* cell_ = this->cell_.load(std::memory_order_acquire);
+  if (released() || cell_->state.load(std::memory_order_acquire) == cell_exited)
     return actor_error{actor_errc::noproc, "the actor has ended", {}};
   thread_local std::vector<char> record;
   std::size_t sender_len = sender ? sender->cell_name.size() : 0;

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,8 +58,18 @@ class mailbox_link {
     : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), bell_(bell),
       cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))) {}
 
-  [[nodiscard]] actor_cell& cell() const noexcept { return *cell_; }
+  /// The cell; after release(), a cell that says "ended" (noproc).
+  [[nodiscard]] actor_cell& cell() const noexcept { return *cell_.load(std::memory_order_acquire); }
+  /// @pre !released()
   [[nodiscard]] ring& messages() noexcept { return messages_; }
+
+  /// Unmaps an ended actor's mailbox. The object stays (refs cache a pointer to it) and answers
+  /// noproc from then on. Called by the link table, long after the actor was seen ended.
+  void release() noexcept;
+  [[nodiscard]] bool released() const noexcept { return released_.load(std::memory_order_acquire); }
+
+  /// When the table first saw the actor ended (for the grace period before release()).
+  std::optional<std::chrono::steady_clock::time_point> ended_since;
 
   /// Puts one envelope; applies the receiver's overflow policy; rings the doorbell if the actor
   /// sleeps. `sender` may be null (anonymous).
@@ -73,7 +84,8 @@ class mailbox_link {
   shared_object cell_obj_;
   ring messages_;
   bell_address bell_;
-  actor_cell* cell_;
+  std::atomic<actor_cell*> cell_;
+  std::atomic<bool> released_{false};
 };
 
 /// The mailbox behind `ref`, mapped on first use; nullptr if it no longer exists (the actor's
