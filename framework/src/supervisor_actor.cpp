@@ -391,8 +391,8 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
         // Its sender waits for an answer: tell it, rather than let it time out.
         std::vector<char> scratch;
         actor_error e{actor_errc::handler_error,
-                      "dead-lettered: child " + c.spec.id + " crashed "
-                        + std::to_string(c.crash_count) + " times handling it",
+                      "dead-lettered: child " + c.spec.id + " crashed handling it ("
+                        + std::to_string(c.crash_count) + (c.crash_count == 1 ? " time)" : " times)"),
                       why};
         auto bytes = item_bytes(e, scratch);
         (void)self_.core().send(make_ref(env.sender_id, std::string{record.data() + sizeof env,
@@ -400,8 +400,9 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
                                 message_traits<actor_error>::id, flag_response | flag_error,
                                 env.request_id, bytes, true);
       }
-      std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed %u times on a %s; moved aside\n",
-                   name_.c_str(), c.spec.id.c_str(), c.crash_count, d.type.c_str());
+      std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed on a %s (%u time%s); moved aside\n",
+                   name_.c_str(), c.spec.id.c_str(), d.type.c_str(), c.crash_count,
+                   c.crash_count == 1 ? "" : "s");
       cell.in_flight_pos.store(0);
       c.crash_pos = 0;
       c.crash_count = 0;
