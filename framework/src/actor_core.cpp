@@ -121,8 +121,10 @@ actor_core::actor_core(actor_ref self, bool is_actor)
 namespace {
 
 std::atomic<int> sigterm_fd{-1};
+std::atomic<int> sigterms{0};
 
 extern "C" void on_sigterm(int) {
+  sigterms.fetch_add(1, std::memory_order_relaxed);
   int fd = sigterm_fd.load(std::memory_order_relaxed);
   if (fd >= 0) {
     std::uint64_t one = 1;
@@ -131,6 +133,8 @@ extern "C" void on_sigterm(int) {
 }
 
 } // namespace
+
+int sigterms_received() noexcept { return sigterms.load(std::memory_order_relaxed); }
 
 void actor_core::catch_sigterm() {
   // Not Asio's signal_set: its bookkeeping is process-global and a forked child inherits the

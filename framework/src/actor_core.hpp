@@ -20,6 +20,9 @@
 
 namespace proctor::detail {
 
+/// How many SIGTERMs this actor process has received (an actor process only).
+[[nodiscard]] int sigterms_received() noexcept;
+
 /// The machinery of one mailbox reader — an actor process, or a scoped_actor in any process:
 /// the event loop (Boost.Asio), the doorbell that wakes it, the dispatch of records to the
 /// behavior, pending requests, timers, and the death watches behind monitors and links.

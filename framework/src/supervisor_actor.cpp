@@ -229,23 +229,35 @@ void supervisor_actor::stop(child& c) {
     if (pid > 0)
       ::kill(-pid, sig);
   };
+  // A second SIGTERM to this supervisor while it stops its children turns the ordered stop into
+  // a fast kill (the root of a tree owns SIGINT/SIGTERM: once is orderly, twice is now).
+  auto hurry = [] { return sigterms_received() >= 2; };
+  auto wait_for = [&](std::optional<std::chrono::milliseconds> limit) {
+    auto until = clock::now() + limit.value_or(std::chrono::hours{24 * 365});
+    while (!proc.join(std::chrono::milliseconds{20})) {
+      if (hurry() || clock::now() >= until)
+        return false;
+    }
+    return true;
+  };
+  auto kill_now = [&] {
+    c.box.cell().kill_requested.store(1);
+    signal_group(SIGKILL);
+    proc.join();
+  };
   switch (c.spec.shutdown.how) {
     case shutdown_spec::kind::brutal_kill:
-      c.box.cell().kill_requested.store(1);
-      signal_group(SIGKILL);
-      proc.join();
+      kill_now();
       break;
     case shutdown_spec::kind::timeout:
       signal_group(SIGTERM);
-      if (!proc.join(c.spec.shutdown.time)) {
-        c.box.cell().kill_requested.store(1);
-        signal_group(SIGKILL);
-        proc.join();
-      }
+      if (!wait_for(c.spec.shutdown.time))
+        kill_now();
       break;
     case shutdown_spec::kind::infinity:
       signal_group(SIGTERM);
-      proc.join();
+      if (!wait_for(std::nullopt)) // only a second SIGTERM cuts it short
+        kill_now();
       break;
   }
   signal_group(SIGKILL); // whatever of its subtree is left
