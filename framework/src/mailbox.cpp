@@ -191,10 +191,13 @@ std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_
     std::memcpy(record.data() + sizeof env + sender_len, payload.data(), payload.size());
 
   auto policy = static_cast<mailbox_overflow>(cell_->overflow);
-  ring::deadline until = std::chrono::steady_clock::now();
-  if (policy == mailbox_overflow::block && !never_block)
-    *until += std::chrono::milliseconds{cell_->block_timeout_ms};
-  auto err = messages_.put(record.data(), record.size(), until);
+  // First without waiting (and without reading the clock); a full mailbox under the block
+  // policy is tried again with the receiver's block timeout.
+  auto err = messages_.put(record.data(), record.size(), std::chrono::steady_clock::time_point{});
+  if (err && *err == queue_errc::full && policy == mailbox_overflow::block && !never_block)
+    err = messages_.put(record.data(), record.size(),
+                        std::chrono::steady_clock::now()
+                          + std::chrono::milliseconds{cell_->block_timeout_ms});
   if (!err) {
     ring_bell();
     return std::nullopt;

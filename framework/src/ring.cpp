@@ -29,6 +29,7 @@ constexpr auto wait_slice = std::chrono::seconds(1);
 /// The least time put and get wait for the ring's lock: a busy lock is not a full or empty ring,
 /// even for put_nowait and get_nowait.
 constexpr auto lock_grace = std::chrono::milliseconds(20);
+constexpr int lock_tries = 100; ///< trylock attempts (with a pause between) before blocking
 
 /// How long a getter spins before it sleeps: a busy peer answers faster than a futex wakes.
 constexpr auto spin_time = std::chrono::microseconds(20);
@@ -114,10 +115,18 @@ void repair(ring_header* h, std::uint64_t cap) {
 class ring_lock {
  public:
   ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until) : h_(h) {
-    int rc;
-    if (until)
+    // The lock is held for a copy: a few tries usually get it without a system call (and
+    // without reading the clock, which only a wait needs).
+    int rc = EBUSY;
+    for (int i = 0; i < lock_tries && rc == EBUSY; ++i) {
+      rc = ::pthread_mutex_trylock(&h->mutex);
+      if (rc == EBUSY)
+        __builtin_ia32_pause();
+    }
+    if (rc != EBUSY) {
+      // acquired, or EOWNERDEAD / ENOTRECOVERABLE: handled below
+    } else if (until) {
       until = std::max(*until, clock::now() + lock_grace);
-    if (until) {
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   until->time_since_epoch()).count();
       timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -318,7 +327,7 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   error.reset();
   if (h->tail.load(std::memory_order_acquire) == h->head.load(std::memory_order_acquire))
     return 0;
-  ring_lock lock{h, cap, clock::now()};
+  ring_lock lock{h, cap, clock::time_point{}}; // already past: no wait beyond the lock's grace
   if (!lock.held()) {
     if (!lock.timed_out())
       error = queue_errc::corrupt;
