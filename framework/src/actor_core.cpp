@@ -17,6 +17,7 @@
 #include "futex.hpp"
 #include "proctor/system_messages.hpp"
 #include "segment_name.hpp"
+#include "spawn_internals.hpp"
 #include "sys.hpp"
 
 namespace proctor::detail {
@@ -748,6 +749,7 @@ void actor_core::on_death(std::uint64_t target_id) {
   auto it = watches_.find(target_id);
   if (it == watches_.end())
     return;
+  release_ended_actors(); // if this process spawned it, its mailbox goes now
   watch w = std::move(it->second);
   watches_.erase(it);
   auto* target_link = link_of(w.target);

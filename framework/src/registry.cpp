@@ -135,8 +135,13 @@ void forget_names_of(std::uint64_t id) noexcept {
 }
 
 void ensure_node_registry() noexcept {
+  // init() in a program of its own (not a spawned child): a new node, even if the environment
+  // names the registry of the program that started this one.
   try {
-    (void)table();
+    auto& r = local();
+    std::lock_guard guard{r.mu};
+    if (!r.table)
+      (void)create_table(r);
   } catch (...) {
   }
 }

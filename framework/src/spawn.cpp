@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -118,6 +119,15 @@ void install_fatal_handlers(actor_cell* cell) {
 
 } // namespace
 
+void release_ended_actors() noexcept {
+  try {
+    auto& table = spawned();
+    std::lock_guard guard{table.mu};
+    release_ended(table);
+  } catch (...) {
+  }
+}
+
 void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
                 const std::string& name) {
   auto until = clock::now() + timeout;
@@ -228,8 +238,14 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     }
     forget_names_of(cell.id);
     record_exit(cell, why);
-    if (cell.supervised == 0) // wakes senders blocked on a full mailbox: noproc from now on
+    if (cell.supervised == 0) {
+      // Wakes senders blocked on a full mailbox: noproc from now on. The names go too (processes
+      // that mapped the mailbox keep it; new ones get noproc): the spawner may not look for a
+      // while, and an ended actor's mailbox should not outlive it in /dev/shm.
       core->mailbox().messages().close();
+      ::shm_unlink(core->mailbox().messages().handle().name.c_str());
+      ::shm_unlink(cell_handle.name.c_str());
+    }
   }
   if (why.kind != exit_kind::normal && why.kind != exit_kind::shutdown)
     throw exit_request{why.kind == exit_kind::exit_code && why.code != 0 ? why.code : 1};
@@ -289,6 +305,8 @@ void destroy_core(actor_core* core) noexcept {
   forget_names_of(holder->box.cell().id);
   record_exit(holder->box.cell(), {});
   holder->box.messages.close();
+  holder.reset();
+  release_ended_actors(); // the caller's actors that ended meanwhile
 }
 
 } // namespace proctor::detail

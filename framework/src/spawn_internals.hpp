@@ -13,6 +13,9 @@ namespace proctor::detail {
 /// until its supervisor restarts it (down). Wakes whoever waits on the state.
 void record_exit(actor_cell& cell, const exit_reason& why);
 
+/// Releases the mailboxes of the actors this process spawned that have ended (and reaps them).
+void release_ended_actors() noexcept;
+
 /// Waits until the actor in `proc` reports ready on `cell`. Throws spawn_error (after killing and
 /// reaping it) if it ends first or `timeout` passes.
 void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,

@@ -2,6 +2,7 @@
 
 #include "proctor/scoped_actor.hpp"
 #include "proctor/system_messages.hpp"
+#include "spawn_internals.hpp"
 #include "supervisor_actor.hpp"
 #include "supervisor_messages.hpp"
 
@@ -11,16 +12,10 @@ namespace {
 
 using detail::supervisor_actor;
 
-/// One mailbox per thread for the API's requests, made at the first call: a mailbox per call
-/// would cost two segments, and a mapping in the supervisor, every time.
-scoped_actor& client() {
-  thread_local scoped_actor self{"supervisor-client"};
-  return self;
-}
-
 template <class R, class M>
 expected<R, actor_error> call(const actor_ref& sup, const M& msg, sup_timeout timeout) {
-  return client().request<R>(sup, timeout, msg);
+  scoped_actor self{"supervisor-client"};
+  return self.request<R>(sup, timeout, msg);
 }
 
 template <class M>
@@ -54,8 +49,10 @@ actor_ref start_supervisor(const supervisor_spec& spec, spawn_options opts) {
   return spawn<supervisor_actor>(std::move(opts), spec);
 }
 
-child_start supervisor_child(const supervisor_spec& spec, std::string) {
-  return child<supervisor_actor>(spec);
+child_start supervisor_child(const supervisor_spec& spec, std::string name) {
+  auto start = child<supervisor_actor>(spec);
+  start.actor = "supervisor" + (name.empty() ? std::string{} : " " + name);
+  return start;
 }
 
 expected<actor_ref, actor_error> start_child(const actor_ref& sup, const child_spec& spec,
@@ -103,7 +100,7 @@ expected<void, actor_error> subscribe_crash_reports(const actor_ref& sup, const 
 }
 
 expected<void, actor_error> stop_supervisor(const actor_ref& sup, sup_timeout timeout) {
-  auto& self = client();
+  scoped_actor self{"supervisor-client"};
   auto id = self.monitor(sup);
   self.send_exit(sup, {exit_kind::shutdown, 0, false, "stop_supervisor"});
   auto until = std::chrono::steady_clock::now() + timeout;
@@ -116,6 +113,7 @@ expected<void, actor_error> stop_supervisor(const actor_ref& sup, sup_timeout ti
       return actor_error{actor_errc::timeout, "the supervisor did not stop in time", {}};
     }
   }
+  detail::release_ended_actors(); // the supervisor's mailbox, if this process started it
   return {};
 }
 

@@ -533,7 +533,8 @@ void supervisor_actor::check_watchdogs() {
 }
 
 void supervisor_actor::report(crash_report r) {
-  std::fprintf(stderr, "%s\n", to_string(r).c_str());
+  if (spec_.flags.log_crash_reports)
+    std::fprintf(stderr, "%s\n", to_string(r).c_str());
   for (auto& s : subscribers_)
     (void)self_.send(s, r);
   reports_.push_back(std::move(r));

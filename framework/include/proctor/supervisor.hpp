@@ -42,6 +42,9 @@ struct supervisor_flags {
   /// A message on which a child has crashed this many times is moved to the dead letters
   /// instead of being handed to the next incarnation (0: never).
   std::uint32_t max_crashes_per_message = 3;
+  /// Print each crash report on stderr (one line), as OTP's logger does. Subscribers and
+  /// crash_reports() get them either way.
+  bool log_crash_reports = true;
 };
 
 /// A supervisor: flags and its children, started in order.
@@ -98,8 +101,9 @@ struct child_counts {
 /// a child does not start (the supervisor then stops the ones it had started).
 actor_ref start_supervisor(const supervisor_spec& spec, spawn_options opts = {});
 
-/// The spec of a nested supervisor, for a parent supervisor's children.
-[[nodiscard]] child_start supervisor_child(const supervisor_spec& spec, std::string name);
+/// The start of a nested supervisor, for a parent supervisor's children. `name` describes it in
+/// listings (child_start::actor); the child's id names the process.
+[[nodiscard]] child_start supervisor_child(const supervisor_spec& spec, std::string name = {});
 
 // -- the supervisor API: each call is a request to the supervisor process (OTP's supervisor
 //    module); the default timeout is generous because starts and stops wait for children. ----
@@ -145,8 +149,10 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_flags& x) {
   auto b0 = static_cast<std::int64_t>(x.backoff_initial.count());
   auto b1 = static_cast<std::int64_t>(x.backoff_max.count());
   auto st = static_cast<std::int64_t>(x.stable_after.count());
+  std::uint8_t log = x.log_crash_reports ? 1 : 0; // not bool: CAF's bool path trips GCC
   auto r = f(caf::meta::type_name("proctor::supervisor_flags"), x.how, x.intensity, period, b0, b1,
-             st, x.max_crashes_per_message);
+             st, x.max_crashes_per_message, log);
+  x.log_crash_reports = log != 0;
   x.period = std::chrono::milliseconds{period};
   x.backoff_initial = std::chrono::milliseconds{b0};
   x.backoff_max = std::chrono::milliseconds{b1};
