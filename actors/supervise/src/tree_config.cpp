@@ -117,6 +117,7 @@ class tree_reader {
 
   supervisor_flags read_flags(const toml::table& t, const std::string& path) {
     supervisor_flags f;
+    f.log_crash_reports = false; // supervise prints every report itself, on stdout
     if (auto* n = t.get("strategy"))
       f.how = in_.choice<strategy>(*n, path + "strategy",
                                    {{"one_for_one", strategy::one_for_one},
