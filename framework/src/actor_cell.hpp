@@ -25,6 +25,7 @@ struct actor_cell {
   std::atomic<std::int32_t> pid;      ///< Written by the actor before it reports ready.
   std::atomic<std::uint64_t> start_time;
   std::atomic<std::uint32_t> state;   ///< Futex word: cell_state.
+  std::atomic<std::uint32_t> readies; ///< Bumped each time an incarnation reports ready.
   std::atomic<std::uint32_t> sleeping;       ///< Futex word: awake, or how to wake the actor.
   std::atomic<std::uint32_t> kill_requested; ///< Someone sent `kill`: its SIGKILL means killed.
   std::atomic<std::uint32_t> fatal_signal;   ///< Recorded by the actor's fatal-signal handler.
@@ -33,6 +34,8 @@ struct actor_cell {
   std::uint32_t exit_kind;
   std::int32_t exit_code;
   char exit_detail[200];
+
+  std::uint32_t scoped;                      ///< 1: a scoped_actor's mailbox (its pid is the host).
 
   // Supervised actors (the supervisor owns the mailbox and restarts the actor on it).
   std::uint32_t supervised;                  ///< 1: an ending actor leaves the mailbox open.

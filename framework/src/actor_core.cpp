@@ -123,9 +123,15 @@ namespace {
 
 std::atomic<int> sigterm_fd{-1};
 std::atomic<int> sigterms{0};
+std::atomic<std::atomic<std::uint32_t>*> sigterm_sleep_word{nullptr};
 
 extern "C" void on_sigterm(int) {
   sigterms.fetch_add(1, std::memory_order_relaxed);
+  // Wake a futex sleep that began after the loop last looked at the eventfd.
+  if (auto* word = sigterm_sleep_word.load(std::memory_order_relaxed)) {
+    word->store(awake, std::memory_order_seq_cst);
+    futex_wake(*word, 1);
+  }
   int fd = sigterm_fd.load(std::memory_order_relaxed);
   if (fd >= 0) {
     std::uint64_t one = 1;
@@ -144,6 +150,7 @@ void actor_core::catch_sigterm() {
   if (fd < 0)
     throw_system_error("proctor: eventfd for SIGTERM", errno);
   sigterm_fd.store(fd);
+  sigterm_sleep_word.store(&link_->cell().sleeping);
   term_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
   term_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                     [this](const boost::system::error_code& ec) {
@@ -170,6 +177,7 @@ actor_core::~actor_core() {
   timers_.clear();
   if (term_) {
     sigterm_fd.store(-1);
+    sigterm_sleep_word.store(nullptr);
     term_.reset();
   }
   bell_.reset(); // closes the socket: the abstract name goes with it
@@ -276,7 +284,7 @@ void actor_core::idle_wait(deadline until) {
       bool capped = until && *until < limit;
       if (futex_wait(cell.sleeping, mode, capped ? *until : limit, true) || capped)
         break; // woken, a signal, or the caller's deadline
-      if (!messages.empty())
+      if (!messages.empty() || sigterms.load(std::memory_order_relaxed) != 0)
         break;
       cell.sleeping.store(mode, std::memory_order_seq_cst);
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -286,10 +294,9 @@ void actor_core::idle_wait(deadline until) {
   } else {
     if (io_.stopped())
       io_.restart();
-    if (until)
-      io_.run_one_until(*until);
-    else
-      io_.run_one();
+    // Bounded too: a sender killed between taking the doorbell's "asleep" and ringing it.
+    auto limit = clock::now() + futex_recheck;
+    io_.run_one_until(until && *until < limit ? *until : limit);
   }
   cell.sleeping.store(awake, std::memory_order_relaxed);
 }
@@ -304,7 +311,7 @@ bool actor_core::pull_one() {
   } guard{route_depth_};
   bool nested = route_depth_ > 1;
 
-  if (!nested && inbox_pos_ < inbox_.size()) {
+  if (inbox_pos_ < inbox_.size()) { // a nested pull reads on in the batch: order is kept
     std::uint32_t size = 0;
     std::memcpy(&size, inbox_.data() + inbox_pos_, sizeof size);
     const char* data = inbox_.data() + inbox_pos_ + sizeof size;
@@ -324,7 +331,8 @@ bool actor_core::pull_one() {
   auto& cell = link_->cell();
   std::optional<queue_errc> err;
   if (!supervised_ && !nested) {
-    // Several records under one lock: the sender and this reader meet on the lock half as often.
+    // Several records under one lock (never refilled under a nested pull: the outer one is
+    // using a record in this buffer): the sender and this reader meet on the lock half as often.
     inbox_.clear();
     inbox_pos_ = 0;
     auto n = messages.get_batch(
@@ -631,6 +639,16 @@ std::optional<actor_error> actor_core::request_wait(const actor_ref& to, duratio
 }
 
 bool actor_core::receive(duration timeout, const behavior& bhvr) {
+  // A handler may receive again: the outer receive's state comes back afterwards.
+  struct restore_outer {
+    actor_core& core;
+    const behavior* receiving;
+    bool received;
+    ~restore_outer() {
+      core.receiving_ = receiving;
+      core.received_ = received;
+    }
+  } outer{*this, receiving_, received_};
   auto until = clock::now() + timeout;
   // Messages stashed earlier come first, in order.
   for (auto it = stash_.begin(); it != stash_.end(); ++it) {
@@ -643,15 +661,10 @@ bool actor_core::receive(duration timeout, const behavior& bhvr) {
     receiving_ = &bhvr;
     received_ = false;
     route(record.data(), record.size());
-    receiving_ = nullptr;
     return true;
   }
   receiving_ = &bhvr;
   received_ = false;
-  struct reset {
-    actor_core* self;
-    ~reset() { self->receiving_ = nullptr; }
-  } guard{this};
   while (!received_) {
     if (pull_one())
       continue;
@@ -671,11 +684,14 @@ timer_id actor_core::run_later(duration delay, std::function<void()> fn, bool re
   auto id = next_timer_++;
   timer t{std::make_unique<boost::asio::steady_timer>(io_), std::move(fn), delay, repeat};
   t.t->expires_after(delay);
-  auto* raw = t.t.get();
-  timers_.emplace(id, std::move(t));
-  std::function<void(const boost::system::error_code&)> on_fire;
-  auto fire = std::make_shared<std::function<void(const boost::system::error_code&)>>();
-  *fire = [this, id, fire](const boost::system::error_code& ec) {
+  auto& entry = timers_.emplace(id, std::move(t)).first->second;
+  arm_timer(id, entry);
+  return id;
+}
+
+void actor_core::arm_timer(timer_id id, timer& entry) {
+  // The handler finds its timer by id: a cancelled (erased) one is never touched.
+  entry.t->async_wait([this, id](const boost::system::error_code& ec) {
     if (ec)
       return;
     auto it = timers_.find(id);
@@ -683,7 +699,7 @@ timer_id actor_core::run_later(duration delay, std::function<void()> fn, bool re
       return;
     if (it->second.repeat) {
       it->second.t->expires_at(it->second.t->expiry() + it->second.period);
-      it->second.t->async_wait(*fire);
+      arm_timer(id, it->second);
       auto fn = it->second.fn; // the call may cancel this timer
       fn();
     } else {
@@ -691,9 +707,7 @@ timer_id actor_core::run_later(duration delay, std::function<void()> fn, bool re
       timers_.erase(it);
       fn();
     }
-  };
-  raw->async_wait(*fire);
-  return id;
+  });
 }
 
 void actor_core::cancel_timer(timer_id id) {
@@ -757,8 +771,10 @@ void actor_core::on_death(std::uint64_t target_id) {
                                 : exit_reason{exit_kind::noproc, 0, false, {}};
   for (auto m : w.monitors)
     self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));
-  if (w.linked)
+  if (w.linked) {
+    ended_links_.insert(target_id); // the EXIT below counts only while this stands
     self_system(message_traits<sys_exit>::id, w.target, encode(sys_exit{why, true}));
+  }
   if (target_link != nullptr && restartable(target_link->cell()))
     return; // requests wait for the next incarnation (see request())
   for (auto& [req, p] : pending_)
@@ -820,6 +836,7 @@ void actor_core::link(const actor_ref& target) {
 }
 
 void actor_core::unlink(const actor_ref& target) {
+  ended_links_.erase(target.id());
   auto it = watches_.find(target.id());
   if (it == watches_.end() || !it->second.linked)
     return;
@@ -837,6 +854,11 @@ void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
     auto& cell = target_link->cell();
     if (has_ended(cell))
       return;
+    if (cell.scoped != 0) { // a scoped_actor's process is its host: never SIGKILL it
+      (void)send(target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, false}),
+                 true);
+      return;
+    }
     pid_t pid = cell.pid.load();
     auto fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
     auto run = fd ? live_run(pid) : std::nullopt;
@@ -870,6 +892,10 @@ void actor_core::handle_system(const envelope& env, const std::byte* payload, st
       }
     } else if (env.type_id == message_traits<sys_exit>::id) {
       auto sig = decode<sys_exit>(payload, size);
+      // An EXIT from a link counts only if this incarnation saw that link end and did not unlink
+      // since (a record left in a supervised mailbox by the previous incarnation does not).
+      if (sig.from_link && ended_links_.erase(from.id()) == 0)
+        return;
       if (trap_exit_ || !is_actor_)
         deliver(message_traits<exit_msg>::id, from, encode(exit_msg{from, sig.reason}));
       else if (!sig.reason.is_normal())

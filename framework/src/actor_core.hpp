@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "mailbox.hpp"
@@ -119,6 +120,7 @@ class actor_core {
   void arm_bell();
   void poll_io();
   void catch_sigterm();
+  void arm_timer(timer_id id, timer& entry);
 
   // watches
   watch* watch_of(const actor_ref& target, std::optional<exit_reason>& dead);
@@ -166,6 +168,7 @@ class actor_core {
   std::uint64_t next_monitor_ = 1;
   timer_id next_timer_ = 1;
   std::unordered_map<timer_id, timer> timers_;
+  std::unordered_set<std::uint64_t> ended_links_; ///< Linked actors whose EXIT is on its way.
 };
 
 } // namespace proctor::detail

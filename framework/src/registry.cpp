@@ -163,6 +163,8 @@ bool register_name(std::string_view name, const actor_ref& ref) {
     }
     if (detail::field_string(e.name) != name)
       continue;
+    if (e.id == ref.id())
+      return true; // already its name (a restarted supervised actor registers again)
     if (detail::alive(detail::ref_of(e)))
       return false;
     e.name[0] = '\0'; // its actor ended without unregistering

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "registry_table.hpp"
 #include "segment_name.hpp"
 #include "spawn_internals.hpp"
+#include "sys.hpp"
 
 namespace proctor::detail {
 
@@ -73,9 +75,16 @@ void release_ended(spawned_table& t) {
     t.owner = ::getpid();
   }
   std::erase_if(t.actors, [](spawned_actor& a) {
-    if (a.proc.is_alive())
-      return false;
+    // The exit status of a child of the zygote comes a moment after the child has ended (the
+    // zygote reaps it): the process's own state in /proc says so at once.
     auto& cell = a.box.cell();
+    auto gone = [&] { // the process the cell names no longer runs (zombies count as gone)
+      auto run = live_run(cell.pid.load());
+      return !run || run->start_time != cell.start_time.load();
+    };
+    if (a.proc.is_alive() && !wait_readable(a.proc.sentinel(), std::chrono::nanoseconds{0})
+        && !gone())
+      return false;
     if (!has_ended(cell))
       record_exit(cell, reason_from_status(cell, a.proc.exitcode()));
     return true;
@@ -129,14 +138,16 @@ void release_ended_actors() noexcept {
 }
 
 void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
-                const std::string& name) {
+                const std::string& name, std::uint32_t readies_before) {
   auto until = clock::now() + timeout;
   auto fail = [&](std::string why, exit_reason reason) -> spawn_error {
     return spawn_error{actor_error{actor_errc::spawn_failed, std::move(why), std::move(reason)}};
   };
   for (;;) {
     auto st = cell.state.load(std::memory_order_acquire);
-    if (st == cell_running)
+    // Ready once, then maybe ended already (its first message may crash it): a start all the
+    // same, and the end is the supervisor's (or the monitors') to see.
+    if (st == cell_running || cell.readies.load(std::memory_order_acquire) != readies_before)
       return;
     if (st == cell_exited || st == cell_down) {
       auto why = recorded_reason(cell);
@@ -173,7 +184,7 @@ actor_ref spawn_actor(const spawn_options& opts,
   auto box = create_mailbox(opts);
   auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
   proc.start();
-  wait_ready(box.cell(), proc, opts.start_timeout, opts.name);
+  wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
   auto ref = box.ref;
   std::lock_guard guard{table.mu};
   table.actors.push_back({std::move(box), std::move(proc)});
@@ -198,11 +209,16 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).
     auto path = "/proc/" + std::to_string(cell.stderr_pid) + "/fd/" + std::to_string(cell.stderr_fd);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st{};
+    // Only a pipe: a scribbled cell must not point the actor's stderr at some file.
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      int flags = ::fcntl(fd, F_GETFL);
+      ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
       ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
     }
+    if (fd >= 0)
+      ::close(fd);
   }
   install_fatal_handlers(&cell);
   apply_limits(cell);
@@ -225,6 +241,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
       throw exit_request{1};
     }
     core->become(std::move(prog.initial));
+    cell.readies.fetch_add(1, std::memory_order_release);
     cell.state.store(cell_running, std::memory_order_release);
     futex_wake(cell.state);
 
@@ -238,6 +255,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     }
     forget_names_of(cell.id);
     record_exit(cell, why);
+    fatal_cell = nullptr; // the mapping goes with this function
     if (cell.supervised == 0) {
       // Wakes senders blocked on a full mailbox: noproc from now on. The names go too (processes
       // that mapped the mailbox keep it; new ones get noproc): the spawner may not look for a
@@ -282,6 +300,7 @@ actor_core* make_scoped_core(const std::string& name) {
   auto run = current_run();
   cell.pid.store(run.pid);
   cell.start_time.store(run.start_time);
+  cell.scoped = 1;
   cell.state.store(cell_running);
   holder->core = std::make_unique<actor_core>(holder->box.ref, false);
   auto* raw = holder->core.get();

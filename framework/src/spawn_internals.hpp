@@ -18,7 +18,8 @@ void release_ended_actors() noexcept;
 
 /// Waits until the actor in `proc` reports ready on `cell`. Throws spawn_error (after killing and
 /// reaping it) if it ends first or `timeout` passes.
+/// `readies_before`: cell.readies before the process was started (a new cell: 0).
 void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
-                const std::string& name);
+                const std::string& name, std::uint32_t readies_before);
 
 } // namespace proctor::detail

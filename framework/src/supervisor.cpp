@@ -46,6 +46,13 @@ std::string to_string(const crash_report& r) {
 actor_ref start_supervisor(const supervisor_spec& spec, spawn_options opts) {
   if (opts.name.empty())
     opts.name = "supervisor";
+  if (opts.start_timeout == spawn_options{}.start_timeout) {
+    // Its init starts every child, each within its own start timeout.
+    auto total = std::chrono::milliseconds{10000};
+    for (auto& c : spec.children)
+      total += c.start_timeout;
+    opts.start_timeout = total;
+  }
   return spawn<supervisor_actor>(std::move(opts), spec);
 }
 

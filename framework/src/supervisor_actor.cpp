@@ -80,17 +80,24 @@ void supervisor_actor::init() {
       throw;
     }
   }
-  if (std::any_of(spec_.children.begin(), spec_.children.end(),
-                  [](const child_spec& s) { return s.watchdog.count() > 0; }))
-    self_.run_every(std::chrono::milliseconds{20}, [this] { check_watchdogs(); });
 }
 
 void supervisor_actor::start(child& c) {
+  if (c.spec.watchdog.count() > 0 && !watchdog_armed_) {
+    watchdog_armed_ = true;
+    self_.run_every(std::chrono::milliseconds{20}, [this] { check_watchdogs(); });
+  }
   if (!c.box.cell_obj) {
     spawn_options o;
     o.name = c.spec.id;
     o.mailbox_bytes = c.spec.mailbox_bytes;
-    c.box = create_mailbox(o);
+    try {
+      c.box = create_mailbox(o);
+    } catch (const std::exception& e) { // no room in /dev/shm, say
+      throw spawn_error{actor_error{actor_errc::spawn_failed,
+                                    "child '" + c.spec.id + "': no mailbox: " + e.what(),
+                                    {exit_kind::exception, 0, false, e.what()}}};
+    }
     c.box.cell().supervised = 1;
     // Children map their own mailbox by name: siblings' mappings only make every fork slower.
     c.box.cell_obj.dont_fork();
@@ -106,6 +113,7 @@ void supervisor_actor::start(child& c) {
     cell.kill_requested.store(0);
     cell.sleeping.store(0);
     cell.handler_since.store(0);
+    cell.in_flight_pos.store(0); // the crash it was for is counted already (child::crash_pos)
     cell.pid.store(0);
     cell.state.store(cell_starting, std::memory_order_release);
   }
@@ -143,13 +151,17 @@ void supervisor_actor::start(child& c) {
   // a supervisor of thousands of children would copy (and dirty) all of its memory map.
   process p{process::options{c.spec.id, true, start_method::forkserver}, std::move(target)};
   c.unresponsive = false;
+  auto readies_before = cell.readies.load(std::memory_order_acquire);
   try {
     p.start();
-  } catch (...) {
+  } catch (const std::exception& e) {
+    // fork refused (EAGAIN), no descriptors, the zygote lost: a failed start, like any other.
     drop_write_end();
     if (fds[0] >= 0)
       ::close(fds[0]);
-    throw;
+    throw spawn_error{actor_error{actor_errc::spawn_failed,
+                                  "child '" + c.spec.id + "' could not be started: " + e.what(),
+                                  {exit_kind::exception, 0, false, e.what()}}};
   }
   c.proc = p;
   c.pid = p.pid().value_or(0);
@@ -159,7 +171,7 @@ void supervisor_actor::start(child& c) {
     read_stderr(c);
   }
   try {
-    wait_ready(cell, *c.proc, c.spec.start_timeout, c.spec.id); // throws spawn_error
+    wait_ready(cell, *c.proc, c.spec.start_timeout, c.spec.id, readies_before); // spawn_error
   } catch (...) {
     drop_write_end();
     if (c.err) {
@@ -178,22 +190,25 @@ void supervisor_actor::start(child& c) {
 void supervisor_actor::watch(child& c) {
   // The process handle keeps owning its pidfd (one descriptor per child: trees are wide).
   c.watch.reset(new boost::asio::posix::stream_descriptor(self_.io_context(), c.proc->sentinel()));
-  child* raw = &c;
+  // Found again by id and pid: a child stopped, restarted or removed meanwhile is left alone.
   c.watch->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [this, raw](const boost::system::error_code& ec) {
-                        if (!ec)
-                          on_exit_of(raw);
+                      [this, id = c.spec.id, pid = c.pid](const boost::system::error_code& ec) {
+                        auto* c = find(id);
+                        if (!ec && c != nullptr && c->pid == pid && c->running)
+                          on_exit_of(c);
                       });
 }
 
 void supervisor_actor::read_stderr(child& c) {
-  child* raw = &c;
   auto buf = std::make_shared<std::array<char, 4096>>();
-  c.err->async_read_some(boost::asio::buffer(*buf), [this, raw, buf](const boost::system::error_code& ec,
-                                                                     std::size_t n) {
-    if (ec || n == 0)
+  auto* stream = c.err.get();
+  c.err->async_read_some(boost::asio::buffer(*buf), [this, id = c.spec.id, stream,
+                                                     buf](const boost::system::error_code& ec,
+                                                          std::size_t n) {
+    auto* found = find(id);
+    if (ec || n == 0 || found == nullptr || found->err.get() != stream)
       return;
-    auto& c = *raw;
+    auto& c = *found;
     // Pass the child's stderr on, line by line, and keep the last lines for crash reports.
     c.err_partial.append(buf->data(), n);
     std::size_t start = 0;
@@ -209,15 +224,20 @@ void supervisor_actor::read_stderr(child& c) {
       start = nl + 1;
     }
     c.err_partial.erase(0, start);
+    if (c.err_partial.size() > 4096) { // a "line" that never ends: pass it on as it is
+      std::fprintf(stderr, "%s\n", c.err_partial.c_str());
+      c.err_tail.push_back(std::move(c.err_partial));
+      c.err_partial.clear();
+      if (c.err_tail.size() > stderr_lines_kept)
+        c.err_tail.pop_front();
+    }
     if (c.err)
       read_stderr(c);
   });
 }
 
 void supervisor_actor::stop(child& c) {
-  c.restarting = false;
-  if (c.timer)
-    c.timer->cancel();
+  c.restarting = false; // a scheduled restart finds it so and leaves it
   if (!c.running || !c.proc)
     return;
   c.watch.reset();
@@ -274,13 +294,53 @@ void supervisor_actor::stop(child& c) {
 
 void supervisor_actor::on_exit(const exit_reason&) {
   shutting_down_ = true;
-  for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-    stop(**it);
-    auto& cell = (*it)->box.cell();
-    cell.supervised = 0; // for good now: senders get noproc
-    record_exit(cell, {exit_kind::shutdown, 0, false, "its supervisor stopped"});
-    (*it)->box.messages.close();
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it)
+    close_for_good(**it, {exit_kind::shutdown, 0, false, "its supervisor stopped"});
+}
+
+void supervisor_actor::close_for_good(child& c, const exit_reason& why) {
+  stop(c);
+  auto& cell = c.box.cell();
+  cell.supervised = 0; // senders get noproc from now on
+  record_exit(cell, why);
+  // Requests still waiting in the mailbox get an answer rather than a timeout; other messages
+  // are counted as dead letters.
+  for (std::size_t guard = 0; guard < 1000000; ++guard) {
+    std::vector<char> record;
+    std::uint64_t at = 0;
+    auto err = c.box.messages.peek(
+      [](void* ctx, const std::byte* data, std::size_t size) {
+        auto& out = *static_cast<std::vector<char>*>(ctx);
+        out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
+      },
+      &record, clock::time_point{}, at);
+    if (err || !c.box.messages.pop(at))
+      break;
+    envelope env{};
+    if (record.size() < sizeof env)
+      continue;
+    std::memcpy(&env, record.data(), sizeof env);
+    if ((env.flags & flag_request) != 0 && env.sender_id != 0
+        && sizeof env + env.sender_len <= record.size()) {
+      std::vector<char> scratch;
+      actor_error e{actor_errc::down, "the child ended for good before it took the request", why};
+      auto bytes = item_bytes(e, scratch);
+      (void)self_.core().send(make_ref(env.sender_id, std::string{record.data() + sizeof env,
+                                                                  env.sender_len}),
+                              message_traits<actor_error>::id, flag_response | flag_error,
+                              env.request_id, bytes, true);
+    } else if ((env.flags & (flag_response | flag_system)) == 0) {
+      cell.dead_letters.fetch_add(1, std::memory_order_relaxed);
+    }
   }
+  c.box.messages.close();
+}
+
+void supervisor_actor::retire(child& c, const exit_reason& why) {
+  close_for_good(c, why);
+  auto idx = index_of(&c);
+  if (idx < children_.size())
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(idx));
 }
 
 // -- when a child ends ---------------------------------------------------------------------------
@@ -362,14 +422,10 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
     r.action = "no restart";
     if (abnormal(why) || c.spec.restart != restart_type::transient)
       report(std::move(r));
-    if (c.spec.restart == restart_type::temporary) {
-      // OTP drops a temporary child's spec: its mailbox is closed for good.
-      cell.supervised = 0;
-      record_exit(cell, why);
-      c.box.messages.close();
-      auto idx = index_of(&c);
-      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(idx));
-    }
+    // OTP drops a temporary child's spec, and a simple_one_for_one child that is not restarted:
+    // its mailbox is closed for good.
+    if (c.spec.restart == restart_type::temporary || spec_.flags.how == strategy::simple_one_for_one)
+      retire(c, why);
     return;
   }
   if (!note_restart()) {
@@ -452,54 +508,73 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
   ++c.in_a_row;
   report(std::move(r));
 
+  // The children to start again, in spec order. Temporary siblings the strategy stopped are
+  // dropped, as OTP drops their specs.
   auto begin = spec_.flags.how == strategy::one_for_all ? std::size_t{0} : index_of(&c);
   auto end = spec_.flags.how == strategy::one_for_one || spec_.flags.how == strategy::simple_one_for_one
                ? index_of(&c) + 1
                : children_.size();
+  std::vector<std::string> group;
+  std::vector<std::string> dropped;
   for (auto i = begin; i < end; ++i) {
     auto& each = *children_[i];
-    if (each.running || (each.spec.restart == restart_type::temporary && &each != &c))
+    if (each.running)
       continue;
+    if (each.spec.restart == restart_type::temporary && &each != &c) {
+      dropped.push_back(each.spec.id);
+      continue;
+    }
     each.restarting = true;
-    if (!each.timer)
-      each.timer = std::make_unique<boost::asio::steady_timer>(self_.io_context());
-    each.timer->expires_after(delay);
-    child* raw = &each;
-    each.timer->async_wait([this, raw](const boost::system::error_code& ec) {
-      if (!ec && raw->restarting && !shutting_down_)
-        restart(*raw);
-    });
-    delay += std::chrono::milliseconds{0}; // children after it start in order, on the loop
+    group.push_back(each.spec.id);
   }
+  for (auto& id : dropped)
+    if (auto* t = find(id))
+      retire(*t, {exit_kind::shutdown, 0, false, "a temporary child stopped by its strategy"});
+  schedule_restart(std::move(group), delay);
 }
 
-void supervisor_actor::restart(child& c) {
-  ++c.restarts;
-  try_start(c);
+void supervisor_actor::schedule_restart(std::vector<std::string> ids, std::chrono::milliseconds delay) {
+  // Found again by id when the timer fires: a child stopped or deleted meanwhile is skipped.
+  auto token = ++next_restart_;
+  auto t = std::make_unique<boost::asio::steady_timer>(self_.io_context());
+  t->expires_after(delay);
+  t->async_wait([this, token, ids = std::move(ids)](const boost::system::error_code& ec) {
+    auto it = restart_timers_.find(token);
+    if (it == restart_timers_.end())
+      return;
+    auto keep = std::move(it->second); // destroyed after this handler
+    restart_timers_.erase(it);
+    if (!ec && !shutting_down_)
+      restart_group(ids);
+  });
+  restart_timers_.emplace(token, std::move(t));
 }
 
-void supervisor_actor::try_start(child& c) {
-  try {
-    start(c);
-  } catch (const spawn_error& e) {
-    // A failed restart counts as a restart (OTP): try again, unless intensity is reached.
-    crash_report r{name_, c.spec.id, 0, e.error().reason, {}, {}, c.restarts, {}};
-    if (!note_restart()) {
-      r.action = "shutdown: restart intensity reached (restart failed)";
+void supervisor_actor::restart_group(const std::vector<std::string>& ids) {
+  // In order, each after the one before is ready; a failure takes the rest of the group with it
+  // into the next attempt, so the order holds.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto* c = find(ids[i]);
+    if (c == nullptr || c->running || !c->restarting)
+      continue;
+    ++c->restarts;
+    try {
+      start(*c);
+    } catch (const spawn_error& e) {
+      // A failed restart counts as a restart (OTP): try again, unless intensity is reached.
+      crash_report r{name_, c->spec.id, 0, e.error().reason, {}, {}, c->restarts, {}};
+      if (!note_restart()) {
+        r.action = "shutdown: restart intensity reached (restart failed)";
+        report(std::move(r));
+        give_up();
+        return;
+      }
+      r.action = "restart failed; trying again";
       report(std::move(r));
-      give_up();
+      schedule_restart({ids.begin() + static_cast<std::ptrdiff_t>(i), ids.end()},
+                       std::max(spec_.flags.backoff_initial, std::chrono::milliseconds{10}));
       return;
     }
-    r.action = "restart failed; trying again";
-    report(std::move(r));
-    ++c.restarts;
-    c.restarting = true;
-    c.timer->expires_after(spec_.flags.backoff_initial);
-    child* raw = &c;
-    c.timer->async_wait([this, raw](const boost::system::error_code& ec) {
-      if (!ec && raw->restarting && !shutting_down_)
-        try_start(*raw);
-    });
   }
 }
 
@@ -513,6 +588,7 @@ bool supervisor_actor::note_restart() {
 
 void supervisor_actor::give_up() {
   // OTP: stop every child, then the supervisor, with reason shutdown; its parent decides next.
+  shutting_down_ = true;
   self_.quit({exit_kind::shutdown, 0, false, "reached max restart intensity"});
 }
 
@@ -535,8 +611,13 @@ void supervisor_actor::check_watchdogs() {
 void supervisor_actor::report(crash_report r) {
   if (spec_.flags.log_crash_reports)
     std::fprintf(stderr, "%s\n", to_string(r).c_str());
-  for (auto& s : subscribers_)
-    (void)self_.send(s, r);
+  std::vector<char> scratch;
+  auto bytes = item_bytes(r, scratch);
+  std::erase_if(subscribers_, [&](const actor_ref& to) {
+    // Never waits for a full subscriber (restarts must not); a subscriber that is gone is dropped.
+    auto err = self_.core().send(to, message_traits<crash_report>::id, 0, 0, bytes, true);
+    return err && err->code == actor_errc::noproc;
+  });
   reports_.push_back(std::move(r));
   if (reports_.size() > 1000)
     reports_.pop_front();
@@ -597,12 +678,10 @@ behavior supervisor_actor::make_behavior() {
       auto* c = find(m.id);
       if (c == nullptr)
         return sup_error("not_found: " + m.id);
-      stop(*c);
-      if (c->spec.restart == restart_type::temporary || spec_.flags.how == strategy::simple_one_for_one) {
-        c->box.cell().supervised = 0;
-        c->box.messages.close();
-        children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
-      }
+      if (c->spec.restart == restart_type::temporary || spec_.flags.how == strategy::simple_one_for_one)
+        retire(*c, {exit_kind::shutdown, 0, false, "terminated"});
+      else
+        stop(*c);
       return ok_msg{};
     },
     [this](const sup_restart_child& m) -> result_ref {
@@ -624,16 +703,16 @@ behavior supervisor_actor::make_behavior() {
         return sup_error("not_found: " + m.id);
       if (c->running || c->restarting)
         return sup_error("running: " + m.id);
-      c->box.cell().supervised = 0;
-      record_exit(c->box.cell(), {exit_kind::shutdown, 0, false, "deleted"});
-      c->box.messages.close();
-      children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index_of(c)));
+      retire(*c, {exit_kind::shutdown, 0, false, "deleted"});
       return ok_msg{};
     },
     [this](const sup_which_children&) { return info(); },
     [this](const sup_count_children&) {
       child_counts n;
-      n.specs = static_cast<std::uint32_t>(children_.size());
+      // OTP: a simple_one_for_one supervisor has one spec, however many children run it.
+      n.specs = spec_.flags.how == strategy::simple_one_for_one
+                  ? 1u
+                  : static_cast<std::uint32_t>(children_.size());
       for (auto& c : children_) {
         n.active += c->running ? 1 : 0;
         (c->spec.type == child_type::supervisor ? n.supervisors : n.workers) += 1;

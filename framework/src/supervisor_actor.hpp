@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "mailbox.hpp"
@@ -62,7 +63,6 @@ class supervisor_actor {
     std::uint64_t crash_pos = 0;    ///< The mailbox position it last crashed on (+1), and how
     std::uint32_t crash_count = 0;  ///< often in a row.
     bool unresponsive = false;      ///< Killed by the watchdog.
-    std::unique_ptr<boost::asio::steady_timer> timer;
   };
 
   child* find(const std::string& id);
@@ -75,8 +75,12 @@ class supervisor_actor {
   exit_reason reason_of(child& c);
   void handle_crash(child& c, exit_reason why);
   bool note_restart();             ///< False once intensity is exceeded.
-  void restart(child& c);
-  void try_start(child& c);
+  void schedule_restart(std::vector<std::string> ids, std::chrono::milliseconds delay);
+  void restart_group(const std::vector<std::string>& ids);
+  /// Stops the child for good: its mailbox is closed, waiting requests are answered.
+  void close_for_good(child& c, const exit_reason& why);
+  /// close_for_good() and the spec is dropped.
+  void retire(child& c, const exit_reason& why);
   void give_up();
   void check_watchdogs();
   void report(crash_report r);
@@ -92,6 +96,9 @@ class supervisor_actor {
   std::vector<actor_ref> subscribers_;
   std::uint64_t dynamic_ids_ = 0;
   bool shutting_down_ = false;
+  bool watchdog_armed_ = false;
+  std::uint64_t next_restart_ = 0;
+  std::unordered_map<std::uint64_t, std::unique_ptr<boost::asio::steady_timer>> restart_timers_;
 };
 
 } // namespace proctor::detail

@@ -16,6 +16,10 @@ namespace proctor {
 template <class T>
 struct message_traits {
   static constexpr bool registered = false;
+  // Placeholders, so that a use of an unregistered type fails with assert_message's one line
+  // and nothing else.
+  static constexpr std::string_view name = "(not a message)";
+  static constexpr std::uint64_t id = 0;
 };
 
 /// True for types registered with PROCTOR_MESSAGE.
