@@ -182,7 +182,7 @@ class tree_runner {
     if (!left.empty()) {
       std::string pids;
       for (auto& p : left)
-        pids += " " + std::to_string(p.pid);
+        pids.append(" ").append(std::to_string(p.pid)); // (operator+ trips GCC 12's -Wrestrict)
       std::fprintf(stderr, "supervise: the tree stopped, but these processes still run:%s\n",
                    pids.c_str());
       return exit_failed;
