@@ -769,6 +769,12 @@ void actor_core::on_death(std::uint64_t target_id) {
   auto* target_link = link_of(w.target);
   exit_reason why = target_link ? recorded_reason(target_link->cell(), w.incarnation)
                                 : exit_reason{exit_kind::noproc, 0, false, {}};
+  if (target_link != nullptr && !restartable(target_link->cell()) && !has_ended(target_link->cell())) {
+    // It died without a word (a signal): say so in its cell, so that every sender gets noproc
+    // from now on, not only its spawner once it looks.
+    record_exit(target_link->cell(), why);
+    target_link->messages().close();
+  }
   for (auto m : w.monitors)
     self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));
   if (w.linked) {
@@ -781,6 +787,15 @@ void actor_core::on_death(std::uint64_t target_id) {
     if (p.target == target_id)
       self_system(message_traits<sys_request_failed>::id, w.target,
                   encode(sys_request_failed{req, why}));
+}
+
+void actor_core::notify_links(const exit_reason& why) {
+  // Erlang's exit signals: the ending actor sends them itself (they arrive after everything it
+  // sent before). A linked actor that saw the death through its pidfd first ignores the second.
+  for (auto& [id, w] : watches_)
+    if (w.linked)
+      (void)send(w.target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, true}),
+                 true);
 }
 
 void actor_core::drop_watch_if_idle(std::uint64_t target_id) {
@@ -881,10 +896,14 @@ void actor_core::handle_system(const envelope& env, const std::byte* payload, st
   try {
     if (env.type_id == message_traits<sys_link>::id) {
       std::optional<exit_reason> dead;
-      if (auto* w = watch_of(from, dead))
+      if (auto* w = watch_of(from, dead)) {
         w->linked = true;
-      else
-        self_system(message_traits<sys_exit>::id, from, encode(sys_exit{*dead, false}));
+      } else {
+        // It ended after asking for the link: the EXIT it sent while ending (behind this record)
+        // carries its reason; this one, noproc, only counts if that never came (SIGKILL).
+        ended_links_.insert(from.id());
+        self_system(message_traits<sys_exit>::id, from, encode(sys_exit{*dead, true}));
+      }
     } else if (env.type_id == message_traits<sys_unlink>::id) {
       if (auto it = watches_.find(from.id()); it != watches_.end()) {
         it->second.linked = false;

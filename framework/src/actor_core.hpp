@@ -49,6 +49,9 @@ class actor_core {
   /// Runs the loop until the actor quits; returns why. Exceptions from handlers end it.
   exit_reason run();
 
+  /// Sends an exit signal with `why` to every linked actor (at the end of an actor).
+  void notify_links(const exit_reason& why);
+
   // -- what the public API calls (see actor_api.hpp) -------------------------------------------
   std::optional<actor_error> send(const actor_ref& to, std::uint64_t type_id, std::uint32_t flags,
                                   std::uint64_t request_id, std::string_view payload,

@@ -254,6 +254,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
       }
     }
     forget_names_of(cell.id);
+    core->notify_links(why);
     record_exit(cell, why);
     fatal_cell = nullptr; // the mapping goes with this function
     if (cell.supervised == 0) {
