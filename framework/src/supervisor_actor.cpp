@@ -33,6 +33,17 @@ std::string bytes_with_cell(const segment_handle& cell, const std::string& args)
   return encode_tuple(std::tuple<segment_handle>{cell}) + args;
 }
 
+/// Copies the oldest record of a child's mailbox (the child is not running: nobody else takes).
+bool peek_head(ring& messages, std::vector<char>& record, std::uint64_t& position) {
+  auto err = messages.peek(
+    [](void* ctx, const std::byte* data, std::size_t size) {
+      auto& out = *static_cast<std::vector<char>*>(ctx);
+      out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
+    },
+    &record, std::chrono::steady_clock::time_point{}, position);
+  return !err;
+}
+
 actor_error sup_error(std::string what) {
   return {actor_errc::handler_error, std::move(what), {}};
 }
@@ -308,13 +319,7 @@ void supervisor_actor::close_for_good(child& c, const exit_reason& why) {
   for (std::size_t guard = 0; guard < 1000000; ++guard) {
     std::vector<char> record;
     std::uint64_t at = 0;
-    auto err = c.box.messages.peek(
-      [](void* ctx, const std::byte* data, std::size_t size) {
-        auto& out = *static_cast<std::vector<char>*>(ctx);
-        out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
-      },
-      &record, clock::time_point{}, at);
-    if (err || !c.box.messages.pop(at))
+    if (!peek_head(c.box.messages, record, at) || !c.box.messages.pop(at))
       break;
     envelope env{};
     if (record.size() < sizeof env)
@@ -440,13 +445,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
     dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count};
     std::vector<char> record;
     std::uint64_t at = 0;
-    auto err = c.box.messages.peek(
-      [](void* ctx, const std::byte* data, std::size_t size) {
-        auto& out = *static_cast<std::vector<char>*>(ctx);
-        out.assign(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
-      },
-      &record, clock::now(), at);
-    if (!err && at + 1 == pos && c.box.messages.pop(at)) {
+    if (peek_head(c.box.messages, record, at) && at + 1 == pos && c.box.messages.pop(at)) {
       envelope env{};
       if (record.size() >= sizeof env) {
         std::memcpy(&env, record.data(), sizeof env);
