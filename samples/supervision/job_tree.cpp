@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
   pool.flags.backoff_max = 200ms;
   pool.flags.stable_after = 1s;
   pool.flags.max_crashes_per_message = 3;
+  pool.flags.log_crash_reports = false; // this program prints each report as it comes (below)
   pool.children = {worker_spec("steady-1", temper::steady), worker_spec("steady-2", temper::steady),
                    worker_spec("flaky", temper::flaky), worker_spec("sleepy", temper::sleepy),
                    worker_spec("greedy", temper::greedy)};
