@@ -1,11 +1,14 @@
 #include "supervisor_actor.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <utility>
 #include <cerrno>
 #include <cstdio>
@@ -69,6 +72,10 @@ supervisor_actor::~supervisor_actor() = default;
 void supervisor_actor::init() {
   // The zygote children are forked from, started while this process is small.
   runtime::get().start_zygote_if_possible();
+  // A subreaper: what a child leaves behind when it dies (a process it forked itself) is adopted
+  // here rather than by init, reaped while the supervisor runs and killed when it stops.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  self_.run_every(std::chrono::seconds{1}, [this] { collect_orphans(false); });
   if (spec_.flags.how == strategy::simple_one_for_one && spec_.children.size() != 1)
     throw std::invalid_argument("simple_one_for_one takes exactly one child spec (the template)");
   std::vector<std::string> ids;
@@ -307,6 +314,23 @@ void supervisor_actor::on_exit(const exit_reason&) {
   shutting_down_ = true;
   for (auto it = children_.rbegin(); it != children_.rend(); ++it)
     close_for_good(**it, {exit_kind::shutdown, 0, false, "its supervisor stopped"});
+  collect_orphans(true);
+}
+
+void supervisor_actor::collect_orphans(bool kill_them) {
+  // This process starts no child itself but its zygote (children are forked by the zygote):
+  // every other child of it is an orphan it adopted as a subreaper.
+  pid_t zygote = runtime::get().zygote_pid();
+  std::ifstream list("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+  std::vector<pid_t> orphans;
+  for (pid_t pid = 0; list >> pid;)
+    if (pid > 0 && pid != zygote)
+      orphans.push_back(pid);
+  for (pid_t pid : orphans) {
+    if (kill_them)
+      ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, kill_them ? 0 : WNOHANG); // a zombie goes now; a live one stays
+  }
 }
 
 void supervisor_actor::close_for_good(child& c, const exit_reason& why) {

@@ -83,6 +83,8 @@ class supervisor_actor {
   void retire(child& c, const exit_reason& why);
   void give_up();
   void check_watchdogs();
+  /// Reaps adopted orphans that ended; with `kill_them`, ends and reaps them all.
+  void collect_orphans(bool kill_them);
   void report(crash_report r);
   std::vector<child_info> info() const;
 
