@@ -107,7 +107,7 @@ actor_core::actor_core(actor_ref self, bool is_actor)
   bell_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (bell_fd_ < 0)
     throw_system_error("proctor: doorbell socket", errno);
-  auto addr = bell_of(self_.id());
+  auto addr = bell_of(self_.id(), ::getpid());
   if (::bind(bell_fd_, reinterpret_cast<const sockaddr*>(&addr.addr), addr.len) != 0) {
     int err = errno;
     ::close(bell_fd_);

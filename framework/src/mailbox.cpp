@@ -79,17 +79,17 @@ std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cel
     return nullptr;
   auto ring_name = field_string(cell.ring_name);
   auto messages = ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
-  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), bell_of(id));
+  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id);
 }
 
 } // namespace
 
-bell_address bell_of(std::uint64_t id) noexcept {
+bell_address bell_of(std::uint64_t id, std::int32_t pid) noexcept {
   bell_address b;
   b.addr.sun_family = AF_UNIX;
-  char name[40];
-  int n = std::snprintf(name, sizeof name, "proctor-bell-%016llx",
-                        static_cast<unsigned long long>(id));
+  char name[64];
+  int n = std::snprintf(name, sizeof name, "proctor-bell-%016llx-%d",
+                        static_cast<unsigned long long>(id), static_cast<int>(pid));
   // Abstract namespace: a leading NUL, no file, gone with the socket.
   b.addr.sun_path[0] = '\0';
   std::memcpy(b.addr.sun_path + 1, name, static_cast<std::size_t>(n));
@@ -159,9 +159,11 @@ void mailbox_link::ring_bell() noexcept {
     return;
   }
   char one = 1;
+  // The pid was written before the actor could sleep: it names the process that waits now.
+  auto bell = bell_of(id_, cell_->pid.load(std::memory_order_acquire));
   // A full socket buffer means the actor has doorbells waiting already: nothing is lost.
   (void)::sendto(bell_sender(), &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(&bell_.addr), bell_.len);
+                 reinterpret_cast<const sockaddr*>(&bell.addr), bell.len);
 }
 
 void mailbox_link::release() noexcept {

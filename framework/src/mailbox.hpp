@@ -49,13 +49,15 @@ struct bell_address {
   sockaddr_un addr{};
   socklen_t len = 0;
 };
-[[nodiscard]] bell_address bell_of(std::uint64_t id) noexcept;
+/// Named after the actor and the process that runs it: a process it forked (which inherits the
+/// socket) never keeps the name from the actor's next incarnation.
+[[nodiscard]] bell_address bell_of(std::uint64_t id, std::int32_t pid) noexcept;
 
 /// A mailbox as a sender sees it: mapped once per process and kept for the process's life.
 class mailbox_link {
  public:
-  mailbox_link(shared_object cell_obj, ring messages, bell_address bell) noexcept
-    : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), bell_(bell),
+  mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id) noexcept
+    : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), id_(id),
       cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))) {}
 
   /// The cell; after release(), a cell that says "ended" (noproc).
@@ -83,7 +85,7 @@ class mailbox_link {
  private:
   shared_object cell_obj_;
   ring messages_;
-  bell_address bell_;
+  std::uint64_t id_;
   std::atomic<actor_cell*> cell_;
   std::atomic<bool> released_{false};
 };

@@ -103,6 +103,7 @@ enum member_flags : std::int32_t {
   fork_grandchild = 4,    ///< init forks a plain child that pause()s forever
   process_grandchild = 8, ///< init starts a proctor::process that sleeps ten minutes
   slow_exit = 16,         ///< on_exit sleeps 3 s, then says exit-done
+  session_grandchild = 32, ///< init forks a child that leaves for a session of its own, pause()s
 };
 
 inline void no_core_file() {
@@ -174,6 +175,15 @@ class member {
     if (flags_ & fork_grandchild) {
       pid_t pid = ::fork();
       if (pid == 0) {
+        for (;;)
+          ::pause();
+      }
+      grandchild = static_cast<std::int32_t>(pid);
+    }
+    if (flags_ & session_grandchild) {
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        ::setsid(); // out of the member's process group: a signal to the group misses it
         for (;;)
           ::pause();
       }

@@ -108,3 +108,24 @@ TEST_CASE("SIGKILL of a supervisor leaves no descendant alive", "[supervisor][tr
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
+
+TEST_CASE("what a child forked into a session of its own outlives the child but not the supervisor",
+          "[supervisor][tree]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto sup = proctor::start_supervisor(
+      {flags(strategy::one_for_one), {member_spec("escapes", self.ref(), session_grandchild)}});
+    stop_at_exit cleanup{sup};
+    auto escaped = grandchild_of(queued_notes(self), "escapes");
+    REQUIRE(escaped > 0);
+    auto kids = children(sup);
+    REQUIRE(::kill(kids["escapes"].pid, SIGKILL) == 0);
+    REQUIRE(gone(kids["escapes"].pid));
+    // Orphaned, adopted by the supervisor (a subreaper), and running.
+    CHECK_FALSE(proctor::test::is_dead(escaped));
+    REQUIRE(proctor::stop_supervisor(sup));
+    CHECK(gone(escaped));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
