@@ -533,12 +533,8 @@ std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t t
 void actor_core::self_system(std::uint64_t type_id, const actor_ref& from, std::string_view payload) {
   // Through the own mailbox, behind what is queued already; if it is full, held here and taken
   // once the mailbox has drained.
-  std::vector<char> record(sizeof(envelope) + from.data()->cell_name.size() + payload.size());
-  envelope env{type_id, 0, from.id(), flag_system,
-               static_cast<std::uint16_t>(from.data()->cell_name.size()), 0};
-  std::memcpy(record.data(), &env, sizeof env);
-  std::memcpy(record.data() + sizeof env, from.data()->cell_name.data(), env.sender_len);
-  std::memcpy(record.data() + sizeof env + env.sender_len, payload.data(), payload.size());
+  std::vector<char> record;
+  write_record(record, type_id, flag_system, 0, from.data().get(), payload);
   if (deferred_.empty()
       && !link_->messages().put(record.data(), record.size(), clock::now()))
     return;
@@ -940,11 +936,8 @@ void actor_core::handle_system(const envelope& env, const std::byte* payload, st
 
 void actor_core::deliver(std::uint64_t type_id, const actor_ref& from, std::string_view payload) {
   // A framework message (down_msg, exit_msg) takes the path of any other message.
-  std::vector<char> record(sizeof(envelope) + from.data()->cell_name.size() + payload.size());
-  envelope env{type_id, 0, from.id(), 0, static_cast<std::uint16_t>(from.data()->cell_name.size()), 0};
-  std::memcpy(record.data(), &env, sizeof env);
-  std::memcpy(record.data() + sizeof env, from.data()->cell_name.data(), env.sender_len);
-  std::memcpy(record.data() + sizeof env + env.sender_len, payload.data(), payload.size());
+  std::vector<char> record;
+  write_record(record, type_id, 0, 0, from.data().get(), payload);
   route(record.data(), record.size());
 }
 

@@ -166,6 +166,21 @@ void mailbox_link::ring_bell() noexcept {
                  reinterpret_cast<const sockaddr*>(&bell.addr), bell.len);
 }
 
+void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t flags,
+                  std::uint64_t request_id, const ref_data* sender, std::string_view payload) {
+  std::size_t sender_len = sender ? sender->cell_name.size() : 0;
+  if (sender_len > 0xffff) // no cell name is that long: sent as anonymous rather than cut
+    sender_len = 0;
+  out.resize(sizeof(envelope) + sender_len + payload.size());
+  envelope env{type_id, request_id, sender_len ? sender->id : 0, flags,
+               static_cast<std::uint16_t>(sender_len), 0};
+  std::memcpy(out.data(), &env, sizeof env);
+  if (sender_len)
+    std::memcpy(out.data() + sizeof env, sender->cell_name.data(), sender_len);
+  if (!payload.empty())
+    std::memcpy(out.data() + sizeof env + sender_len, payload.data(), payload.size());
+}
+
 void mailbox_link::release() noexcept {
   cell_.store(&tombstone_cell(), std::memory_order_release);
   released_.store(true, std::memory_order_release);
@@ -180,17 +195,8 @@ std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_
   if (released() || cell_->state.load(std::memory_order_acquire) == cell_exited)
     return actor_error{actor_errc::noproc, "the actor has ended", {}};
   thread_local std::vector<char> record;
+  write_record(record, type_id, flags, request_id, sender, payload);
   std::size_t sender_len = sender ? sender->cell_name.size() : 0;
-  if (sender_len > 0xffff)
-    sender_len = 0;
-  record.resize(sizeof(envelope) + sender_len + payload.size());
-  envelope env{type_id, request_id, sender && sender_len ? sender->id : 0, flags,
-               static_cast<std::uint16_t>(sender_len), 0};
-  std::memcpy(record.data(), &env, sizeof env);
-  if (sender_len)
-    std::memcpy(record.data() + sizeof env, sender->cell_name.data(), sender_len);
-  if (!payload.empty())
-    std::memcpy(record.data() + sizeof env + sender_len, payload.data(), payload.size());
 
   auto policy = static_cast<mailbox_overflow>(cell_->overflow);
   // First without waiting (and without reading the clock); a full mailbox under the block

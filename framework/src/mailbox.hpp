@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "actor_cell.hpp"
 #include "proctor/actor_error.hpp"
@@ -40,6 +41,11 @@ struct envelope {
   std::uint16_t reserved;
 };
 static_assert(sizeof(envelope) == 32);
+
+/// Writes one mailbox record into `out` (replacing what it held): the envelope, the sender's cell
+/// name (empty: anonymous) and the payload — the one place that knows the layout.
+void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t flags,
+                  std::uint64_t request_id, const ref_data* sender, std::string_view payload);
 
 /// The size of every cell segment.
 inline constexpr std::size_t cell_segment_size = (sizeof(actor_cell) + 63) / 64 * 64;
