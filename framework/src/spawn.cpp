@@ -291,10 +291,10 @@ scoped_table& scoped() {
 
 } // namespace
 
-actor_core* make_scoped_core(const std::string& name) {
+actor_core* make_scoped_core(const std::string& name, std::size_t mailbox_bytes) {
   spawn_options opts;
   opts.name = name;
-  opts.mailbox_bytes = 1 << 20;
+  opts.mailbox_bytes = mailbox_bytes;
   auto holder = std::make_unique<scoped_box>();
   holder->box = create_mailbox(opts);
   auto& cell = holder->box.cell();

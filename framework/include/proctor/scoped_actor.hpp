@@ -18,7 +18,7 @@ namespace proctor {
 
 namespace detail {
 /// Creates a core with a mailbox for the calling thread; destroy_core releases it.
-actor_core* make_scoped_core(const std::string& name);
+actor_core* make_scoped_core(const std::string& name, std::size_t mailbox_bytes = 1 << 20);
 void destroy_core(actor_core* core) noexcept;
 } // namespace detail
 

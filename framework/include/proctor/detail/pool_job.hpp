@@ -1,0 +1,124 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string_view>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proctor/task.hpp"
+
+namespace proctor::detail {
+
+/// One call to a pool — a map, an apply, a submit — shared by the caller, who waits for its
+/// outcomes, and the pool's thread, which runs it. Outcomes are written once and never change, so
+/// one that a wait returned may be read without the lock.
+class pool_job {
+ public:
+  using clock = std::chrono::steady_clock;
+  using deadline = std::optional<clock::time_point>;
+
+  /// `args` holds every task's encoded arguments, each behind its length (4 bytes), as
+  /// task_t::encode_into writes them; `offsets` says where each task's length starts.
+  pool_job(std::string key, std::string args, std::vector<std::uint64_t> offsets,
+           std::size_t chunksize);
+
+  pool_job(const pool_job&) = delete;
+  pool_job& operator=(const pool_job&) = delete;
+
+  [[nodiscard]] const std::string& key() const noexcept { return key_; }
+  [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+  [[nodiscard]] std::size_t chunksize() const noexcept { return chunksize_; }
+  /// Task `i`'s arguments with their length in front, as a worker reads them.
+  [[nodiscard]] std::string_view framed_args(std::size_t i) const noexcept;
+  /// Tasks [first, last) framed, one after the other.
+  [[nodiscard]] std::string_view framed_range(std::size_t first, std::size_t last) const noexcept;
+
+  /// Called on the pool's thread after each batch of outcomes: (done, total).
+  std::function<void(std::size_t, std::size_t)> progress;
+
+  // ---- the caller's side
+
+  /// Waits until every task has an outcome; false if `until` passed first.
+  bool wait_all(deadline until) const;
+  /// Waits for the outcome of task `i`; false if `until` passed first.
+  bool wait_for(std::size_t i, deadline until) const;
+  /// Waits for the `n`-th task to complete (in completion order) and returns its index; empty if
+  /// `until` passed first.
+  std::optional<std::size_t> wait_completed(std::size_t n, deadline until) const;
+  /// The error of task `i`, or nullptr if it succeeded. @pre a wait saw its outcome.
+  [[nodiscard]] const task_error* error(std::size_t i) const noexcept {
+    return slots_[i].state == failed ? static_cast<const task_error*>(slots_[i].data) : nullptr;
+  }
+  /// The encoded result of task `i`. @pre a wait saw its outcome, and error(i) is nullptr.
+  [[nodiscard]] std::string_view result(std::size_t i) const noexcept {
+    return {static_cast<const char*>(slots_[i].data), slots_[i].size};
+  }
+  /// The first failed task's error (by index), or nullptr. @pre wait_all() returned true.
+  [[nodiscard]] const task_error* first_error() const noexcept;
+
+  [[nodiscard]] bool done() const;
+  [[nodiscard]] bool running() const;
+  [[nodiscard]] bool cancelled() const;
+  /// Cancels a job no worker has started: every task fails with `cancelled`. False once started.
+  bool cancel();
+  /// Runs `fn` once the job is done: at once, here, if it already is; else on the pool's thread.
+  void when_done(std::function<void()> fn);
+
+  // ---- the pool's side
+
+  /// One result from a worker: where it sits in the block passed to record().
+  struct result_entry {
+    std::size_t index;
+    std::uint8_t status; ///< A task_status.
+    std::string_view bytes;
+  };
+  /// Records results whose bytes live in `block` (kept as long as the job); the first outcome
+  /// of a task counts, later ones are ignored. Returns how many were recorded.
+  std::size_t record(std::unique_ptr<std::string> block, const std::vector<result_entry>& entries);
+  /// Records a failure of task `i` (ignored if it has an outcome already).
+  void fail(std::size_t i, task_error error);
+  /// Fails every task without an outcome yet with `code`.
+  void fail_rest(task_errc code, const std::string& message);
+  /// Marks the job started unless it was cancelled (false then).
+  bool start();
+  /// Runs the progress and done callbacks for what was recorded since the last call.
+  void notify();
+  [[nodiscard]] bool has_outcome(std::size_t i) const;
+
+ private:
+  static constexpr std::uint8_t empty = 0, succeeded = 1, failed = 2;
+  struct slot {
+    const void* data = nullptr;  ///< The result's bytes, or a task_error.
+    std::uint32_t size = 0;
+    std::uint8_t state = empty;
+  };
+
+  bool fail_locked(std::size_t i, task_error&& error);
+
+  std::string key_;
+  std::string args_;
+  std::vector<std::uint64_t> offsets_;
+  std::size_t chunksize_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<slot> slots_;
+  std::vector<std::unique_ptr<std::string>> blocks_; ///< Never move what they hold.
+  std::deque<task_error> errors_;                    ///< push_back keeps references valid.
+  std::vector<std::size_t> order_;                   ///< Task indices in completion order.
+  std::size_t reported_ = 0;                         ///< Outcomes already passed to progress.
+  bool started_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;                            ///< Done callbacks have run (or run now).
+  std::vector<std::function<void()>> callbacks_;
+};
+
+} // namespace proctor::detail

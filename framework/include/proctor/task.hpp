@@ -1,0 +1,271 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+
+#include "proctor/detail/codec.hpp"
+#include "proctor/entry.hpp"
+#include "proctor/exit_reason.hpp"
+#include "proctor/serializable.hpp"
+
+namespace proctor {
+
+/// Why a task of a pool or an executor did not produce its result.
+enum class task_errc : std::uint8_t {
+  raised,        ///< The task threw; the message is its what().
+  worker_died,   ///< Its worker process died while running it; reason() says how.
+  bad_result,    ///< The result could not be serialized, or is larger than a pool can carry.
+  bad_input,     ///< The arguments could not be serialized or decoded, or are too large.
+  cancelled,     ///< Cancelled before it started.
+  terminated,    ///< The pool was terminated (or shut down with cancel) before it ran.
+  pool_broken,   ///< The pool could not start workers to run it.
+};
+
+[[nodiscard]] const char* to_string(task_errc e) noexcept;
+
+/// The error of one task, as the caller sees it: the kind, a message, the index of the task
+/// within its map (0 for a single task), and for worker_died the worker's exit reason.
+class task_error : public std::runtime_error {
+ public:
+  task_error(task_errc code, std::string message, std::size_t index = 0,
+             std::optional<exit_reason> reason = {});
+
+  [[nodiscard]] task_errc code() const noexcept { return code_; }
+  /// The message alone (what() also names the kind and the task).
+  [[nodiscard]] const std::string& message() const noexcept { return message_; }
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  /// How the worker ended, for worker_died.
+  [[nodiscard]] const std::optional<exit_reason>& reason() const noexcept { return reason_; }
+
+ private:
+  task_errc code_;
+  std::string message_;
+  std::size_t index_;
+  std::optional<exit_reason> reason_;
+};
+
+/// Thrown by a wait with a timeout that passed before the result was there (Python's
+/// multiprocessing.TimeoutError and concurrent.futures.TimeoutError).
+class timeout_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+/// What a worker reports for one task.
+enum class task_status : std::uint8_t { ok = 0, raised = 1, bad_result = 2, bad_input = 3 };
+
+/// Runs a task on encoded arguments; `out` receives the encoded result (ok) or a message.
+using task_invoker = task_status (*)(std::string_view args, std::string& out);
+
+/// Adds a task to this program's registry (during static initialization, as entry points).
+const std::string& register_task(std::string key, task_invoker invoke);
+
+/// The invoker registered under `key`, or nullptr.
+[[nodiscard]] task_invoker find_task(std::string_view key) noexcept;
+
+/// A task's result type as it travels: void becomes std::monostate.
+template <class R>
+using task_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+template <class Signature>
+struct task_signature;
+
+template <class R, class... Params>
+struct task_signature<R (*)(Params...)> {
+  using arguments = std::tuple<std::decay_t<Params>...>;
+  using result = task_value_t<std::decay_t<R>>;
+  static constexpr bool returns_void = std::is_void_v<R>;
+};
+
+template <class R, class... Params>
+struct task_signature<R (*)(Params...) noexcept> : task_signature<R (*)(Params...)> {};
+
+/// Values that travel between a pool and its workers byte for byte: both run the same program,
+/// so a trivially copyable value means the same on both sides.
+template <class T>
+inline constexpr bool raw_task_value = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T>;
+
+/// Appends the encoding of `values` to `out`: raw bytes for trivially copyable values, CAF's
+/// binary format otherwise. Throws process_error(not_crossable) if one fails to serialize.
+template <class... Ts>
+void append_values(std::string& out, const Ts&... values) {
+  if constexpr ((raw_task_value<Ts> && ...)) {
+    auto at = out.size();
+    out.resize(at + (sizeof(Ts) + ... + 0));
+    ((std::memcpy(out.data() + at, &values, sizeof(Ts)), at += sizeof(Ts)), ...);
+  } else {
+    out += encode_tuple(std::tuple<const Ts&...>{values...});
+  }
+}
+
+/// Reads what append_values wrote; throws on a size that does not match.
+template <class... Ts>
+std::tuple<Ts...> read_values(std::string_view bytes) {
+  if constexpr ((raw_task_value<Ts> && ...)) {
+    if (bytes.size() != (sizeof(Ts) + ... + 0))
+      throw std::invalid_argument("the encoded values have " + std::to_string(bytes.size())
+                                  + " bytes, not " + std::to_string((sizeof(Ts) + ... + 0)));
+    std::tuple<Ts...> values;
+    std::size_t at = 0;
+    std::apply([&](auto&... xs) {
+      ((std::memcpy(&xs, bytes.data() + at, sizeof(xs)), at += sizeof(xs)), ...);
+    }, values);
+    return values;
+  } else {
+    return decode_tuple<std::tuple<Ts...>>(bytes);
+  }
+}
+
+/// The framed size of a call whose parameters all travel byte for byte; 0 otherwise.
+template <class... Ts>
+constexpr std::size_t framed_size_of(std::tuple<Ts...>*) {
+  if constexpr ((raw_task_value<Ts> && ...))
+    return sizeof(std::uint32_t) + (sizeof(Ts) + ... + 0);
+  else
+    return 0;
+}
+
+template <class Tuple>
+struct tuple_codec;
+
+template <class... Ts>
+struct tuple_codec<std::tuple<Ts...>> {
+  static std::tuple<Ts...> read(std::string_view bytes) { return read_values<Ts...>(bytes); }
+};
+
+template <class T>
+void append_value(std::string& out, const T& value) {
+  if constexpr (!std::is_same_v<T, std::monostate>)
+    append_values(out, value);
+}
+
+template <class T>
+T decode_value(std::string_view bytes) {
+  if constexpr (std::is_same_v<T, std::monostate>)
+    return {};
+  else
+    return std::get<0>(read_values<T>(bytes));
+}
+
+} // namespace detail
+
+/// Names a function as a task for a pool or an executor:
+///
+///     int square(int x) { return x * x; }
+///     pool.map(proctor::task<square>, std::vector{1, 2, 3});
+///
+/// As with entry<F>, naming it registers it, so every worker — forked, spawned or started by the
+/// forkserver — finds it by name. Its parameters and its result must be serializable (checked at
+/// compile time); a void function yields std::monostate.
+template <auto F>
+struct task_t {
+  static_assert(std::is_pointer_v<decltype(F)>
+                  && std::is_function_v<std::remove_pointer_t<decltype(F)>>,
+                "proctor::task<F> takes a function (not a lambda or member function)");
+
+  using arguments = typename detail::task_signature<decltype(F)>::arguments;
+  using result_type = typename detail::task_signature<decltype(F)>::result;
+
+  static_assert(serializable<result_type>,
+                "proctor::task<F>: the result must be serializable (a CAF inspect overload or "
+                "trivially copyable, not a pointer)");
+
+  /// The registry key of F; the same in every process that runs this binary.
+  static const std::string& key() { return key_; }
+
+  /// The size encode_into() adds for one call when every parameter travels byte for byte;
+  /// 0 when the size depends on the values.
+  static constexpr std::size_t framed_size = detail::framed_size_of(static_cast<arguments*>(nullptr));
+
+  /// Appends a call's arguments to `out`, behind their length (4 bytes). Throws
+  /// process_error(not_crossable) if one fails to serialize; `out` is then as it was.
+  template <class... Args>
+  static void encode_into(std::string& out, Args&&... args) {
+    static_assert(std::is_constructible_v<arguments, Args&&...>,
+                  "proctor::task<F>: the arguments do not match the function's parameters");
+    static_assert(all_serializable(static_cast<arguments*>(nullptr)),
+                  "proctor::task<F>: every parameter must be serializable (a CAF inspect "
+                  "overload or trivially copyable, not a pointer)");
+    auto at = out.size();
+    if constexpr (framed_size != 0
+                  && std::is_same_v<arguments, std::tuple<std::decay_t<Args>...>>) {
+      // Byte for byte: one resize, no exception possible.
+      out.resize(at + framed_size);
+      auto len = static_cast<std::uint32_t>(framed_size - sizeof(std::uint32_t));
+      std::memcpy(out.data() + at, &len, sizeof(len));
+      at += sizeof(len);
+      ((std::memcpy(out.data() + at, &args, sizeof(args)), at += sizeof(args)), ...);
+    } else {
+      out.resize(at + sizeof(std::uint32_t));
+      try {
+        std::apply([&](const auto&... xs) { detail::append_values(out, xs...); },
+                   arguments{std::forward<Args>(args)...});
+      } catch (...) {
+        out.resize(at);
+        throw;
+      }
+      auto len = static_cast<std::uint32_t>(out.size() - at - sizeof(std::uint32_t));
+      std::memcpy(out.data() + at, &len, sizeof(len));
+    }
+  }
+
+  /// Decodes `args`, calls F, encodes its result. Runs in a worker.
+  static detail::task_status invoke(std::string_view args, std::string& out) {
+    std::optional<arguments> values;
+    try {
+      values.emplace(detail::tuple_codec<arguments>::read(args));
+    } catch (const std::exception& e) {
+      out = e.what();
+      return detail::task_status::bad_input;
+    }
+    std::optional<result_type> result;
+    try {
+      if constexpr (detail::task_signature<decltype(F)>::returns_void) {
+        std::apply(F, std::move(*values));
+        result.emplace();
+      } else {
+        result.emplace(std::apply(F, std::move(*values)));
+      }
+    } catch (const std::exception& e) {
+      out = e.what();
+      return detail::task_status::raised;
+    } catch (...) {
+      out = "an exception that is not a std::exception";
+      return detail::task_status::raised;
+    }
+    try {
+      detail::append_value(out, *result);
+    } catch (const std::exception& e) {
+      out = e.what();
+      return detail::task_status::bad_result;
+    }
+    return detail::task_status::ok;
+  }
+
+ private:
+  template <class... Ts>
+  static constexpr bool all_serializable(std::tuple<Ts...>*) {
+    return (serializable<Ts> && ...);
+  }
+
+  static inline const std::string& key_ = detail::register_task(
+    detail::make_entry_key(detail::entry_pretty_name<F>(),
+                           detail::entry_pretty_type<decltype(F)>(),
+                           reinterpret_cast<detail::entry_invoker>(&task_t::invoke)),
+    &task_t::invoke);
+};
+
+template <auto F>
+inline constexpr task_t<F> task{};
+
+} // namespace proctor

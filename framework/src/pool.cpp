@@ -1,0 +1,829 @@
+// The pool: worker actors fed with chunks of tasks by a thread of the host.
+//
+// Worker side. A worker is a function actor. For each chunk it records, in a slab of shared
+// memory that the host made for it, which task it is running and then every result as it
+// finishes it (one store publishes an entry). A full slab, and the end of a chunk, are flushed
+// to the host as one pool_results message, after which the slab is emptied.
+//
+// Host side. One thread owns a scoped core (a mailbox), the workers and every chunk. It keeps at
+// most two chunks with each worker, so that a worker never waits for its next one. Results come
+// as messages; a worker's end comes as a DOWN, after every message it sent before it died. The
+// thread then reads the dead worker's slab: results it finished but had not sent yet count (a
+// task whose result came both ways counts once), the task it was running fails (or runs again,
+// with retries), and what it had not started goes back to the front of the queue.
+//
+// The slab is written by a process that may be buggy or hostile: every entry is checked against
+// the slab's bounds and the chunk's size before it is believed.
+
+#include "proctor/pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "mailbox.hpp"
+#include "proctor/actor.hpp"
+#include "proctor/current_process.hpp"
+#include "proctor/message.hpp"
+#include "proctor/scoped_actor.hpp"
+#include "proctor/shared_segment.hpp"
+#include "proctor/spawn.hpp"
+#include "proctor/system_messages.hpp"
+
+namespace proctor::detail {
+
+/// A chunk of tasks for a worker: their arguments, each as [u32 length][bytes].
+struct pool_chunk {
+  std::uint64_t id = 0;
+  std::string key;
+  std::string blob;
+};
+
+/// Results of tasks of one chunk: slab entries, one after the other.
+struct pool_results {
+  std::uint64_t chunk = 0;
+  std::string blob;
+};
+
+/// Wakes the pool's thread: a submission, close or terminate is waiting.
+struct pool_wake {
+  std::uint8_t unused = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_chunk& x) {
+  return f(caf::meta::type_name("proctor::pool_chunk"), x.id, x.key, x.blob);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_results& x) {
+  return f(caf::meta::type_name("proctor::pool_results"), x.chunk, x.blob);
+}
+
+} // namespace proctor::detail
+
+PROCTOR_MESSAGE(proctor::detail::pool_chunk, "proctor.pool.chunk");
+PROCTOR_MESSAGE(proctor::detail::pool_results, "proctor.pool.results");
+PROCTOR_MESSAGE(proctor::detail::pool_wake, "proctor.pool.wake");
+
+namespace proctor::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::uint32_t none = 0xffffffffu;
+constexpr std::uint64_t slab_magic = 0x70726f63736c6162ull; // "procslab"
+constexpr std::size_t slab_bytes = 256 * 1024;
+constexpr std::size_t worker_mailbox_bytes = 4u << 20;
+constexpr std::size_t host_mailbox_bytes = 16u << 20;
+/// A chunk's arguments stop growing here, so that two chunks always fit a worker's mailbox.
+constexpr std::size_t chunk_bytes_limit = 1u << 20;
+/// The arguments of one task may take this much (a chunk of one).
+constexpr std::size_t task_bytes_limit = (3u << 20) / 2;
+
+/// At the start of a worker's slab; entries follow.
+struct slab_header {
+  std::uint64_t magic;
+  std::atomic<std::uint64_t> chunk;     ///< The chunk the worker runs (0: none yet).
+  std::atomic<std::uint32_t> running;   ///< Its position in the chunk, or `none`.
+  std::atomic<std::uint32_t> committed; ///< Bytes of entries.
+};
+
+/// One result: this header, then `size` bytes (the encoded value, or a message).
+struct entry_header {
+  std::uint32_t position;
+  std::uint32_t size;
+  std::uint8_t status;
+  std::uint8_t reserved[3];
+};
+static_assert(sizeof(entry_header) == 12);
+
+constexpr std::size_t slab_entries_capacity = slab_bytes - sizeof(slab_header);
+
+void append_entry(std::string& out, std::uint32_t position, task_status status,
+                  std::string_view bytes) {
+  entry_header h{position, static_cast<std::uint32_t>(bytes.size()),
+                 static_cast<std::uint8_t>(status), {}};
+  out.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  out.append(bytes);
+}
+
+/// Calls `fn(position, status, bytes)` for each well-formed entry of `data`; stops at the first
+/// that is not (returns false then).
+template <class F>
+bool for_each_entry(std::string_view data, std::size_t chunk_size, F&& fn) {
+  std::size_t at = 0;
+  while (at < data.size()) {
+    if (data.size() - at < sizeof(entry_header))
+      return false;
+    entry_header h;
+    std::memcpy(&h, data.data() + at, sizeof(h));
+    at += sizeof(h);
+    if (h.size > data.size() - at || h.position >= chunk_size || h.status > 3)
+      return false;
+    fn(h.position, static_cast<task_status>(h.status), data.substr(at, h.size));
+    at += h.size;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker
+
+class worker_state {
+ public:
+  worker_state(actor& self, actor_ref host, const segment_handle& slab, std::uint64_t max_tasks)
+    : self_(self), host_(std::move(host)), slab_(shared_segment::open(slab)),
+      header_(static_cast<slab_header*>(slab_.data())),
+      entries_(static_cast<char*>(slab_.data()) + sizeof(slab_header)), max_tasks_(max_tasks) {
+    if (slab_.size() < slab_bytes || header_->magic != slab_magic)
+      throw std::runtime_error("proctor::pool: the worker's slab is not one");
+  }
+
+  void run(const pool_chunk& chunk) {
+    auto invoke = find_task(chunk.key);
+    header_->running.store(none, std::memory_order_relaxed);
+    header_->chunk.store(chunk.id, std::memory_order_release);
+    chunk_ = chunk.id;
+    std::string_view blob = chunk.blob;
+    std::uint32_t position = 0;
+    std::string out;
+    while (!blob.empty()) {
+      std::uint32_t len = 0;
+      if (blob.size() < sizeof(len))
+        break;
+      std::memcpy(&len, blob.data(), sizeof(len));
+      blob.remove_prefix(sizeof(len));
+      if (len > blob.size())
+        break;
+      auto args = blob.substr(0, len);
+      blob.remove_prefix(len);
+      header_->running.store(position, std::memory_order_release);
+      out.clear();
+      task_status status;
+      if (invoke == nullptr) {
+        status = task_status::bad_input;
+        out = "no task is registered as '" + chunk.key + "' in the worker";
+      } else {
+        status = invoke(args, out);
+      }
+      record(position, status, out);
+      ++position;
+      ++tasks_;
+    }
+    header_->running.store(none, std::memory_order_release);
+    flush();
+    if (max_tasks_ != 0 && tasks_ >= max_tasks_)
+      self_.quit();
+  }
+
+ private:
+  void record(std::uint32_t position, task_status status, std::string_view bytes) {
+    std::size_t need = sizeof(entry_header) + bytes.size();
+    if (need > slab_entries_capacity) {
+      // Too big for the slab: sent on its own. A death after the send loses nothing; a death
+      // before it fails the task, which was running.
+      flush();
+      std::string alone;
+      append_entry(alone, position, status, bytes);
+      if (!deliver(std::move(alone))) {
+        std::string why = "a result of " + std::to_string(bytes.size())
+                          + " bytes is larger than a pool carries";
+        std::string small;
+        append_entry(small, position, task_status::bad_result, why);
+        deliver(std::move(small));
+      }
+      return;
+    }
+    auto used = header_->committed.load(std::memory_order_relaxed);
+    if (used + need > slab_entries_capacity) {
+      flush();
+      used = 0;
+    }
+    entry_header h{position, static_cast<std::uint32_t>(bytes.size()),
+                   static_cast<std::uint8_t>(status), {}};
+    std::memcpy(entries_ + used, &h, sizeof(h));
+    std::memcpy(entries_ + used + sizeof(h), bytes.data(), bytes.size());
+    header_->committed.store(static_cast<std::uint32_t>(used + need), std::memory_order_release);
+  }
+
+  void flush() {
+    auto used = header_->committed.load(std::memory_order_relaxed);
+    if (used == 0)
+      return;
+    deliver(std::string{entries_, used});
+    header_->committed.store(0, std::memory_order_release);
+  }
+
+  /// Sends results to the host, waiting while its mailbox is full. False if they can never fit.
+  bool deliver(std::string blob) {
+    pool_results msg{chunk_, std::move(blob)};
+    for (;;) {
+      auto sent = self_.send(host_, msg);
+      if (sent)
+        return true;
+      switch (sent.error().code) {
+        case actor_errc::mailbox_full:
+          continue;
+        case actor_errc::too_large:
+          return false;
+        default:
+          // The host is gone: nobody wants the results, and the worker has no reason to live.
+          self_.quit(exit_reason::shutdown("the pool is gone"));
+          return true;
+      }
+    }
+  }
+
+  actor& self_;
+  actor_ref host_;
+  shared_segment slab_;
+  slab_header* header_;
+  char* entries_;
+  std::uint64_t max_tasks_;
+  std::uint64_t tasks_ = 0;
+  std::uint64_t chunk_ = 0;
+};
+
+behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::string init_key,
+                     std::string init_args, std::uint64_t max_tasks) {
+  auto state = std::make_shared<worker_state>(self, std::move(host), slab, max_tasks);
+  if (!init_key.empty()) {
+    auto init = find_task(init_key);
+    if (init == nullptr)
+      throw std::runtime_error("proctor::pool: the initializer is not registered in the worker");
+    std::string out;
+    auto status = init(init_args, out);
+    if (status != task_status::ok)
+      throw std::runtime_error("the pool's initializer failed: " + out);
+  }
+  return {[state](const pool_chunk& chunk) { state->run(chunk); }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host
+
+/// Tasks of one job on their way to a worker.
+struct plan {
+  std::shared_ptr<pool_job> job;
+  std::vector<std::size_t> tasks;
+};
+
+/// A plan a worker holds.
+struct chunk_record {
+  std::uint64_t id;
+  plan work;
+  std::size_t remaining; ///< Tasks without an outcome yet.
+};
+
+struct worker_record {
+  actor_ref ref;
+  shared_segment slab;
+  pid_t pid = 0;
+  std::uint64_t allowance = 0;        ///< Tasks it may still be given (maxtasksperchild).
+  std::deque<chunk_record> chunks;    ///< In the order it runs them.
+  bool stopping = false;
+};
+
+/// The scoped core of the pool's thread.
+class host_core : public messenger {
+ public:
+  explicit host_core(const std::string& name)
+    : messenger(make_scoped_core(name, host_mailbox_bytes)) {}
+  ~host_core() { destroy_core(core_); }
+  host_core(const host_core&) = delete;
+  host_core& operator=(const host_core&) = delete;
+};
+
+} // namespace
+
+class pool_core {
+ public:
+  pool_core(std::size_t n, pool_options opts) : n_(n), opts_(std::move(opts)) {}
+
+  /// Starts the thread and the first workers; throws what stopped a worker from starting.
+  void start() {
+    std::promise<void> started;
+    auto ready = started.get_future();
+    thread_ = std::thread([this, &started] { main(started); });
+    try {
+      ready.get();
+    } catch (...) {
+      thread_.join();
+      throw;
+    }
+  }
+
+  ~pool_core() { terminate(); }
+
+  void submit(const std::shared_ptr<pool_job>& job) {
+    {
+      std::lock_guard lock{mu_};
+      if (closed_)
+        throw std::logic_error("proctor::pool: the pool is closed (close() or terminate())");
+      incoming_.push_back(job);
+    }
+    wake();
+  }
+
+  void close() {
+    {
+      std::lock_guard lock{mu_};
+      closed_ = true;
+    }
+    wake();
+  }
+
+  void terminate() {
+    {
+      std::lock_guard lock{mu_};
+      closed_ = true;
+      terminating_ = true;
+    }
+    wake();
+    join_thread();
+  }
+
+  void join() {
+    {
+      std::lock_guard lock{mu_};
+      if (!closed_)
+        throw std::logic_error("proctor::pool::join: close() or terminate() first");
+    }
+    join_thread();
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return n_; }
+
+  [[nodiscard]] std::vector<pid_t> pids() const {
+    std::lock_guard lock{mu_};
+    return pids_;
+  }
+
+  [[nodiscard]] std::uint64_t started() const noexcept {
+    return started_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  void join_thread() {
+    std::lock_guard lock{join_mu_};
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  void wake() {
+    if (wake_pending_.exchange(true, std::memory_order_acq_rel))
+      return;
+    if (auto* link = link_of(host_ref_))
+      (void)link->put(message_traits<pool_wake>::id, 0, 0, nullptr,
+                      std::string_view{"\0", 1}, true);
+  }
+
+  // ---- the pool's thread
+
+  void main(std::promise<void>& started) {
+    host_core host{opts_.name};
+    host_ = &host;
+    host_ref_ = host.ref();
+    try {
+      for (std::size_t i = 0; i < n_; ++i)
+        spawn_worker();
+    } catch (...) {
+      stop_workers(true);
+      host_ = nullptr;
+      started.set_exception(std::current_exception());
+      return;
+    }
+    started.set_value();
+    behavior on_message{
+      [this](const pool_results& r) { on_results(r); },
+      [this](const down_msg& d) { on_down(d); },
+      [](const pool_wake&) {},
+    };
+    for (;;) {
+      bool closed;
+      bool terminating;
+      {
+        std::lock_guard lock{mu_};
+        wake_pending_.store(false, std::memory_order_release);
+        for (auto& job : incoming_)
+          split(job);
+        incoming_.clear();
+        closed = closed_;
+        terminating = terminating_;
+      }
+      if (terminating) {
+        fail_everything(task_errc::terminated, "the pool was terminated");
+        stop_workers(true);
+        break;
+      }
+      replace_workers();
+      dispatch();
+      if (closed && pending_.empty() && busy_workers() == 0) {
+        stop_workers(false);
+        fail_everything(task_errc::terminated, "the pool stopped");
+        break;
+      }
+      core_receive(host.core(), receive_timeout(), on_message);
+    }
+    host_ = nullptr;
+  }
+
+  std::chrono::milliseconds receive_timeout() const {
+    if (workers_.size() < n_)
+      return std::chrono::milliseconds(50); // a replacement is due
+    return std::chrono::milliseconds(1000);
+  }
+
+  std::size_t busy_workers() const {
+    std::size_t busy = 0;
+    for (auto& [id, w] : workers_)
+      if (!w.chunks.empty())
+        ++busy;
+    return busy;
+  }
+
+  /// Cuts a job into plans of at most chunksize tasks and chunk_bytes_limit bytes.
+  void split(const std::shared_ptr<pool_job>& job) {
+    std::size_t n = job->size();
+    std::size_t i = 0;
+    while (i < n) {
+      // A whole chunk at once when it is small enough (the usual case)...
+      auto last = std::min(n, i + job->chunksize());
+      auto range = job->framed_range(i, last).size();
+      if (range <= chunk_bytes_limit && (last - i > 1 || range <= task_bytes_limit)) {
+        plan p{job, {}};
+        p.tasks.resize(last - i);
+        for (std::size_t k = 0; k < p.tasks.size(); ++k)
+          p.tasks[k] = i + k;
+        pending_.push_back(std::move(p));
+        i = last;
+        continue;
+      }
+      // ...else task by task, up to the byte limit.
+      plan current{job, {}};
+      std::size_t bytes = 0;
+      for (; i < last; ++i) {
+        auto size = job->framed_args(i).size();
+        if (size > task_bytes_limit) {
+          job->fail(i, task_error{task_errc::bad_input,
+                                  "arguments of " + std::to_string(size - 4)
+                                    + " bytes are more than a task may take ("
+                                    + std::to_string(task_bytes_limit - 4) + ")",
+                                  i});
+          continue;
+        }
+        if (!current.tasks.empty() && bytes + size > chunk_bytes_limit)
+          break;
+        current.tasks.push_back(i);
+        bytes += size;
+      }
+      if (!current.tasks.empty())
+        pending_.push_back(std::move(current));
+    }
+    job->notify();
+  }
+
+  void spawn_worker() {
+    auto slab = shared_segment::create(slab_bytes);
+    auto* header = new (slab.data()) slab_header{};
+    header->magic = slab_magic;
+    spawn_options so;
+    so.name = opts_.name + "-worker-" + std::to_string(++counter_);
+    so.method = opts_.method;
+    so.mailbox_bytes = worker_mailbox_bytes;
+    so.start_timeout = opts_.start_timeout;
+    auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_args,
+                                  opts_.maxtasksperchild);
+    host_->monitor(ref);
+    worker_record w;
+    w.ref = ref;
+    w.slab = std::move(slab);
+    w.allowance = opts_.maxtasksperchild == 0 ? ~std::uint64_t{0} : opts_.maxtasksperchild;
+    if (auto* link = link_of(ref))
+      w.pid = link->cell().pid.load(std::memory_order_acquire);
+    workers_.emplace(ref.id(), std::move(w));
+    started_.fetch_add(1, std::memory_order_relaxed);
+    publish_pids();
+  }
+
+  void publish_pids() {
+    std::vector<pid_t> pids;
+    for (auto& [id, w] : workers_)
+      if (!w.stopping)
+        pids.push_back(w.pid);
+    std::lock_guard lock{mu_};
+    pids_ = std::move(pids);
+  }
+
+  /// Keeps n workers while there is work (or may be); after failures, retries at a slower pace
+  /// and, with no worker left, fails the queued tasks.
+  void replace_workers() {
+    bool closed;
+    {
+      std::lock_guard lock{mu_};
+      closed = closed_;
+    }
+    if (closed && pending_.empty())
+      return;
+    while (workers_.size() < n_) {
+      if (clock::now() < retry_at_)
+        return;
+      try {
+        spawn_worker();
+        failures_ = 0;
+      } catch (const std::exception& e) {
+        ++failures_;
+        retry_at_ = clock::now() + std::chrono::milliseconds(100) * std::min(failures_, 20u);
+        if (workers_.empty() && failures_ >= 3) {
+          std::string why = std::string{"no worker could be started: "} + e.what();
+          while (!pending_.empty()) {
+            auto p = std::move(pending_.front());
+            pending_.pop_front();
+            for (auto i : p.tasks)
+              p.job->fail(i, task_error{task_errc::pool_broken, why, i});
+            p.job->notify();
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  void dispatch() {
+    if (pending_.empty())
+      return;
+    for (int round = 0; round < 2; ++round) {
+      for (auto& [id, w] : workers_) {
+        if (pending_.empty())
+          return;
+        if (w.stopping || w.chunks.size() > static_cast<std::size_t>(round) || w.allowance == 0)
+          continue;
+        give(w);
+      }
+    }
+  }
+
+  void give(worker_record& w) {
+    while (!pending_.empty()) {
+      auto p = std::move(pending_.front());
+      pending_.pop_front();
+      if (!p.job->start()) {
+        p.job->notify(); // cancelled: its outcomes are in
+        continue;
+      }
+      if (p.tasks.size() > w.allowance) {
+        plan rest{p.job, {p.tasks.begin() + static_cast<std::ptrdiff_t>(w.allowance), p.tasks.end()}};
+        p.tasks.resize(w.allowance);
+        pending_.push_front(std::move(rest));
+      }
+      pool_chunk msg;
+      msg.id = ++chunk_ids_;
+      msg.key = p.job->key();
+      auto first = p.tasks.front();
+      auto last = p.tasks.back();
+      if (last - first + 1 == p.tasks.size()) { // a range, as a fresh map's chunks are
+        msg.blob.assign(p.job->framed_range(first, last + 1));
+      } else {
+        for (auto i : p.tasks)
+          msg.blob.append(p.job->framed_args(i));
+      }
+      auto sent = host_->send(w.ref, msg);
+      if (!sent) {
+        // Its mailbox is full or it has ended: the plan waits for another worker (a DOWN will
+        // follow for a dead one).
+        pending_.push_front(std::move(p));
+        w.stopping = w.stopping || sent.error().code == actor_errc::noproc;
+        return;
+      }
+      w.allowance -= p.tasks.size();
+      auto count = p.tasks.size();
+      w.chunks.push_back(chunk_record{msg.id, std::move(p), count});
+      return;
+    }
+  }
+
+  worker_record* owner_of(std::uint64_t chunk, chunk_record*& record) {
+    for (auto& [id, w] : workers_)
+      for (auto& c : w.chunks)
+        if (c.id == chunk) {
+          record = &c;
+          return &w;
+        }
+    return nullptr;
+  }
+
+  /// Records results; returns false if `data` was malformed (what came before the flaw counts).
+  bool apply(chunk_record& c, std::string_view data) {
+    auto& job = *c.work.job;
+    auto block = std::make_unique<std::string>(data);
+    std::vector<pool_job::result_entry> entries;
+    bool ok = for_each_entry(*block, c.work.tasks.size(),
+                             [&](std::uint32_t position, task_status status, std::string_view bytes) {
+      entries.push_back({c.work.tasks[position], static_cast<std::uint8_t>(status), bytes});
+    });
+    auto recorded = job.record(std::move(block), entries);
+    c.remaining -= std::min(c.remaining, recorded);
+    job.notify();
+    return ok;
+  }
+
+  void on_results(const pool_results& r) {
+    chunk_record* c = nullptr;
+    auto* w = owner_of(r.chunk, c);
+    if (w == nullptr)
+      return; // a chunk already settled (its worker's death was handled first)
+    if (!apply(*c, r.blob))
+      std::fprintf(stderr, "proctor: pool %s: malformed results from worker %d, ignored\n",
+                   opts_.name.c_str(), static_cast<int>(w->pid));
+    while (!w->chunks.empty() && w->chunks.front().remaining == 0)
+      w->chunks.pop_front();
+    if (w->allowance == 0 && w->chunks.empty())
+      w->stopping = true; // it exits by itself after its last task
+  }
+
+  void on_down(const down_msg& d) {
+    auto it = workers_.find(d.source.id());
+    if (it == workers_.end())
+      return;
+    auto w = std::move(it->second);
+    workers_.erase(it);
+    publish_pids();
+    settle_dead(w, d.reason);
+  }
+
+  /// A worker has ended: take its unsent results from the slab, fail (or retry) the task it died
+  /// in, and queue again what it had not started.
+  void settle_dead(worker_record& w, const exit_reason& why) {
+    auto* header = static_cast<slab_header*>(w.slab.data());
+    auto chunk = header->chunk.load(std::memory_order_acquire);
+    auto running = header->running.load(std::memory_order_acquire);
+    auto committed = std::min<std::size_t>(header->committed.load(std::memory_order_acquire),
+                                           slab_entries_capacity);
+    std::string_view entries{static_cast<const char*>(w.slab.data()) + sizeof(slab_header),
+                             committed};
+    std::deque<plan> again;
+    for (auto& c : w.chunks) {
+      auto& job = c.work.job;
+      std::optional<std::size_t> died_in;
+      if (c.id == chunk) {
+        if (!apply(c, entries))
+          std::fprintf(stderr, "proctor: pool %s: worker %d left a malformed slab, ignored\n",
+                       opts_.name.c_str(), static_cast<int>(w.pid));
+        if (running < c.work.tasks.size() && !job->has_outcome(c.work.tasks[running]))
+          died_in = c.work.tasks[running];
+      }
+      if (died_in) {
+        auto index = *died_in;
+        auto& tries = attempts_[{job.get(), index}];
+        if (tries++ < opts_.retries) {
+          again.push_back(plan{job, {index}});
+        } else {
+          attempts_.erase({job.get(), index});
+          job->fail(index, task_error{task_errc::worker_died,
+                                      "its worker (pid " + std::to_string(w.pid) + ") died running it",
+                                      index, why});
+          job->notify();
+        }
+      }
+      plan rest{job, {}};
+      for (auto i : c.work.tasks)
+        if (i != died_in && !job->has_outcome(i))
+          rest.tasks.push_back(i);
+      if (!rest.tasks.empty())
+        again.push_back(std::move(rest));
+    }
+    for (auto p = again.rbegin(); p != again.rend(); ++p)
+      pending_.push_front(std::move(*p));
+  }
+
+  void fail_everything(task_errc code, const std::string& why) {
+    std::vector<std::shared_ptr<pool_job>> jobs;
+    for (auto& p : pending_)
+      jobs.push_back(p.job);
+    for (auto& [id, w] : workers_)
+      for (auto& c : w.chunks)
+        jobs.push_back(c.work.job);
+    {
+      std::lock_guard lock{mu_};
+      for (auto& j : incoming_)
+        jobs.push_back(j);
+      incoming_.clear();
+    }
+    pending_.clear();
+    for (auto& [id, w] : workers_)
+      w.chunks.clear();
+    for (auto& j : jobs) {
+      j->fail_rest(code, why);
+      j->notify();
+    }
+  }
+
+  /// Stops every worker (shutdown, or kill if `now`) and waits for their ends; a worker that has
+  /// not ended after its grace time is killed.
+  void stop_workers(bool now) {
+    for (auto& [id, w] : workers_)
+      host_->send_exit(w.ref, now ? exit_reason::kill() : exit_reason::shutdown());
+    auto grace = clock::now() + std::chrono::seconds(5);
+    bool killed = now;
+    behavior on_message{
+      [this](const down_msg& d) { workers_.erase(d.source.id()); },
+      [](const pool_results&) {},
+      [](const pool_wake&) {},
+    };
+    while (!workers_.empty()) {
+      if (!killed && clock::now() >= grace) {
+        for (auto& [id, w] : workers_)
+          host_->send_exit(w.ref, exit_reason::kill());
+        killed = true;
+        grace = clock::now() + std::chrono::seconds(5);
+      } else if (killed && clock::now() >= grace) {
+        std::fprintf(stderr, "proctor: pool %s: %zu worker(s) did not end\n", opts_.name.c_str(),
+                     workers_.size());
+        break;
+      }
+      core_receive(host_->core(), std::chrono::milliseconds(100), on_message);
+    }
+    workers_.clear();
+    publish_pids();
+  }
+
+  struct attempt_key_hash {
+    std::size_t operator()(const std::pair<const pool_job*, std::size_t>& k) const noexcept {
+      return std::hash<const void*>{}(k.first) ^ (k.second * 0x9e3779b97f4a7c15ull);
+    }
+  };
+
+  const std::size_t n_;
+  const pool_options opts_;
+
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<pool_job>> incoming_;
+  bool closed_ = false;
+  bool terminating_ = false;
+  std::vector<pid_t> pids_;
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<std::uint64_t> started_{0};
+  std::mutex join_mu_;
+  std::thread thread_;
+  actor_ref host_ref_;
+
+  // The pool's thread only.
+  host_core* host_ = nullptr;
+  std::unordered_map<std::uint64_t, worker_record> workers_;
+  std::deque<plan> pending_;
+  std::unordered_map<std::pair<const pool_job*, std::size_t>, unsigned, attempt_key_hash> attempts_;
+  std::uint64_t chunk_ids_ = 0;
+  std::uint64_t counter_ = 0;
+  unsigned failures_ = 0;
+  clock::time_point retry_at_{};
+};
+
+} // namespace proctor::detail
+
+namespace proctor {
+
+pool::pool(std::size_t processes, pool_options opts) {
+  if (processes == 0)
+    processes = static_cast<std::size_t>(cpu_count());
+  core_ = std::make_shared<detail::pool_core>(processes, std::move(opts));
+  core_->start();
+}
+
+pool::~pool() {
+  if (core_)
+    core_->terminate();
+}
+
+void pool::close() { core_->close(); }
+void pool::terminate() { core_->terminate(); }
+void pool::join() { core_->join(); }
+std::size_t pool::size() const { return core_->size(); }
+std::vector<pid_t> pool::worker_pids() const { return core_->pids(); }
+std::uint64_t pool::workers_started() const { return core_->started(); }
+
+std::shared_ptr<detail::pool_job> pool::submit(std::shared_ptr<detail::pool_job> job) {
+  core_->submit(job);
+  return job;
+}
+
+std::shared_ptr<detail::pool_job> pool::make_job(const std::string& key, std::string args,
+                                                 std::vector<std::uint64_t> offsets,
+                                                 std::size_t chunksize) {
+  return std::make_shared<detail::pool_job>(key, std::move(args), std::move(offsets), chunksize);
+}
+
+std::size_t pool::default_chunksize(std::size_t tasks) const {
+  // Python: chunksize, extra = divmod(len(iterable), len(self._pool) * 4); if extra: += 1
+  auto per = core_->size() * 4;
+  auto chunk = tasks / per + (tasks % per != 0 ? 1 : 0);
+  return chunk == 0 ? 1 : chunk;
+}
+
+} // namespace proctor

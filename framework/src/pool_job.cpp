@@ -1,0 +1,256 @@
+#include "proctor/detail/pool_job.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+namespace proctor {
+
+const char* to_string(task_errc e) noexcept {
+  switch (e) {
+    case task_errc::raised: return "raised";
+    case task_errc::worker_died: return "worker died";
+    case task_errc::bad_result: return "bad result";
+    case task_errc::bad_input: return "bad input";
+    case task_errc::cancelled: return "cancelled";
+    case task_errc::terminated: return "terminated";
+    case task_errc::pool_broken: return "pool broken";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string describe(task_errc code, const std::string& message, std::size_t index,
+                     const std::optional<exit_reason>& reason) {
+  std::string s = "task " + std::to_string(index) + ": " + to_string(code);
+  if (reason)
+    s += " (" + to_string(*reason) + ")";
+  if (!message.empty())
+    s += ": " + message;
+  return s;
+}
+
+} // namespace
+
+task_error::task_error(task_errc code, std::string message, std::size_t index,
+                       std::optional<exit_reason> reason)
+  : std::runtime_error(describe(code, message, index, reason)), code_(code),
+    message_(std::move(message)), index_(index), reason_(std::move(reason)) {}
+
+} // namespace proctor
+
+namespace proctor::detail {
+
+namespace {
+
+/// Filled during static initialization (single-threaded), read-only afterwards.
+std::map<std::string, task_invoker, std::less<>>& tasks() {
+  static std::map<std::string, task_invoker, std::less<>> registry;
+  return registry;
+}
+
+} // namespace
+
+const std::string& register_task(std::string key, task_invoker invoke) {
+  auto [pos, added] = tasks().emplace(std::move(key), invoke);
+  if (!added && pos->second != invoke) {
+    std::fprintf(stderr, "proctor: two tasks share the key '%s'\n", pos->first.c_str());
+    std::abort();
+  }
+  return pos->first;
+}
+
+task_invoker find_task(std::string_view key) noexcept {
+  auto& registry = tasks();
+  auto pos = registry.find(key);
+  return pos == registry.end() ? nullptr : pos->second;
+}
+
+pool_job::pool_job(std::string key, std::string args, std::vector<std::uint64_t> offsets,
+                   std::size_t chunksize)
+  : key_(std::move(key)), args_(std::move(args)), offsets_(std::move(offsets)),
+    chunksize_(chunksize == 0 ? 1 : chunksize), slots_(offsets_.size()) {
+  order_.reserve(slots_.size());
+}
+
+std::string_view pool_job::framed_args(std::size_t i) const noexcept {
+  return framed_range(i, i + 1);
+}
+
+std::string_view pool_job::framed_range(std::size_t first, std::size_t last) const noexcept {
+  auto from = offsets_[first];
+  auto to = last < offsets_.size() ? offsets_[last] : args_.size();
+  return std::string_view{args_}.substr(from, to - from);
+}
+
+const task_error* pool_job::first_error() const noexcept {
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].state == failed)
+      return static_cast<const task_error*>(slots_[i].data);
+  return nullptr;
+}
+
+bool pool_job::wait_all(deadline until) const {
+  std::unique_lock lock{mu_};
+  auto ready = [&] { return order_.size() == slots_.size(); };
+  if (!until) {
+    cv_.wait(lock, ready);
+    return true;
+  }
+  return cv_.wait_until(lock, *until, ready);
+}
+
+bool pool_job::wait_for(std::size_t i, deadline until) const {
+  std::unique_lock lock{mu_};
+  auto ready = [&] { return slots_[i].state != empty; };
+  if (!until) {
+    cv_.wait(lock, ready);
+    return true;
+  }
+  return cv_.wait_until(lock, *until, ready);
+}
+
+std::optional<std::size_t> pool_job::wait_completed(std::size_t n, deadline until) const {
+  std::unique_lock lock{mu_};
+  auto ready = [&] { return order_.size() > n; };
+  if (!until)
+    cv_.wait(lock, ready);
+  else if (!cv_.wait_until(lock, *until, ready))
+    return std::nullopt;
+  return order_[n];
+}
+
+bool pool_job::done() const {
+  std::lock_guard lock{mu_};
+  return order_.size() == slots_.size();
+}
+
+bool pool_job::running() const {
+  std::lock_guard lock{mu_};
+  return started_ && order_.size() < slots_.size();
+}
+
+bool pool_job::cancelled() const {
+  std::lock_guard lock{mu_};
+  return cancelled_;
+}
+
+bool pool_job::cancel() {
+  {
+    std::lock_guard lock{mu_};
+    if (cancelled_)
+      return true;
+    if (started_ || order_.size() == slots_.size())
+      return false;
+    cancelled_ = true;
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      fail_locked(i, task_error{task_errc::cancelled, "", i});
+  }
+  cv_.notify_all();
+  notify();
+  return true;
+}
+
+void pool_job::when_done(std::function<void()> fn) {
+  {
+    std::lock_guard lock{mu_};
+    if (!finished_) {
+      callbacks_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+bool pool_job::start() {
+  std::lock_guard lock{mu_};
+  if (cancelled_)
+    return false;
+  started_ = true;
+  return true;
+}
+
+bool pool_job::fail_locked(std::size_t i, task_error&& error) {
+  if (i >= slots_.size() || slots_[i].state != empty)
+    return false;
+  auto& kept = errors_.emplace_back(std::move(error));
+  slots_[i] = slot{&kept, 0, failed};
+  order_.push_back(i);
+  return true;
+}
+
+std::size_t pool_job::record(std::unique_ptr<std::string> block,
+                             const std::vector<result_entry>& entries) {
+  std::size_t recorded = 0;
+  {
+    std::lock_guard lock{mu_};
+    for (auto& e : entries) {
+      if (e.index >= slots_.size() || slots_[e.index].state != empty)
+        continue;
+      ++recorded;
+      auto status = static_cast<task_status>(e.status);
+      if (status == task_status::ok) {
+        slots_[e.index] = slot{e.bytes.data(), static_cast<std::uint32_t>(e.bytes.size()), succeeded};
+        order_.push_back(e.index);
+        continue;
+      }
+      auto code = status == task_status::raised       ? task_errc::raised
+                  : status == task_status::bad_result ? task_errc::bad_result
+                                                      : task_errc::bad_input;
+      fail_locked(e.index, task_error{code, std::string{e.bytes}, e.index});
+    }
+    if (recorded != 0)
+      blocks_.push_back(std::move(block));
+  }
+  if (recorded != 0)
+    cv_.notify_all();
+  return recorded;
+}
+
+void pool_job::fail(std::size_t i, task_error error) {
+  bool recorded;
+  {
+    std::lock_guard lock{mu_};
+    recorded = fail_locked(i, std::move(error));
+  }
+  if (recorded)
+    cv_.notify_all();
+}
+
+void pool_job::fail_rest(task_errc code, const std::string& message) {
+  {
+    std::lock_guard lock{mu_};
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].state == empty)
+        fail_locked(i, task_error{code, message, i});
+  }
+  cv_.notify_all();
+}
+
+bool pool_job::has_outcome(std::size_t i) const {
+  std::lock_guard lock{mu_};
+  return i < slots_.size() && slots_[i].state != empty;
+}
+
+void pool_job::notify() {
+  std::size_t done;
+  std::size_t before;
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard lock{mu_};
+    done = order_.size();
+    before = reported_;
+    reported_ = done;
+    if (done == slots_.size() && !finished_) {
+      finished_ = true;
+      run.swap(callbacks_);
+    }
+  }
+  if (progress && done != before)
+    progress(done, slots_.size());
+  for (auto& fn : run)
+    fn();
+}
+
+} // namespace proctor::detail
