@@ -325,7 +325,14 @@ std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd
   return exit_status{unknown_exitcode, false};
 }
 
+forkserver_client*& zygote_override() noexcept {
+  thread_local forkserver_client* zygote = nullptr;
+  return zygote;
+}
+
 launched launch_forkserver(const launch_request& req) {
+  if (auto* own = zygote_override())
+    return own->launch(req);
   return runtime::get().zygote().launch(req);
 }
 

@@ -45,6 +45,11 @@ class forkserver_client {
   unique_fd chan_;
 };
 
+/// The zygote that forkserver launches from the calling thread go to instead of the runtime's:
+/// a fork pool sets its own, forked when the pool started, so that every worker it ever starts is
+/// a copy of the process as it was then. Null: the runtime's.
+forkserver_client*& zygote_override() noexcept;
+
 /// A message from the zygote about one child.
 struct zygote_reply {
   enum kind_t : int32_t { started, failed, exited } kind;

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -26,10 +27,13 @@
 #include <thread>
 #include <unordered_map>
 
+#include "forkserver.hpp"
 #include "mailbox.hpp"
+#include "runtime.hpp"
 #include "proctor/actor.hpp"
 #include "proctor/current_process.hpp"
 #include "proctor/message.hpp"
+#include "proctor/process_error.hpp"
 #include "proctor/scoped_actor.hpp"
 #include "proctor/shared_segment.hpp"
 #include "proctor/spawn.hpp"
@@ -81,7 +85,7 @@ constexpr std::uint32_t none = 0xffffffffu;
 constexpr std::uint64_t slab_magic = 0x70726f63736c6162ull; // "procslab"
 constexpr std::size_t slab_bytes = 256 * 1024;
 constexpr std::size_t worker_mailbox_bytes = 4u << 20;
-constexpr std::size_t host_mailbox_bytes = 16u << 20;
+constexpr std::size_t host_mailbox_bytes = 4u << 20;
 /// A chunk's arguments stop growing here, so that two chunks always fit a worker's mailbox.
 constexpr std::size_t chunk_bytes_limit = 1u << 20;
 /// The arguments of one task may take this much (a chunk of one).
@@ -95,42 +99,14 @@ struct slab_header {
   std::atomic<std::uint32_t> committed; ///< Bytes of entries.
 };
 
-/// One result: this header, then `size` bytes (the encoded value, or a message).
-struct entry_header {
-  std::uint32_t position;
-  std::uint32_t size;
-  std::uint8_t status;
-  std::uint8_t reserved[3];
-};
-static_assert(sizeof(entry_header) == 12);
-
 constexpr std::size_t slab_entries_capacity = slab_bytes - sizeof(slab_header);
 
 void append_entry(std::string& out, std::uint32_t position, task_status status,
                   std::string_view bytes) {
-  entry_header h{position, static_cast<std::uint32_t>(bytes.size()),
-                 static_cast<std::uint8_t>(status), {}};
+  result_header h{position, static_cast<std::uint32_t>(bytes.size()),
+                  static_cast<std::uint8_t>(status), 0, {}};
   out.append(reinterpret_cast<const char*>(&h), sizeof(h));
   out.append(bytes);
-}
-
-/// Calls `fn(position, status, bytes)` for each well-formed entry of `data`; stops at the first
-/// that is not (returns false then).
-template <class F>
-bool for_each_entry(std::string_view data, std::size_t chunk_size, F&& fn) {
-  std::size_t at = 0;
-  while (at < data.size()) {
-    if (data.size() - at < sizeof(entry_header))
-      return false;
-    entry_header h;
-    std::memcpy(&h, data.data() + at, sizeof(h));
-    at += sizeof(h);
-    if (h.size > data.size() - at || h.position >= chunk_size || h.status > 3)
-      return false;
-    fn(h.position, static_cast<task_status>(h.status), data.substr(at, h.size));
-    at += h.size;
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,6 +127,7 @@ class worker_state {
     header_->running.store(none, std::memory_order_relaxed);
     header_->chunk.store(chunk.id, std::memory_order_release);
     chunk_ = chunk.id;
+    run_open_ = false;
     std::string_view blob = chunk.blob;
     std::uint32_t position = 0;
     std::string out;
@@ -185,7 +162,7 @@ class worker_state {
 
  private:
   void record(std::uint32_t position, task_status status, std::string_view bytes) {
-    std::size_t need = sizeof(entry_header) + bytes.size();
+    std::size_t need = sizeof(result_header) + bytes.size();
     if (need > slab_entries_capacity) {
       // Too big for the slab: sent on its own. A death after the send loses nothing; a death
       // before it fails the task, which was running.
@@ -202,12 +179,33 @@ class worker_state {
       return;
     }
     auto used = header_->committed.load(std::memory_order_relaxed);
+    bool small = status == task_status::ok && !bytes.empty() && bytes.size() <= 255;
+    if (small && run_open_ && bytes.size() == run_stride_ && position == run_next_
+        && used + bytes.size() <= slab_entries_capacity) {
+      // One more value in the open run: the value, then the run's size, then the commit.
+      std::memcpy(entries_ + used, bytes.data(), bytes.size());
+      run_size_ += static_cast<std::uint32_t>(bytes.size());
+      std::memcpy(entries_ + run_at_ + offsetof(result_header, size), &run_size_, sizeof(run_size_));
+      header_->committed.store(static_cast<std::uint32_t>(used + bytes.size()),
+                               std::memory_order_release);
+      ++run_next_;
+      return;
+    }
     if (used + need > slab_entries_capacity) {
       flush();
       used = 0;
     }
-    entry_header h{position, static_cast<std::uint32_t>(bytes.size()),
-                   static_cast<std::uint8_t>(status), {}};
+    result_header h{position, static_cast<std::uint32_t>(bytes.size()),
+                    static_cast<std::uint8_t>(status), 0, {}};
+    run_open_ = small;
+    if (small) {
+      h.status = static_cast<std::uint8_t>(task_status::values);
+      h.stride = static_cast<std::uint8_t>(bytes.size());
+      run_at_ = used;
+      run_stride_ = bytes.size();
+      run_size_ = h.size;
+      run_next_ = position + 1;
+    }
     std::memcpy(entries_ + used, &h, sizeof(h));
     std::memcpy(entries_ + used + sizeof(h), bytes.data(), bytes.size());
     header_->committed.store(static_cast<std::uint32_t>(used + need), std::memory_order_release);
@@ -219,6 +217,7 @@ class worker_state {
       return;
     deliver(std::string{entries_, used});
     header_->committed.store(0, std::memory_order_release);
+    run_open_ = false;
   }
 
   /// Sends results to the host, waiting while its mailbox is full. False if they can never fit.
@@ -249,6 +248,12 @@ class worker_state {
   std::uint64_t max_tasks_;
   std::uint64_t tasks_ = 0;
   std::uint64_t chunk_ = 0;
+  // The open run of values (see result_header).
+  bool run_open_ = false;
+  std::size_t run_at_ = 0;
+  std::size_t run_stride_ = 0;
+  std::uint32_t run_size_ = 0;
+  std::uint32_t run_next_ = 0;
 };
 
 behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::string init_key,
@@ -309,6 +314,25 @@ class pool_core {
 
   /// Starts the thread and the first workers; throws what stopped a worker from starting.
   void start() {
+    auto method = opts_.method.value_or(get_start_method());
+    if (method == start_method::fork) {
+      // The pool's thread cannot fork (a copy of a threaded process inherits its locks held), so
+      // a fork pool forks a zygote of its own now, while this process is one thread: every
+      // worker, replacements included, is a copy of the process as it is now, as with Python's
+      // fork pools.
+      try {
+        own_zygote_ = forkserver_client::start();
+      } catch (const process_error& e) {
+        throw process_error(process_errc::multithreaded,
+                            std::string{"a pool with the fork start method must be made while this "
+                                        "process runs one thread (use forkserver or spawn): "}
+                              + e.what());
+      }
+    } else if (method == start_method::forkserver) {
+      // Start the forkserver now if it is not there and can be (a pool in a pool's worker, say):
+      // the pool's thread could not.
+      runtime::get().start_zygote_if_possible();
+    }
     std::promise<void> started;
     auto ready = started.get_future();
     thread_ = std::thread([this, &started] { main(started); });
@@ -388,6 +412,7 @@ class pool_core {
   // ---- the pool's thread
 
   void main(std::promise<void>& started) {
+    zygote_override() = own_zygote_.get();
     host_core host{opts_.name};
     host_ = &host;
     host_ref_ = host.ref();
@@ -402,7 +427,7 @@ class pool_core {
     }
     started.set_value();
     behavior on_message{
-      [this](const pool_results& r) { on_results(r); },
+      [this](pool_results& r) { on_results(r); },
       [this](const down_msg& d) { on_down(d); },
       [](const pool_wake&) {},
     };
@@ -430,7 +455,13 @@ class pool_core {
         fail_everything(task_errc::terminated, "the pool stopped");
         break;
       }
-      core_receive(host.core(), receive_timeout(), on_message);
+      try {
+        core_receive(host.core(), receive_timeout(), on_message);
+      } catch (const std::exception& e) {
+        // A message that does not decode (a worker gone wrong): reported, never fatal.
+        std::fprintf(stderr, "proctor: pool %s: a message was dropped: %s\n", opts_.name.c_str(),
+                     e.what());
+      }
     }
     host_ = nullptr;
   }
@@ -496,7 +527,7 @@ class pool_core {
     header->magic = slab_magic;
     spawn_options so;
     so.name = opts_.name + "-worker-" + std::to_string(++counter_);
-    so.method = opts_.method;
+    so.method = own_zygote_ ? std::optional{start_method::forkserver} : opts_.method;
     so.mailbox_bytes = worker_mailbox_bytes;
     so.start_timeout = opts_.start_timeout;
     auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_args,
@@ -620,28 +651,27 @@ class pool_core {
   }
 
   /// Records results; returns false if `data` was malformed (what came before the flaw counts).
-  bool apply(chunk_record& c, std::string_view data) {
+  bool apply(chunk_record& c, std::string data) {
     auto& job = *c.work.job;
-    auto block = std::make_unique<std::string>(data);
-    std::vector<pool_job::result_entry> entries;
-    bool ok = for_each_entry(*block, c.work.tasks.size(),
-                             [&](std::uint32_t position, task_status status, std::string_view bytes) {
-      entries.push_back({c.work.tasks[position], static_cast<std::uint8_t>(status), bytes});
-    });
-    auto recorded = job.record(std::move(block), entries);
-    c.remaining -= std::min(c.remaining, recorded);
+    auto r = job.record(std::move(data), c.work.tasks);
+    c.remaining -= std::min(c.remaining, r.count);
     job.notify();
-    return ok;
+    return r.well_formed;
   }
 
-  void on_results(const pool_results& r) {
+  void on_results(pool_results& r) {
     chunk_record* c = nullptr;
     auto* w = owner_of(r.chunk, c);
     if (w == nullptr)
       return; // a chunk already settled (its worker's death was handled first)
-    if (!apply(*c, r.blob))
-      std::fprintf(stderr, "proctor: pool %s: malformed results from worker %d, ignored\n",
+    if (!apply(*c, std::move(r.blob))) {
+      // A worker that writes nonsense cannot be trusted with the rest of its chunk: it is killed,
+      // and its DOWN settles the chunk (the task it ran fails, the others run elsewhere).
+      std::fprintf(stderr, "proctor: pool %s: malformed results from worker %d: killed\n",
                    opts_.name.c_str(), static_cast<int>(w->pid));
+      host_->send_exit(w->ref, exit_reason::kill());
+      return;
+    }
     while (!w->chunks.empty() && w->chunks.front().remaining == 0)
       w->chunks.pop_front();
     if (w->allowance == 0 && w->chunks.empty())
@@ -673,7 +703,7 @@ class pool_core {
       auto& job = c.work.job;
       std::optional<std::size_t> died_in;
       if (c.id == chunk) {
-        if (!apply(c, entries))
+        if (!apply(c, std::string{entries}))
           std::fprintf(stderr, "proctor: pool %s: worker %d left a malformed slab, ignored\n",
                        opts_.name.c_str(), static_cast<int>(w.pid));
         if (running < c.work.tasks.size() && !job->has_outcome(c.work.tasks[running]))
@@ -748,7 +778,11 @@ class pool_core {
                      workers_.size());
         break;
       }
-      core_receive(host_->core(), std::chrono::milliseconds(100), on_message);
+      try {
+        core_receive(host_->core(), std::chrono::milliseconds(100), on_message);
+      } catch (const std::exception&) {
+        // nothing a stopping pool needs
+      }
     }
     workers_.clear();
     publish_pids();
@@ -773,6 +807,7 @@ class pool_core {
   std::mutex join_mu_;
   std::thread thread_;
   actor_ref host_ref_;
+  std::unique_ptr<forkserver_client> own_zygote_; ///< A fork pool's (see start()).
 
   // The pool's thread only.
   host_core* host_ = nullptr;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+#include <cstring>
 #include <map>
 
 namespace proctor {
@@ -180,32 +182,70 @@ bool pool_job::fail_locked(std::size_t i, task_error&& error) {
   return true;
 }
 
-std::size_t pool_job::record(std::unique_ptr<std::string> block,
-                             const std::vector<result_entry>& entries) {
-  std::size_t recorded = 0;
+pool_job::recorded pool_job::record(std::string block, const std::vector<std::size_t>& tasks) {
+  recorded r;
   {
     std::lock_guard lock{mu_};
-    for (auto& e : entries) {
-      if (e.index >= slots_.size() || slots_[e.index].state != empty)
+    // A string's bytes move with it unless they sit in its small buffer: keep the block first,
+    // then point into it.
+    auto& kept = blocks_.emplace_back(std::move(block));
+    std::string_view data{kept};
+    std::size_t at = 0;
+    while (at < data.size()) {
+      result_header h;
+      if (data.size() - at < sizeof(h)) {
+        r.well_formed = false;
+        break;
+      }
+      std::memcpy(&h, data.data() + at, sizeof(h));
+      at += sizeof(h);
+      if (h.status == static_cast<std::uint8_t>(task_status::values)) {
+        std::size_t avail = std::min<std::size_t>(h.size, data.size() - at);
+        std::size_t count = h.stride == 0 ? 0 : avail / h.stride;
+        if (h.stride == 0 || h.position > tasks.size() || count > tasks.size() - h.position) {
+          r.well_formed = false;
+          break;
+        }
+        for (std::size_t k = 0; k < count; ++k) {
+          auto index = tasks[h.position + k];
+          if (index >= slots_.size() || slots_[index].state != empty)
+            continue;
+          ++r.count;
+          slots_[index] = slot{data.data() + at + k * h.stride, h.stride, succeeded};
+          order_.push_back(index);
+        }
+        if (avail < h.size)
+          break; // a run cut short by its writer's death: nothing follows it
+        at += avail;
         continue;
-      ++recorded;
-      auto status = static_cast<task_status>(e.status);
+      }
+      if (h.size > data.size() - at || h.position >= tasks.size() || h.status > 3) {
+        r.well_formed = false;
+        break;
+      }
+      auto index = tasks[h.position];
+      auto bytes = data.substr(at, h.size);
+      at += h.size;
+      if (index >= slots_.size() || slots_[index].state != empty)
+        continue;
+      ++r.count;
+      auto status = static_cast<task_status>(h.status);
       if (status == task_status::ok) {
-        slots_[e.index] = slot{e.bytes.data(), static_cast<std::uint32_t>(e.bytes.size()), succeeded};
-        order_.push_back(e.index);
+        slots_[index] = slot{bytes.data(), h.size, succeeded};
+        order_.push_back(index);
         continue;
       }
       auto code = status == task_status::raised       ? task_errc::raised
                   : status == task_status::bad_result ? task_errc::bad_result
                                                       : task_errc::bad_input;
-      fail_locked(e.index, task_error{code, std::string{e.bytes}, e.index});
+      fail_locked(index, task_error{code, std::string{bytes}, index});
     }
-    if (recorded != 0)
-      blocks_.push_back(std::move(block));
+    if (r.count == 0)
+      blocks_.pop_back();
   }
-  if (recorded != 0)
+  if (r.count != 0)
     cv_.notify_all();
-  return recorded;
+  return r;
 }
 
 void pool_job::fail(std::size_t i, task_error error) {

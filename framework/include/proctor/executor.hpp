@@ -83,21 +83,21 @@ class executor {
   executor& operator=(const executor&) = delete;
 
   /// Runs F(args...) on a worker. Throws std::logic_error after shutdown().
-  template <auto F, class... Args>
-  future<typename task_t<F>::result_type> submit(task_t<F>, Args&&... args) {
-    auto job = pool::single_job<F>(std::forward<Args>(args)...);
+  template <class Task, class... Args>
+  future<typename task_for_t<Task>::result_type> submit(Task, Args&&... args) {
+    auto job = pool::single_job<task_for_t<Task>>(std::forward<Args>(args)...);
     {
       std::lock_guard lock{mu_};
       std::erase_if(submitted_, [](auto& weak) { return weak.expired(); });
       submitted_.push_back(job);
     }
-    return future<typename task_t<F>::result_type>{pool_.submit(std::move(job))};
+    return future<typename task_for_t<Task>::result_type>{pool_.submit(std::move(job))};
   }
 
   /// Executor.map: results in input order as they come, each a value or the task's error.
-  template <auto F, class Range>
-  result_stream<typename task_t<F>::result_type> map(task_t<F> f, const Range& inputs,
-                                                     std::size_t chunksize = 1) {
+  template <class Task, class Range>
+  result_stream<typename task_for_t<Task>::result_type> map(Task f, const Range& inputs,
+                                                            std::size_t chunksize = 1) {
     return pool_.imap(f, inputs, map_options{chunksize, {}});
   }
 

@@ -39,11 +39,12 @@ struct pool_options {
 
   /// Runs `F(args...)` once in every worker as it starts (Python's initializer and initargs). A
   /// worker whose initializer throws does not start: the pool's constructor throws spawn_error.
-  template <auto F, class... Args>
-  pool_options& initializer(task_t<F>, Args&&... args) {
+  template <class Task, class... Args>
+  pool_options& initializer(Task, Args&&... args) {
+    using T = task_for_t<Task>;
     std::string framed;
-    task_t<F>::encode_into(framed, std::forward<Args>(args)...);
-    init_key = task_t<F>::key();
+    T::encode_into(framed, std::forward<Args>(args)...);
+    init_key = T::key();
     init_args = framed.substr(sizeof(std::uint32_t));
     return *this;
   }
@@ -195,8 +196,16 @@ class result_stream {
 ///     proctor::pool pool{5};
 ///     auto squares = pool.map(proctor::task<square>, std::vector{1, 2, 3});   // {1, 4, 9}
 ///
+/// A task is proctor::task<f> for a registered function f, or a lambda without captures (see
+/// stateless_callable).
+///
 /// Workers are actor processes started with the pool's start method; a thread of the pool hands
-/// them chunks of tasks and collects the results. A worker that dies — segfault, abort, out of
+/// them chunks of tasks and collects the results. Under `fork`, the pool forks a zygote of its own
+/// when it is made (the process must run one thread then), and every worker, replacements too, is
+/// a copy of the process as it was at that moment — Python's fork pools, without forking a
+/// threaded process. Under `forkserver` (the default) and `spawn`, workers start from the
+/// program's forkserver or image, and see none of the caller's later state. A pool may be made in
+/// a pool's worker. A worker that dies — segfault, abort, out of
 /// memory, SIGKILL — fails only the task it was running (task_error worker_died with its exit
 /// reason; `retries` runs it again elsewhere first) and is replaced; every other task is served,
 /// each exactly once: a worker records every result in shared memory as it finishes it, and the
@@ -208,7 +217,9 @@ class result_stream {
 /// @note Thread-safe: any thread may submit and wait.
 class pool {
  public:
-  /// Starts `processes` workers (0: cpu_count()). Throws spawn_error if one does not start.
+  /// Starts `processes` workers (0: cpu_count()). Throws spawn_error if one does not start (its
+  /// initializer threw, say), process_error(multithreaded) for a fork pool made while this process
+  /// runs other threads.
   explicit pool(std::size_t processes = 0, pool_options opts = {});
   ~pool();
   pool(const pool&) = delete;
@@ -218,49 +229,52 @@ class pool {
 
   /// F applied to every input, results in input order. Throws the task_error of the first
   /// failed input (by index) once every task has ended.
-  template <auto F, class Range>
-  auto map(task_t<F>, const Range& inputs, map_options mo = {}) {
-    return values_of<typename task_t<F>::result_type>(submit_each<F, false>(inputs, mo, false));
+  template <class Task, class Range>
+  auto map(Task, const Range& inputs, map_options mo = {}) {
+    using T = task_for_t<Task>;
+    return values_of<typename T::result_type>(submit_each<T, false>(inputs, mo, false));
   }
 
   /// As map, but every input gets its own result or error: one failure loses nothing else.
-  template <auto F, class Range>
-  auto try_map(task_t<F>, const Range& inputs, map_options mo = {}) {
-    return collect<typename task_t<F>::result_type>(submit_each<F, false>(inputs, mo, false));
+  template <class Task, class Range>
+  auto try_map(Task, const Range& inputs, map_options mo = {}) {
+    using T = task_for_t<Task>;
+    return collect<typename T::result_type>(submit_each<T, false>(inputs, mo, false));
   }
 
   /// Python's starmap: every input is a tuple of F's arguments.
-  template <auto F, class Range>
-  auto starmap(task_t<F>, const Range& inputs, map_options mo = {}) {
-    return values_of<typename task_t<F>::result_type>(submit_each<F, true>(inputs, mo, false));
+  template <class Task, class Range>
+  auto starmap(Task, const Range& inputs, map_options mo = {}) {
+    using T = task_for_t<Task>;
+    return values_of<typename T::result_type>(submit_each<T, true>(inputs, mo, false));
   }
 
   /// Results one by one in input order, as they come (lazy for the caller; the tasks are all
   /// queued at once).
-  template <auto F, class Range>
-  result_stream<typename task_t<F>::result_type> imap(task_t<F>, const Range& inputs,
-                                                      map_options mo = {}) {
-    return {submit_each<F, false>(inputs, mo, true), true};
+  template <class Task, class Range>
+  result_stream<typename task_for_t<Task>::result_type> imap(Task, const Range& inputs,
+                                                             map_options mo = {}) {
+    return {submit_each<task_for_t<Task>, false>(inputs, mo, true), true};
   }
 
   /// Results one by one in the order they complete.
-  template <auto F, class Range>
-  result_stream<typename task_t<F>::result_type> imap_unordered(task_t<F>, const Range& inputs,
-                                                                map_options mo = {}) {
-    return {submit_each<F, false>(inputs, mo, true), false};
+  template <class Task, class Range>
+  result_stream<typename task_for_t<Task>::result_type> imap_unordered(Task, const Range& inputs,
+                                                                       map_options mo = {}) {
+    return {submit_each<task_for_t<Task>, false>(inputs, mo, true), false};
   }
 
   /// Runs F(args...) on a worker and waits for the result.
-  template <auto F, class... Args>
-  typename task_t<F>::result_type apply(task_t<F> f, Args&&... args) {
+  template <class Task, class... Args>
+  typename task_for_t<Task>::result_type apply(Task f, Args&&... args) {
     return apply_async(f, std::forward<Args>(args)...).get();
   }
 
   /// Runs F(args...) on a worker; the result comes later.
-  template <auto F, class... Args>
-  async_result<typename task_t<F>::result_type> apply_async(task_t<F>, Args&&... args) {
-    return async_result<typename task_t<F>::result_type>{
-      submit(single_job<F>(std::forward<Args>(args)...))};
+  template <class Task, class... Args>
+  async_result<typename task_for_t<Task>::result_type> apply_async(Task, Args&&... args) {
+    return async_result<typename task_for_t<Task>::result_type>{
+      submit(single_job<task_for_t<Task>>(std::forward<Args>(args)...))};
   }
 
   /// No more tasks (a submission throws std::logic_error); queued ones still run.
@@ -281,12 +295,12 @@ class pool {
   /// Submits a prepared job (the executor's way in).
   std::shared_ptr<detail::pool_job> submit(std::shared_ptr<detail::pool_job> job);
 
-  /// A job of one task, F(args...).
-  template <auto F, class... Args>
+  /// A job of one call of task T (a task_for_t).
+  template <class T, class... Args>
   static std::shared_ptr<detail::pool_job> single_job(Args&&... args) {
     std::string framed;
-    task_t<F>::encode_into(framed, std::forward<Args>(args)...);
-    return make_job(task_t<F>::key(), std::move(framed), {0}, 1);
+    T::encode_into(framed, std::forward<Args>(args)...);
+    return make_job(T::key(), std::move(framed), {0}, 1);
   }
 
   static std::shared_ptr<detail::pool_job> make_job(const std::string& key, std::string args,
@@ -320,26 +334,26 @@ class pool {
     return out;
   }
 
-  template <auto F, bool Star, class Range>
+  template <class T, bool Star, class Range>
   std::shared_ptr<detail::pool_job> submit_each(const Range& inputs, const map_options& mo,
                                                 bool lazy) {
     std::string args;
     std::vector<std::uint64_t> offsets;
     if constexpr (std::ranges::sized_range<const Range>) {
       offsets.reserve(std::ranges::size(inputs));
-      args.reserve(std::ranges::size(inputs) * (task_t<F>::framed_size != 0 ? task_t<F>::framed_size : 8));
+      args.reserve(std::ranges::size(inputs) * (T::framed_size != 0 ? T::framed_size : 8));
     }
     for (const auto& x : inputs) {
       offsets.push_back(args.size());
       if constexpr (Star)
-        std::apply([&](const auto&... xs) { task_t<F>::encode_into(args, xs...); }, x);
+        std::apply([&](const auto&... xs) { T::encode_into(args, xs...); }, x);
       else
-        task_t<F>::encode_into(args, x);
+        T::encode_into(args, x);
     }
     std::size_t chunk = mo.chunksize;
     if (chunk == 0)
       chunk = lazy ? 1 : default_chunksize(offsets.size());
-    auto job = make_job(task_t<F>::key(), std::move(args), std::move(offsets), chunk);
+    auto job = make_job(T::key(), std::move(args), std::move(offsets), chunk);
     job->progress = mo.progress;
     return submit(std::move(job));
   }

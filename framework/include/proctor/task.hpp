@@ -62,7 +62,10 @@ class timeout_error : public std::runtime_error {
 namespace detail {
 
 /// What a worker reports for one task.
-enum class task_status : std::uint8_t { ok = 0, raised = 1, bad_result = 2, bad_input = 3 };
+enum class task_status : std::uint8_t {
+  ok = 0, raised = 1, bad_result = 2, bad_input = 3,
+  values = 4, ///< Pool-internal: a run of ok results of one size, for consecutive tasks.
+};
 
 /// Runs a task on encoded arguments; `out` receives the encoded result (ok) or a message.
 using task_invoker = task_status (*)(std::string_view args, std::string& out);
@@ -159,42 +162,49 @@ T decode_value(std::string_view bytes) {
 
 } // namespace detail
 
-/// Names a function as a task for a pool or an executor:
-///
-///     int square(int x) { return x * x; }
-///     pool.map(proctor::task<square>, std::vector{1, 2, 3});
-///
-/// As with entry<F>, naming it registers it, so every worker — forked, spawned or started by the
-/// forkserver — finds it by name. Its parameters and its result must be serializable (checked at
-/// compile time); a void function yields std::monostate.
-template <auto F>
-struct task_t {
-  static_assert(std::is_pointer_v<decltype(F)>
-                  && std::is_function_v<std::remove_pointer_t<decltype(F)>>,
-                "proctor::task<F> takes a function (not a lambda or member function)");
+namespace detail {
 
-  using arguments = typename detail::task_signature<decltype(F)>::arguments;
-  using result_type = typename detail::task_signature<decltype(F)>::result;
+template <class Signature>
+struct call_signature;
+
+template <class C, class R, class... Params>
+struct call_signature<R (C::*)(Params...) const> : task_signature<R (*)(Params...)> {};
+
+template <class C, class R, class... Params>
+struct call_signature<R (C::*)(Params...) const noexcept> : task_signature<R (*)(Params...)> {};
+
+template <class C, class R, class... Params>
+struct call_signature<R (C::*)(Params...)> : task_signature<R (*)(Params...)> {};
+
+template <class C, class R, class... Params>
+struct call_signature<R (C::*)(Params...) noexcept> : task_signature<R (*)(Params...)> {};
+
+/// What a pool needs of a task: a registry key, how to encode a call, how to run one. `Traits`
+/// says what is called: `Traits::call(args...)`, with `Traits::signature` its task_signature.
+template <class Traits>
+struct task_base {
+  using arguments = typename Traits::signature::arguments;
+  using result_type = typename Traits::signature::result;
 
   static_assert(serializable<result_type>,
-                "proctor::task<F>: the result must be serializable (a CAF inspect overload or "
+                "proctor::task: the result must be serializable (a CAF inspect overload or "
                 "trivially copyable, not a pointer)");
 
-  /// The registry key of F; the same in every process that runs this binary.
+  /// The registry key; the same in every process that runs this binary.
   static const std::string& key() { return key_; }
 
   /// The size encode_into() adds for one call when every parameter travels byte for byte;
   /// 0 when the size depends on the values.
-  static constexpr std::size_t framed_size = detail::framed_size_of(static_cast<arguments*>(nullptr));
+  static constexpr std::size_t framed_size = framed_size_of(static_cast<arguments*>(nullptr));
 
   /// Appends a call's arguments to `out`, behind their length (4 bytes). Throws
   /// process_error(not_crossable) if one fails to serialize; `out` is then as it was.
   template <class... Args>
   static void encode_into(std::string& out, Args&&... args) {
     static_assert(std::is_constructible_v<arguments, Args&&...>,
-                  "proctor::task<F>: the arguments do not match the function's parameters");
+                  "proctor::task: the arguments do not match the function's parameters");
     static_assert(all_serializable(static_cast<arguments*>(nullptr)),
-                  "proctor::task<F>: every parameter must be serializable (a CAF inspect "
+                  "proctor::task: every parameter must be serializable (a CAF inspect "
                   "overload or trivially copyable, not a pointer)");
     auto at = out.size();
     if constexpr (framed_size != 0
@@ -208,7 +218,7 @@ struct task_t {
     } else {
       out.resize(at + sizeof(std::uint32_t));
       try {
-        std::apply([&](const auto&... xs) { detail::append_values(out, xs...); },
+        std::apply([&](const auto&... xs) { append_values(out, xs...); },
                    arguments{std::forward<Args>(args)...});
       } catch (...) {
         out.resize(at);
@@ -219,37 +229,40 @@ struct task_t {
     }
   }
 
-  /// Decodes `args`, calls F, encodes its result. Runs in a worker.
-  static detail::task_status invoke(std::string_view args, std::string& out) {
+  /// Decodes `args`, makes the call, encodes its result. Runs in a worker.
+  static task_status invoke(std::string_view args, std::string& out) {
     std::optional<arguments> values;
     try {
-      values.emplace(detail::tuple_codec<arguments>::read(args));
+      values.emplace(tuple_codec<arguments>::read(args));
     } catch (const std::exception& e) {
       out = e.what();
-      return detail::task_status::bad_input;
+      return task_status::bad_input;
     }
     std::optional<result_type> result;
     try {
-      if constexpr (detail::task_signature<decltype(F)>::returns_void) {
-        std::apply(F, std::move(*values));
+      if constexpr (Traits::signature::returns_void) {
+        std::apply([](auto&&... xs) { Traits::call(std::forward<decltype(xs)>(xs)...); },
+                   std::move(*values));
         result.emplace();
       } else {
-        result.emplace(std::apply(F, std::move(*values)));
+        result.emplace(std::apply(
+          [](auto&&... xs) { return Traits::call(std::forward<decltype(xs)>(xs)...); },
+          std::move(*values)));
       }
     } catch (const std::exception& e) {
       out = e.what();
-      return detail::task_status::raised;
+      return task_status::raised;
     } catch (...) {
       out = "an exception that is not a std::exception";
-      return detail::task_status::raised;
+      return task_status::raised;
     }
     try {
-      detail::append_value(out, *result);
+      append_value(out, *result);
     } catch (const std::exception& e) {
       out = e.what();
-      return detail::task_status::bad_result;
+      return task_status::bad_result;
     }
-    return detail::task_status::ok;
+    return task_status::ok;
   }
 
  private:
@@ -258,12 +271,84 @@ struct task_t {
     return (serializable<Ts> && ...);
   }
 
-  static inline const std::string& key_ = detail::register_task(
-    detail::make_entry_key(detail::entry_pretty_name<F>(),
-                           detail::entry_pretty_type<decltype(F)>(),
-                           reinterpret_cast<detail::entry_invoker>(&task_t::invoke)),
-    &task_t::invoke);
+  static inline const std::string& key_ = register_task(
+    make_entry_key(Traits::pretty_name(), Traits::pretty_type(),
+                   reinterpret_cast<entry_invoker>(&task_base::invoke)),
+    &task_base::invoke);
 };
+
+template <auto F>
+struct function_traits {
+  using signature = task_signature<decltype(F)>;
+  template <class... Xs>
+  static decltype(auto) call(Xs&&... xs) {
+    return F(std::forward<Xs>(xs)...);
+  }
+  static constexpr std::string_view pretty_name() { return entry_pretty_name<F>(); }
+  static constexpr std::string_view pretty_type() { return entry_pretty_type<decltype(F)>(); }
+};
+
+template <class L>
+struct stateless_traits {
+  using signature = call_signature<decltype(&L::operator())>;
+  template <class... Xs>
+  static decltype(auto) call(Xs&&... xs) {
+    return L{}(std::forward<Xs>(xs)...);
+  }
+  static constexpr std::string_view pretty_name() { return "F = stateless callable]"; }
+  static constexpr std::string_view pretty_type() { return entry_pretty_type<L>(); }
+};
+
+} // namespace detail
+
+/// Names a function as a task for a pool or an executor:
+///
+///     int square(int x) { return x * x; }
+///     pool.map(proctor::task<square>, std::vector{1, 2, 3});
+///
+/// As with entry<F>, naming it registers it, so every worker — forked, spawned or started by the
+/// forkserver — finds it by name. Its parameters and its result must be serializable (checked at
+/// compile time); a void function yields std::monostate.
+template <auto F>
+struct task_t : detail::task_base<detail::function_traits<F>> {
+  static_assert(std::is_pointer_v<decltype(F)>
+                  && std::is_function_v<std::remove_pointer_t<decltype(F)>>,
+                "proctor::task<F> takes a function (not a lambda or member function)");
+};
+
+/// A callable that carries no state — a lambda without captures, an empty function object with
+/// one (non-template) call operator — can be a task as it is: `pool.map([](int x) { return x * x;
+/// }, inputs)`. Its type names it in every worker, as a function's name does. A lambda with
+/// captures cannot cross into another process: pass what it would capture as arguments, or set
+/// it once per worker with pool_options::initializer.
+template <class L>
+concept stateless_callable = std::is_class_v<L> && std::is_empty_v<L>
+                             && std::is_default_constructible_v<L>
+                             && requires { &L::operator(); };
+
+/// The task a callable stands for.
+template <class L>
+struct stateless_task : detail::task_base<detail::stateless_traits<L>> {};
+
+namespace detail {
+
+template <class T>
+struct task_for {
+  static_assert(stateless_callable<T>,
+                "proctor: a task is proctor::task<f> for a function f, or a lambda without captures");
+  using type = stateless_task<T>;
+};
+
+template <auto F>
+struct task_for<task_t<F>> {
+  using type = task_t<F>;
+};
+
+} // namespace detail
+
+/// The task type behind what a pool was given: task_t<F> itself, or stateless_task<L>.
+template <class T>
+using task_for_t = typename detail::task_for<std::remove_cvref_t<T>>::type;
 
 template <auto F>
 inline constexpr task_t<F> task{};

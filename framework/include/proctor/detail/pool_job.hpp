@@ -17,6 +17,22 @@
 
 namespace proctor::detail {
 
+/// One result as a worker writes it (in its slab, and in the messages that carry the slab to
+/// the pool): this header, then `size` bytes — the encoded value, or a message.
+///
+/// A `values` entry holds the results of consecutive tasks from `position` on, each `stride`
+/// bytes: a map of small values then costs a few bytes a task. A worker that dies while it adds
+/// to the last run may leave `size` ahead of what it committed: the reader counts only whole
+/// values within the bytes it was given.
+struct result_header {
+  std::uint32_t position; ///< The task's place in its chunk (the first task's, for `values`).
+  std::uint32_t size;
+  std::uint8_t status;    ///< A task_status.
+  std::uint8_t stride;    ///< For `values`: the size of each.
+  std::uint8_t reserved[2];
+};
+static_assert(sizeof(result_header) == 12);
+
 /// One call to a pool — a map, an apply, a submit — shared by the caller, who waits for its
 /// outcomes, and the pool's thread, which runs it. Outcomes are written once and never change, so
 /// one that a wait returned may be read without the lock.
@@ -74,15 +90,15 @@ class pool_job {
 
   // ---- the pool's side
 
-  /// One result from a worker: where it sits in the block passed to record().
-  struct result_entry {
-    std::size_t index;
-    std::uint8_t status; ///< A task_status.
-    std::string_view bytes;
+  /// What record() made of a block of results.
+  struct recorded {
+    std::size_t count = 0;  ///< Outcomes recorded (a task that had one already does not count).
+    bool well_formed = true; ///< False if the block held a malformed entry (nothing after it counts).
   };
-  /// Records results whose bytes live in `block` (kept as long as the job); the first outcome
-  /// of a task counts, later ones are ignored. Returns how many were recorded.
-  std::size_t record(std::unique_ptr<std::string> block, const std::vector<result_entry>& entries);
+  /// Records the results in `block` (result_header entries, as a worker writes them) for the
+  /// chunk whose tasks are `tasks` (an entry's position indexes it). The first outcome of a task
+  /// counts, later ones are ignored. Every entry is checked: a worker may be buggy or hostile.
+  recorded record(std::string block, const std::vector<std::size_t>& tasks);
   /// Records a failure of task `i` (ignored if it has an outcome already).
   void fail(std::size_t i, task_error error);
   /// Fails every task without an outcome yet with `code`.
@@ -111,7 +127,7 @@ class pool_job {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<slot> slots_;
-  std::vector<std::unique_ptr<std::string>> blocks_; ///< Never move what they hold.
+  std::deque<std::string> blocks_;                   ///< push_back keeps references valid.
   std::deque<task_error> errors_;                    ///< push_back keeps references valid.
   std::vector<std::size_t> order_;                   ///< Task indices in completion order.
   std::size_t reported_ = 0;                         ///< Outcomes already passed to progress.
