@@ -76,11 +76,20 @@ pool_job::pool_job(std::string key, std::string args, std::vector<std::uint64_t>
   order_.reserve(slots_.size());
 }
 
+pool_job::pool_job(std::string key, std::string args, std::size_t count, std::size_t stride,
+                   std::size_t chunksize)
+  : key_(std::move(key)), args_(std::move(args)), stride_(stride),
+    chunksize_(chunksize == 0 ? 1 : chunksize), slots_(count) {
+  order_.reserve(slots_.size());
+}
+
 std::string_view pool_job::framed_args(std::size_t i) const noexcept {
   return framed_range(i, i + 1);
 }
 
 std::string_view pool_job::framed_range(std::size_t first, std::size_t last) const noexcept {
+  if (offsets_.empty())
+    return std::string_view{args_}.substr(first * stride_, (last - first) * stride_);
   auto from = offsets_[first];
   auto to = last < offsets_.size() ? offsets_[last] : args_.size();
   return std::string_view{args_}.substr(from, to - from);

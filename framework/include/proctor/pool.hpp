@@ -339,21 +339,40 @@ class pool {
                                                 bool lazy) {
     std::string args;
     std::vector<std::uint64_t> offsets;
-    if constexpr (std::ranges::sized_range<const Range>) {
-      offsets.reserve(std::ranges::size(inputs));
-      args.reserve(std::ranges::size(inputs) * (T::framed_size != 0 ? T::framed_size : 8));
-    }
-    for (const auto& x : inputs) {
-      offsets.push_back(args.size());
-      if constexpr (Star)
-        std::apply([&](const auto&... xs) { T::encode_into(args, xs...); }, x);
-      else
-        T::encode_into(args, x);
+    std::size_t count = 0;
+    if constexpr (T::framed_size != 0 && std::ranges::sized_range<const Range>) {
+      // Every call takes the same bytes: one allocation, no offsets.
+      count = std::ranges::size(inputs);
+      args.resize(count * T::framed_size);
+      char* out = args.data();
+      for (const auto& x : inputs) {
+        if constexpr (Star)
+          std::apply([&](const auto&... xs) { T::encode_fixed(out, xs...); }, x);
+        else
+          T::encode_fixed(out, x);
+        out += T::framed_size;
+      }
+    } else {
+      if constexpr (std::ranges::sized_range<const Range>)
+        offsets.reserve(std::ranges::size(inputs));
+      for (const auto& x : inputs) {
+        offsets.push_back(args.size());
+        if constexpr (Star)
+          std::apply([&](const auto&... xs) { T::encode_into(args, xs...); }, x);
+        else
+          T::encode_into(args, x);
+      }
+      count = offsets.size();
     }
     std::size_t chunk = mo.chunksize;
     if (chunk == 0)
-      chunk = lazy ? 1 : default_chunksize(offsets.size());
-    auto job = make_job(T::key(), std::move(args), std::move(offsets), chunk);
+      chunk = lazy ? 1 : default_chunksize(count);
+    std::shared_ptr<detail::pool_job> job;
+    if (offsets.empty() && count != 0)
+      job = std::make_shared<detail::pool_job>(T::key(), std::move(args), count, T::framed_size,
+                                               chunk);
+    else
+      job = make_job(T::key(), std::move(args), std::move(offsets), chunk);
     job->progress = mo.progress;
     return submit(std::move(job));
   }

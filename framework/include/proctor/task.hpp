@@ -229,6 +229,22 @@ struct task_base {
     }
   }
 
+  /// Writes one call framed (framed_size bytes) at `out`. Only when framed_size != 0.
+  template <class... Args>
+  static void encode_fixed(char* out, const Args&... args) {
+    static_assert(framed_size != 0);
+    auto len = static_cast<std::uint32_t>(framed_size - sizeof(std::uint32_t));
+    std::memcpy(out, &len, sizeof(len));
+    out += sizeof(len);
+    if constexpr (std::is_same_v<arguments, std::tuple<Args...>>) {
+      ((std::memcpy(out, &args, sizeof(args)), out += sizeof(args)), ...);
+    } else {
+      std::apply([&](const auto&... xs) {
+        ((std::memcpy(out, &xs, sizeof(xs)), out += sizeof(xs)), ...);
+      }, arguments{args...});
+    }
+  }
+
   /// Decodes `args`, makes the call, encodes its result. Runs in a worker.
   static task_status invoke(std::string_view args, std::string& out) {
     std::optional<arguments> values;

@@ -45,6 +45,9 @@ class pool_job {
   /// task_t::encode_into writes them; `offsets` says where each task's length starts.
   pool_job(std::string key, std::string args, std::vector<std::uint64_t> offsets,
            std::size_t chunksize);
+  /// The same for `count` tasks of `stride` framed bytes each.
+  pool_job(std::string key, std::string args, std::size_t count, std::size_t stride,
+           std::size_t chunksize);
 
   pool_job(const pool_job&) = delete;
   pool_job& operator=(const pool_job&) = delete;
@@ -121,7 +124,8 @@ class pool_job {
 
   std::string key_;
   std::string args_;
-  std::vector<std::uint64_t> offsets_;
+  std::vector<std::uint64_t> offsets_; ///< Empty when every task takes stride_ bytes.
+  std::size_t stride_ = 0;
   std::size_t chunksize_;
 
   mutable std::mutex mu_;
