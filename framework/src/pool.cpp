@@ -17,7 +17,11 @@
 
 #include "proctor/pool.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
 #include <atomic>
 #include <cstddef>
 #include <cstring>
@@ -256,8 +260,21 @@ class worker_state {
   std::uint32_t run_next_ = 0;
 };
 
+void limit(int resource, std::uint64_t value) {
+  if (value == 0)
+    return;
+  rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  if (resource == RLIMIT_CPU) // SIGXCPU at the soft limit, SIGKILL a second later
+    rl.rlim_max = rl.rlim_cur + 1;
+  if (::setrlimit(resource, &rl) != 0)
+    throw std::system_error(errno, std::generic_category(), "proctor::pool: setrlimit");
+}
+
 behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::string init_key,
-                     std::string init_args, std::uint64_t max_tasks) {
+                     std::string init_args, std::uint64_t max_tasks, child_limits limits) {
+  limit(RLIMIT_AS, limits.memory_bytes);
+  limit(RLIMIT_CPU, limits.cpu_seconds);
+  limit(RLIMIT_NOFILE, limits.open_files);
   auto state = std::make_shared<worker_state>(self, std::move(host), slab, max_tasks);
   if (!init_key.empty()) {
     auto init = find_task(init_key);
@@ -285,6 +302,7 @@ struct chunk_record {
   std::uint64_t id;
   plan work;
   std::size_t remaining; ///< Tasks without an outcome yet.
+  bool poisoned = false; ///< Its worker sent malformed results for it.
 };
 
 struct worker_record {
@@ -531,7 +549,7 @@ class pool_core {
     so.mailbox_bytes = worker_mailbox_bytes;
     so.start_timeout = opts_.start_timeout;
     auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_args,
-                                  opts_.maxtasksperchild);
+                                  opts_.maxtasksperchild, opts_.limits);
     host_->monitor(ref);
     worker_record w;
     w.ref = ref;
@@ -666,9 +684,10 @@ class pool_core {
       return; // a chunk already settled (its worker's death was handled first)
     if (!apply(*c, std::move(r.blob))) {
       // A worker that writes nonsense cannot be trusted with the rest of its chunk: it is killed,
-      // and its DOWN settles the chunk (the task it ran fails, the others run elsewhere).
+      // and its DOWN settles the chunk (see settle_dead).
       std::fprintf(stderr, "proctor: pool %s: malformed results from worker %d: killed\n",
                    opts_.name.c_str(), static_cast<int>(w->pid));
+      c->poisoned = true;
       host_->send_exit(w->ref, exit_reason::kill());
       return;
     }
@@ -699,35 +718,69 @@ class pool_core {
     std::string_view entries{static_cast<const char*>(w.slab.data()) + sizeof(slab_header),
                              committed};
     std::deque<plan> again;
+    auto charge = [&](const std::shared_ptr<pool_job>& job, std::size_t index, task_error error) {
+      auto& tries = attempts_[{job.get(), index}];
+      if (tries++ < opts_.retries) {
+        again.push_back(plan{job, {index}});
+      } else {
+        attempts_.erase({job.get(), index});
+        job->fail(index, std::move(error));
+        job->notify();
+      }
+    };
+    bool front = true;
     for (auto& c : w.chunks) {
       auto& job = c.work.job;
       std::optional<std::size_t> died_in;
+      bool suspect = c.poisoned;
       if (c.id == chunk) {
-        if (!apply(c, std::string{entries}))
-          std::fprintf(stderr, "proctor: pool %s: worker %d left a malformed slab, ignored\n",
+        if (!apply(c, std::string{entries})) {
+          std::fprintf(stderr, "proctor: pool %s: worker %d left a malformed slab\n",
                        opts_.name.c_str(), static_cast<int>(w.pid));
-        if (running < c.work.tasks.size() && !job->has_outcome(c.work.tasks[running]))
+          suspect = true; // and its record of the running task is worth nothing either
+        } else if (running < c.work.tasks.size() && !job->has_outcome(c.work.tasks[running])) {
           died_in = c.work.tasks[running];
-      }
-      if (died_in) {
-        auto index = *died_in;
-        auto& tries = attempts_[{job.get(), index}];
-        if (tries++ < opts_.retries) {
-          again.push_back(plan{job, {index}});
-        } else {
-          attempts_.erase({job.get(), index});
-          job->fail(index, task_error{task_errc::worker_died,
-                                      "its worker (pid " + std::to_string(w.pid) + ") died running it",
-                                      index, why});
-          job->notify();
         }
+      } else if (front && !why.is_normal() && why.kind != exit_kind::shutdown) {
+        // A worker runs its chunks in order, so the first is the one it was on — unless it died
+        // before starting it, or something scribbled over its slab. Which, nobody can tell: its
+        // tasks run again one by one, and one alone in its chunk is charged an attempt, so that a
+        // task that wrecks its worker cannot send the pool round in circles.
+        suspect = true;
       }
-      plan rest{job, {}};
+      front = false;
+      if (died_in)
+        charge(job, *died_in,
+               task_error{task_errc::worker_died,
+                          "its worker (pid " + std::to_string(w.pid) + ") died running it", *died_in,
+                          why});
+      std::vector<std::size_t> undone;
       for (auto i : c.work.tasks)
         if (i != died_in && !job->has_outcome(i))
-          rest.tasks.push_back(i);
-      if (!rest.tasks.empty())
-        again.push_back(std::move(rest));
+          undone.push_back(i);
+      if (undone.empty())
+        continue;
+      if (!suspect) {
+        again.push_back(plan{job, std::move(undone)});
+      } else if (undone.size() == 1 && c.work.tasks.size() == 1) {
+        // Alone in its chunk: the task itself wrecked its worker.
+        if (c.poisoned)
+          charge(job, undone[0],
+                 task_error{task_errc::bad_result,
+                            "its worker (pid " + std::to_string(w.pid)
+                              + ") wrote malformed results running it",
+                            undone[0], why});
+        else
+          charge(job, undone[0],
+                 task_error{task_errc::worker_died,
+                            "its worker (pid " + std::to_string(w.pid)
+                              + ") died holding it (its record of the task was unreadable)",
+                            undone[0], why});
+      } else {
+        // One of them did it: each runs again alone, so that only the guilty one fails.
+        for (auto i : undone)
+          again.push_back(plan{job, {i}});
+      }
     }
     for (auto p = again.rbegin(); p != again.rend(); ++p)
       pending_.push_front(std::move(*p));

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "proctor/child_spec.hpp"
 #include "proctor/detail/pool_job.hpp"
 #include "proctor/expected.hpp"
 #include "proctor/start_method.hpp"
@@ -36,6 +37,10 @@ struct pool_options {
   /// worker up to this many times before it fails with worker_died.
   unsigned retries = 0;
   std::chrono::milliseconds start_timeout{10000}; ///< For a worker (and its initializer) to start.
+  /// Limits each worker sets on itself as it starts (0: none). Past the memory limit an
+  /// allocation fails: the task fails with task_errc::raised ("std::bad_alloc") and the worker
+  /// lives on; past the CPU time limit the worker dies (SIGXCPU) and is replaced.
+  child_limits limits{};
 
   /// Runs `F(args...)` once in every worker as it starts (Python's initializer and initargs). A
   /// worker whose initializer throws does not start: the pool's constructor throws spawn_error.
