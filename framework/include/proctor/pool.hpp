@@ -254,6 +254,13 @@ class pool {
     return values_of<typename T::result_type>(submit_each<T, true>(inputs, mo, false));
   }
 
+  /// As starmap, but every input gets its own result or error.
+  template <class Task, class Range>
+  auto try_starmap(Task, const Range& inputs, map_options mo = {}) {
+    using T = task_for_t<Task>;
+    return collect<typename T::result_type>(submit_each<T, true>(inputs, mo, false));
+  }
+
   /// Results one by one in input order, as they come (lazy for the caller; the tasks are all
   /// queued at once).
   template <class Task, class Range>
