@@ -452,15 +452,16 @@ class pool_core {
     for (;;) {
       bool closed;
       bool terminating;
+      std::vector<std::shared_ptr<pool_job>> jobs;
       {
         std::lock_guard lock{mu_};
         wake_pending_.store(false, std::memory_order_release);
-        for (auto& job : incoming_)
-          split(job);
-        incoming_.clear();
+        jobs.swap(incoming_);
         closed = closed_;
         terminating = terminating_;
       }
+      for (auto& job : jobs)
+        split(job); // outside the lock: it may run callbacks, which may submit
       if (terminating) {
         fail_everything(task_errc::terminated, "the pool was terminated");
         stop_workers(true);

@@ -296,10 +296,21 @@ void pool_job::notify() {
       run.swap(callbacks_);
     }
   }
+  // A callback that throws must not take the pool's thread with it: it is reported, as Python
+  // reports an exception in a thread.
+  auto guarded = [](const char* what, auto&& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "proctor: a pool's %s callback threw: %s\n", what, e.what());
+    } catch (...) {
+      std::fprintf(stderr, "proctor: a pool's %s callback threw\n", what);
+    }
+  };
   if (progress && done != before)
-    progress(done, slots_.size());
+    guarded("progress", [&] { progress(done, slots_.size()); });
   for (auto& fn : run)
-    fn();
+    guarded("done", fn);
 }
 
 } // namespace proctor::detail

@@ -44,7 +44,8 @@ class future {
   [[nodiscard]] bool cancelled() const { return job_->cancelled(); }
   /// Cancels the task unless a worker has taken it; true if it is (now) cancelled.
   bool cancel() const { return job_->cancel(); }
-  /// Runs `fn(*this)` once the task has ended: at once, here, if it has; else on the pool's thread.
+  /// Runs `fn(*this)` once the task has ended: at once, here, if it has; else on the pool's
+  /// thread — keep it short, and never wait in it for another future of the same executor.
   void add_done_callback(std::function<void(const future&)> fn) const {
     job_->when_done([self = *this, fn = std::move(fn)] { fn(self); });
   }

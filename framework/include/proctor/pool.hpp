@@ -91,7 +91,9 @@ class async_result {
   }
 
   /// Python's callback and error_callback: one of them runs once the task ends — at once, here,
-  /// if it already has, else on the pool's thread.
+  /// if it already has, else on the pool's thread. Keep it short, and never wait in it for a
+  /// result of the same pool (that thread delivers them); an exception it throws is reported on
+  /// stderr.
   void add_callback(std::function<void(const R&)> on_result,
                     std::function<void(const task_error&)> on_error = {}) const {
     job_->when_done([job = job_, on_result = std::move(on_result), on_error = std::move(on_error)] {
