@@ -1,4 +1,5 @@
 #include "forkserver.hpp"
+#include "mailbox.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -114,6 +115,7 @@ class zygote {
     if (chan_ > 3)
       ::close_range(3, static_cast<unsigned>(chan_) - 1, 0);
     ::close_range(static_cast<unsigned>(chan_) + 1, ~0u, 0);
+    forget_bell_sender(); // it was among them (a zygote forked late, by a fork pool)
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

@@ -20,10 +20,25 @@ namespace proctor::detail {
 
 namespace {
 
-/// One unbound datagram socket per process for ringing doorbells (a forked child shares it).
-int bell_sender() noexcept {
-  static int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+std::atomic<int>& bell_fd() noexcept {
+  static std::atomic<int> fd{-1};
   return fd;
+}
+
+/// One unbound datagram socket per process for ringing doorbells (a forked child shares it),
+/// made on first use.
+int bell_sender() noexcept {
+  int fd = bell_fd().load(std::memory_order_acquire);
+  if (fd >= 0)
+    return fd;
+  int made = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (made < 0)
+    return -1;
+  if (!bell_fd().compare_exchange_strong(fd, made, std::memory_order_acq_rel)) {
+    ::close(made); // another thread made one first
+    return fd;
+  }
+  return made;
 }
 
 struct link_table {
@@ -83,6 +98,10 @@ std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cel
 }
 
 } // namespace
+
+void forget_bell_sender() noexcept {
+  bell_fd().store(-1, std::memory_order_release);
+}
 
 bell_address bell_of(std::uint64_t id, std::int32_t pid) noexcept {
   bell_address b;

@@ -50,6 +50,11 @@ void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t f
 /// The size of every cell segment.
 inline constexpr std::size_t cell_segment_size = (sizeof(actor_cell) + 63) / 64 * 64;
 
+/// Forgets this process's doorbell socket without closing it: for a process that has just closed
+/// every descriptor it inherited (the zygote), whose children would otherwise send on a number
+/// that names nothing — or something else.
+void forget_bell_sender() noexcept;
+
 /// The abstract Unix address of an actor's doorbell: a datagram there wakes its loop.
 struct bell_address {
   sockaddr_un addr{};

@@ -341,10 +341,13 @@ class pool_core {
       try {
         own_zygote_ = forkserver_client::start();
       } catch (const process_error& e) {
+        if (e.code() != process_errc::multithreaded)
+          throw;
         throw process_error(process_errc::multithreaded,
-                            std::string{"a pool with the fork start method must be made while this "
-                                        "process runs one thread (use forkserver or spawn): "}
-                              + e.what());
+                            "a pool with the fork start method must be made while this process "
+                            "runs one thread (it forks a copy of the process for its workers, and "
+                            "a copy of a threaded process inherits its locks held); another pool's "
+                            "thread counts: use forkserver or spawn");
       }
     } else if (method == start_method::forkserver) {
       // Start the forkserver now if it is not there and can be (a pool in a pool's worker, say):
@@ -568,6 +571,7 @@ class pool_core {
     for (auto& [id, w] : workers_)
       if (!w.stopping)
         pids.push_back(w.pid);
+    std::sort(pids.begin(), pids.end());
     std::lock_guard lock{mu_};
     pids_ = std::move(pids);
   }
@@ -704,6 +708,8 @@ class pool_core {
       return;
     auto w = std::move(it->second);
     workers_.erase(it);
+    // The replacement first: by the time a caller sees the task fail, its successor runs.
+    replace_workers();
     publish_pids();
     settle_dead(w, d.reason);
   }

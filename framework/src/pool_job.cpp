@@ -112,6 +112,16 @@ bool pool_job::wait_all(deadline until) const {
   return cv_.wait_until(lock, *until, ready);
 }
 
+bool pool_job::wait_settled(deadline until) const {
+  std::unique_lock lock{mu_};
+  auto ready = [&] { return settled_; };
+  if (!until) {
+    cv_.wait(lock, ready);
+    return true;
+  }
+  return cv_.wait_until(lock, *until, ready);
+}
+
 bool pool_job::wait_for(std::size_t i, deadline until) const {
   std::unique_lock lock{mu_};
   auto ready = [&] { return slots_[i].state != empty; };
@@ -311,6 +321,13 @@ void pool_job::notify() {
     guarded("progress", [&] { progress(done, slots_.size()); });
   for (auto& fn : run)
     guarded("done", fn);
+  if (done == slots_.size()) {
+    {
+      std::lock_guard lock{mu_};
+      settled_ = true;
+    }
+    cv_.notify_all();
+  }
 }
 
 } // namespace proctor::detail

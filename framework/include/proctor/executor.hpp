@@ -270,3 +270,11 @@ class as_completed {
 };
 
 } // namespace proctor
+
+/// Futures key maps and sets, as in Python's `{executor.submit(f, n): n for n in ...}`.
+template <class R>
+struct std::hash<proctor::future<R>> {
+  std::size_t operator()(const proctor::future<R>& f) const noexcept {
+    return std::hash<const void*>{}(f.job().get());
+  }
+};

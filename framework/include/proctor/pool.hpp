@@ -63,7 +63,8 @@ struct map_options {
   /// Tasks handed to a worker at once. 0: as Python chooses for map (the tasks spread over four
   /// chunks per worker); imap and imap_unordered take 0 as 1, as Python does.
   std::size_t chunksize = 0;
-  /// Called on the pool's thread as results come in: (done, total). Keep it short.
+  /// Called on the pool's thread as results come in: (done, total), the last call before a
+  /// blocking map returns. Keep it short; an exception it throws is reported on stderr.
   std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
@@ -301,7 +302,8 @@ class pool {
 
   /// The number of workers the pool keeps.
   [[nodiscard]] std::size_t size() const;
-  /// The pids of the live workers (for tests and for people watching `ps`).
+  /// The pids of the live workers, in ascending order (for tests and for people watching `ps`).
+  /// A dead worker's successor is started before the failure of its task is reported.
   [[nodiscard]] std::vector<pid_t> worker_pids() const;
   /// Workers started so far, the first ones included (replacements show up here).
   [[nodiscard]] std::uint64_t workers_started() const;
@@ -324,7 +326,7 @@ class pool {
  private:
   template <class R>
   static std::vector<R> values_of(const std::shared_ptr<detail::pool_job>& job) {
-    job->wait_all(std::nullopt);
+    job->wait_settled(std::nullopt);
     if (auto* e = job->first_error())
       throw *e;
     std::vector<R> values;
@@ -336,7 +338,7 @@ class pool {
 
   template <class R>
   static std::vector<expected<R, task_error>> collect(const std::shared_ptr<detail::pool_job>& job) {
-    job->wait_all(std::nullopt);
+    job->wait_settled(std::nullopt);
     std::vector<expected<R, task_error>> out;
     out.reserve(job->size());
     for (std::size_t i = 0; i < job->size(); ++i) {

@@ -67,6 +67,9 @@ class pool_job {
 
   /// Waits until every task has an outcome; false if `until` passed first.
   bool wait_all(deadline until) const;
+  /// Waits until every task has an outcome and the progress callback has seen the last of them
+  /// (what a blocking map returns after); false if `until` passed first.
+  bool wait_settled(deadline until) const;
   /// Waits for the outcome of task `i`; false if `until` passed first.
   bool wait_for(std::size_t i, deadline until) const;
   /// Waits for the `n`-th task to complete (in completion order) and returns its index; empty if
@@ -138,6 +141,7 @@ class pool_job {
   bool started_ = false;
   bool cancelled_ = false;
   bool finished_ = false;                            ///< Done callbacks have run (or run now).
+  bool settled_ = false;                             ///< notify() has reported the last outcome.
   std::vector<std::function<void()>> callbacks_;
 };
 
