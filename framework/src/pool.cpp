@@ -726,11 +726,9 @@ class pool_core {
                              committed};
     std::deque<plan> again;
     auto charge = [&](const std::shared_ptr<pool_job>& job, std::size_t index, task_error error) {
-      auto& tries = attempts_[{job.get(), index}];
-      if (tries++ < opts_.retries) {
+      if (job->attempts(index)++ < opts_.retries) {
         again.push_back(plan{job, {index}});
       } else {
-        attempts_.erase({job.get(), index});
         job->fail(index, std::move(error));
         job->notify();
       }
@@ -848,12 +846,6 @@ class pool_core {
     publish_pids();
   }
 
-  struct attempt_key_hash {
-    std::size_t operator()(const std::pair<const pool_job*, std::size_t>& k) const noexcept {
-      return std::hash<const void*>{}(k.first) ^ (k.second * 0x9e3779b97f4a7c15ull);
-    }
-  };
-
   const std::size_t n_;
   const pool_options opts_;
 
@@ -873,7 +865,6 @@ class pool_core {
   host_core* host_ = nullptr;
   std::unordered_map<std::uint64_t, worker_record> workers_;
   std::deque<plan> pending_;
-  std::unordered_map<std::pair<const pool_job*, std::size_t>, unsigned, attempt_key_hash> attempts_;
   std::uint64_t chunk_ids_ = 0;
   std::uint64_t counter_ = 0;
   unsigned failures_ = 0;

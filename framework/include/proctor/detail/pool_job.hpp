@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <string_view>
+#include <unordered_map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -114,6 +115,8 @@ class pool_job {
   /// Runs the progress and done callbacks for what was recorded since the last call.
   void notify();
   [[nodiscard]] bool has_outcome(std::size_t i) const;
+  /// How often task `i` was charged for its worker's death (the pool's thread only).
+  unsigned& attempts(std::size_t i) { return attempts_[i]; }
 
  private:
   static constexpr std::uint8_t empty = 0, succeeded = 1, failed = 2;
@@ -143,6 +146,7 @@ class pool_job {
   bool finished_ = false;                            ///< Done callbacks have run (or run now).
   bool settled_ = false;                             ///< notify() has reported the last outcome.
   std::vector<std::function<void()>> callbacks_;
+  std::unordered_map<std::size_t, unsigned> attempts_; ///< The pool's thread only.
 };
 
 } // namespace proctor::detail
