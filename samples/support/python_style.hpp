@@ -1,9 +1,11 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace samples {
 
@@ -30,6 +32,19 @@ template <std::size_t N>
     if (i > 0)
       out += ", ";
     out += python_bool(values[i]);
+  }
+  return out + "]";
+}
+
+/// "[1, 4, 9]", as Python prints a list of integers.
+template <std::integral T>
+  requires(!std::same_as<T, bool>)
+[[nodiscard]] std::string python_list(const std::vector<T>& values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0)
+      out += ", ";
+    out += std::to_string(values[i]);
   }
   return out + "]";
 }
