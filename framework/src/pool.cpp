@@ -49,6 +49,7 @@ namespace proctor::detail {
 struct pool_chunk {
   std::uint64_t id = 0;
   std::string key;
+  std::string state; ///< The callable's captures (pool_job::state).
   std::string blob;
 };
 
@@ -65,7 +66,7 @@ struct pool_wake {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_chunk& x) {
-  return f(caf::meta::type_name("proctor::pool_chunk"), x.id, x.key, x.blob);
+  return f(caf::meta::type_name("proctor::pool_chunk"), x.id, x.key, x.state, x.blob);
 }
 
 template <class Inspector>
@@ -152,7 +153,7 @@ class worker_state {
         status = task_status::bad_input;
         out = "no task is registered as '" + chunk.key + "' in the worker";
       } else {
-        status = invoke(args, out);
+        status = invoke(chunk.state, args, out);
       }
       record(position, status, out);
       ++position;
@@ -271,7 +272,8 @@ void limit(int resource, std::uint64_t value) {
 }
 
 behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::string init_key,
-                     std::string init_args, std::uint64_t max_tasks, child_limits limits) {
+                     std::string init_state, std::string init_args, std::uint64_t max_tasks,
+                     child_limits limits) {
   limit(RLIMIT_AS, limits.memory_bytes);
   limit(RLIMIT_CPU, limits.cpu_seconds);
   limit(RLIMIT_NOFILE, limits.open_files);
@@ -281,7 +283,7 @@ behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::stri
     if (init == nullptr)
       throw std::runtime_error("proctor::pool: the initializer is not registered in the worker");
     std::string out;
-    auto status = init(init_args, out);
+    auto status = init(init_state, init_args, out);
     if (status != task_status::ok)
       throw std::runtime_error("the pool's initializer failed: " + out);
   }
@@ -552,8 +554,8 @@ class pool_core {
     so.method = own_zygote_ ? std::optional{start_method::forkserver} : opts_.method;
     so.mailbox_bytes = worker_mailbox_bytes;
     so.start_timeout = opts_.start_timeout;
-    auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_args,
-                                  opts_.maxtasksperchild, opts_.limits);
+    auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_state,
+                                  opts_.init_args, opts_.maxtasksperchild, opts_.limits);
     host_->monitor(ref);
     worker_record w;
     w.ref = ref;
@@ -640,6 +642,7 @@ class pool_core {
       pool_chunk msg;
       msg.id = ++chunk_ids_;
       msg.key = p.job->key();
+      msg.state = p.job->state;
       auto first = p.tasks.front();
       auto last = p.tasks.back();
       if (last - first + 1 == p.tasks.size()) { // a range, as a fresh map's chunks are

@@ -33,6 +33,11 @@
 
 using namespace std::chrono_literals;
 using namespace pool_test;
+
+namespace {
+/// Set by an initializer in each worker (a global of the worker process).
+int initialized_with = 0;
+} // namespace
 using proctor::exit_kind;
 using proctor::map_options;
 using proctor::pool;
@@ -1037,6 +1042,39 @@ TEST_CASE("a task can run a pool of its own inside a pool worker", "[pool][neste
     CHECK(p.apply(task<nested_sum>, 10, m) == 285);
     std::vector<std::tuple<std::int32_t, start_method>> sizes{{1, m}, {2, m}, {3, m}, {4, m}};
     CHECK(p.starmap(task<nested_sum>, sizes) == std::vector<std::int64_t>{0, 1, 5, 14});
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a pool runs lambdas: without captures, and with captured values that travel to the "
+          "workers, under every start method",
+          "[pool][lambda]") {
+  auto method = GENERATE(start_method::forkserver, start_method::spawn, start_method::fork);
+  INFO("start method " << proctor::to_string(method));
+  leftover_guard guard;
+  {
+    pool_options o;
+    o.method = method;
+    struct offset {
+      std::int64_t by;
+      double scale;
+    };
+    offset off{1000, 0.5};
+    int k = 3;
+    o.initializer([](int marker) { initialized_with = marker; }, 77);
+    pool p{2, o};
+    CHECK(p.map([](int x) { return x * x; }, std::vector{1, 2, 3}) == std::vector{1, 4, 9});
+    CHECK(p.map([k](int x) { return k * x; }, std::vector{1, 2, 3}) == std::vector{3, 6, 9});
+    CHECK(p.map([off](int x) { return off.by + static_cast<std::int64_t>(x * off.scale); },
+                std::vector{2, 4})
+          == std::vector<std::int64_t>{1001, 1002});
+    CHECK(p.apply([k](int x, int y) { return k * (x + y); }, 1, 2) == 9);
+    CHECK(p.apply([](int) { return initialized_with; }, 0) == 77);
+    // Two lambdas of one shape in one place are two tasks: each keeps its own code.
+    auto add = [k](int x) { return x + k; };
+    auto sub = [k](int x) { return x - k; };
+    CHECK(p.map(add, std::vector{10}) == std::vector{13});
+    CHECK(p.map(sub, std::vector{10}) == std::vector{7});
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }

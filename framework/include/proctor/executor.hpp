@@ -85,8 +85,8 @@ class executor {
 
   /// Runs F(args...) on a worker. Throws std::logic_error after shutdown().
   template <class Task, class... Args>
-  future<typename task_for_t<Task>::result_type> submit(Task, Args&&... args) {
-    auto job = pool::single_job<task_for_t<Task>>(std::forward<Args>(args)...);
+  future<typename task_for_t<Task>::result_type> submit(const Task& f, Args&&... args) {
+    auto job = pool::single_job<task_for_t<Task>>(task_state(f), std::forward<Args>(args)...);
     {
       std::lock_guard lock{mu_};
       std::erase_if(submitted_, [](auto& weak) { return weak.expired(); });
@@ -97,7 +97,7 @@ class executor {
 
   /// Executor.map: results in input order as they come, each a value or the task's error.
   template <class Task, class Range>
-  result_stream<typename task_for_t<Task>::result_type> map(Task f, const Range& inputs,
+  result_stream<typename task_for_t<Task>::result_type> map(const Task& f, const Range& inputs,
                                                             std::size_t chunksize = 1) {
     return pool_.imap(f, inputs, map_options{chunksize, {}});
   }

@@ -45,10 +45,11 @@ struct pool_options {
   /// Runs `F(args...)` once in every worker as it starts (Python's initializer and initargs). A
   /// worker whose initializer throws does not start: the pool's constructor throws spawn_error.
   template <class Task, class... Args>
-  pool_options& initializer(Task, Args&&... args) {
+  pool_options& initializer(const Task& f, Args&&... args) {
     using T = task_for_t<Task>;
     std::string framed;
     T::encode_into(framed, std::forward<Args>(args)...);
+    init_state = task_state(f);
     init_key = T::key();
     init_args = framed.substr(sizeof(std::uint32_t));
     return *this;
@@ -56,6 +57,7 @@ struct pool_options {
 
   std::string init_key{};   ///< Set by initializer().
   std::string init_args{};  ///< Set by initializer().
+  std::string init_state{}; ///< Set by initializer().
 };
 
 /// How one map runs.
@@ -204,8 +206,8 @@ class result_stream {
 ///     proctor::pool pool{5};
 ///     auto squares = pool.map(proctor::task<square>, std::vector{1, 2, 3});   // {1, 4, 9}
 ///
-/// A task is proctor::task<f> for a registered function f, or a lambda without captures (see
-/// stateless_callable).
+/// A task is proctor::task<f> for a function f, or a lambda whose captures are plain values (see
+/// copyable_callable).
 ///
 /// Workers are actor processes started with the pool's start method; a thread of the pool hands
 /// them chunks of tasks and collects the results. Under `fork`, the pool forks a zygote of its own
@@ -238,58 +240,60 @@ class pool {
   /// F applied to every input, results in input order. Throws the task_error of the first
   /// failed input (by index) once every task has ended.
   template <class Task, class Range>
-  auto map(Task, const Range& inputs, map_options mo = {}) {
+  auto map(const Task& f, const Range& inputs, map_options mo = {}) {
     using T = task_for_t<Task>;
-    return values_of<typename T::result_type>(submit_each<T, false>(inputs, mo, false));
+    return values_of<typename T::result_type>(submit_each<T, false>(f, inputs, mo, false));
   }
 
   /// As map, but every input gets its own result or error: one failure loses nothing else.
   template <class Task, class Range>
-  auto try_map(Task, const Range& inputs, map_options mo = {}) {
+  auto try_map(const Task& f, const Range& inputs, map_options mo = {}) {
     using T = task_for_t<Task>;
-    return collect<typename T::result_type>(submit_each<T, false>(inputs, mo, false));
+    return collect<typename T::result_type>(submit_each<T, false>(f, inputs, mo, false));
   }
 
   /// Python's starmap: every input is a tuple of F's arguments.
   template <class Task, class Range>
-  auto starmap(Task, const Range& inputs, map_options mo = {}) {
+  auto starmap(const Task& f, const Range& inputs, map_options mo = {}) {
     using T = task_for_t<Task>;
-    return values_of<typename T::result_type>(submit_each<T, true>(inputs, mo, false));
+    return values_of<typename T::result_type>(submit_each<T, true>(f, inputs, mo, false));
   }
 
   /// As starmap, but every input gets its own result or error.
   template <class Task, class Range>
-  auto try_starmap(Task, const Range& inputs, map_options mo = {}) {
+  auto try_starmap(const Task& f, const Range& inputs, map_options mo = {}) {
     using T = task_for_t<Task>;
-    return collect<typename T::result_type>(submit_each<T, true>(inputs, mo, false));
+    return collect<typename T::result_type>(submit_each<T, true>(f, inputs, mo, false));
   }
 
   /// Results one by one in input order, as they come (lazy for the caller; the tasks are all
   /// queued at once).
   template <class Task, class Range>
-  result_stream<typename task_for_t<Task>::result_type> imap(Task, const Range& inputs,
+  result_stream<typename task_for_t<Task>::result_type> imap(const Task& f, const Range& inputs,
                                                              map_options mo = {}) {
-    return {submit_each<task_for_t<Task>, false>(inputs, mo, true), true};
+    return {submit_each<task_for_t<Task>, false>(f, inputs, mo, true), true};
   }
 
   /// Results one by one in the order they complete.
   template <class Task, class Range>
-  result_stream<typename task_for_t<Task>::result_type> imap_unordered(Task, const Range& inputs,
+  result_stream<typename task_for_t<Task>::result_type> imap_unordered(const Task& f,
+                                                                       const Range& inputs,
                                                                        map_options mo = {}) {
-    return {submit_each<task_for_t<Task>, false>(inputs, mo, true), false};
+    return {submit_each<task_for_t<Task>, false>(f, inputs, mo, true), false};
   }
 
   /// Runs F(args...) on a worker and waits for the result.
   template <class Task, class... Args>
-  typename task_for_t<Task>::result_type apply(Task f, Args&&... args) {
+  typename task_for_t<Task>::result_type apply(const Task& f, Args&&... args) {
     return apply_async(f, std::forward<Args>(args)...).get();
   }
 
   /// Runs F(args...) on a worker; the result comes later.
   template <class Task, class... Args>
-  async_result<typename task_for_t<Task>::result_type> apply_async(Task, Args&&... args) {
+  async_result<typename task_for_t<Task>::result_type> apply_async(const Task& f,
+                                                                   Args&&... args) {
     return async_result<typename task_for_t<Task>::result_type>{
-      submit(single_job<task_for_t<Task>>(std::forward<Args>(args)...))};
+      submit(single_job<task_for_t<Task>>(task_state(f), std::forward<Args>(args)...))};
   }
 
   /// No more tasks (a submission throws std::logic_error); queued ones still run.
@@ -311,12 +315,14 @@ class pool {
   /// Submits a prepared job (the executor's way in).
   std::shared_ptr<detail::pool_job> submit(std::shared_ptr<detail::pool_job> job);
 
-  /// A job of one call of task T (a task_for_t).
+  /// A job of one call of task T (a task_for_t) carrying `state` (task_state()).
   template <class T, class... Args>
-  static std::shared_ptr<detail::pool_job> single_job(Args&&... args) {
+  static std::shared_ptr<detail::pool_job> single_job(std::string state, Args&&... args) {
     std::string framed;
     T::encode_into(framed, std::forward<Args>(args)...);
-    return make_job(T::key(), std::move(framed), {0}, 1);
+    auto job = make_job(T::key(), std::move(framed), {0}, 1);
+    job->state = std::move(state);
+    return job;
   }
 
   static std::shared_ptr<detail::pool_job> make_job(const std::string& key, std::string args,
@@ -350,9 +356,9 @@ class pool {
     return out;
   }
 
-  template <class T, bool Star, class Range>
-  std::shared_ptr<detail::pool_job> submit_each(const Range& inputs, const map_options& mo,
-                                                bool lazy) {
+  template <class T, bool Star, class Task, class Range>
+  std::shared_ptr<detail::pool_job> submit_each(const Task& f, const Range& inputs,
+                                                const map_options& mo, bool lazy) {
     std::string args;
     std::vector<std::uint64_t> offsets;
     std::size_t count = 0;
@@ -390,6 +396,7 @@ class pool {
     else
       job = make_job(T::key(), std::move(args), std::move(offsets), chunk);
     job->progress = mo.progress;
+    job->state = task_state(f);
     return submit(std::move(job));
   }
 

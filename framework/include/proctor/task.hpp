@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,8 +68,10 @@ enum class task_status : std::uint8_t {
   values = 4, ///< Pool-internal: a run of ok results of one size, for consecutive tasks.
 };
 
-/// Runs a task on encoded arguments; `out` receives the encoded result (ok) or a message.
-using task_invoker = task_status (*)(std::string_view args, std::string& out);
+/// Runs a task on encoded arguments; `out` receives the encoded result (ok) or a message. `state`
+/// holds what the callable carries (a lambda's captures), empty for a function.
+using task_invoker = task_status (*)(std::string_view state, std::string_view args,
+                                     std::string& out);
 
 /// Adds a task to this program's registry (during static initialization, as entry points).
 const std::string& register_task(std::string key, task_invoker invoke);
@@ -246,9 +249,10 @@ struct task_base {
   }
 
   /// Decodes `args`, makes the call, encodes its result. Runs in a worker.
-  static task_status invoke(std::string_view args, std::string& out) {
+  static task_status invoke(std::string_view state, std::string_view args, std::string& out) {
     std::optional<arguments> values;
     try {
+      Traits::check_state(state);
       values.emplace(tuple_codec<arguments>::read(args));
     } catch (const std::exception& e) {
       out = e.what();
@@ -257,12 +261,12 @@ struct task_base {
     std::optional<result_type> result;
     try {
       if constexpr (Traits::signature::returns_void) {
-        std::apply([](auto&&... xs) { Traits::call(std::forward<decltype(xs)>(xs)...); },
+        std::apply([&](auto&&... xs) { Traits::call(state, std::forward<decltype(xs)>(xs)...); },
                    std::move(*values));
         result.emplace();
       } else {
         result.emplace(std::apply(
-          [](auto&&... xs) { return Traits::call(std::forward<decltype(xs)>(xs)...); },
+          [&](auto&&... xs) { return Traits::call(state, std::forward<decltype(xs)>(xs)...); },
           std::move(*values)));
       }
     } catch (const std::exception& e) {
@@ -296,22 +300,37 @@ struct task_base {
 template <auto F>
 struct function_traits {
   using signature = task_signature<decltype(F)>;
+  static void check_state(std::string_view) {}
   template <class... Xs>
-  static decltype(auto) call(Xs&&... xs) {
+  static decltype(auto) call(std::string_view, Xs&&... xs) {
     return F(std::forward<Xs>(xs)...);
   }
   static constexpr std::string_view pretty_name() { return entry_pretty_name<F>(); }
   static constexpr std::string_view pretty_type() { return entry_pretty_type<decltype(F)>(); }
 };
 
+/// A callable object copied byte for byte: its type names the code, its bytes are its state.
 template <class L>
-struct stateless_traits {
+struct closure_traits {
   using signature = call_signature<decltype(&L::operator())>;
-  template <class... Xs>
-  static decltype(auto) call(Xs&&... xs) {
-    return L{}(std::forward<Xs>(xs)...);
+  static void check_state(std::string_view state) {
+    if (state.size() != (std::is_empty_v<L> ? 0 : sizeof(L)))
+      throw std::invalid_argument("the callable's captures have " + std::to_string(state.size())
+                                  + " bytes, not " + std::to_string(sizeof(L)));
   }
-  static constexpr std::string_view pretty_name() { return "F = stateless callable]"; }
+  template <class... Xs>
+  static decltype(auto) call(std::string_view state, Xs&&... xs) {
+    if constexpr (std::is_empty_v<L> && std::is_default_constructible_v<L>) {
+      return L{}(std::forward<Xs>(xs)...);
+    } else {
+      // A trivially copyable closure is an implicit-lifetime type: copying its bytes into
+      // suitable storage makes one.
+      alignas(L) unsigned char storage[sizeof(L)];
+      std::memcpy(storage, state.data(), sizeof(L));
+      return (*std::launder(reinterpret_cast<L*>(storage)))(std::forward<Xs>(xs)...);
+    }
+  }
+  static constexpr std::string_view pretty_name() { return "F = callable]"; }
   static constexpr std::string_view pretty_type() { return entry_pretty_type<L>(); }
 };
 
@@ -332,27 +351,43 @@ struct task_t : detail::task_base<detail::function_traits<F>> {
                 "proctor::task<F> takes a function (not a lambda or member function)");
 };
 
-/// A callable that carries no state — a lambda without captures, an empty function object with
-/// one (non-template) call operator — can be a task as it is: `pool.map([](int x) { return x * x;
-/// }, inputs)`. Its type names it in every worker, as a function's name does. A lambda with
-/// captures cannot cross into another process: pass what it would capture as arguments, or set
-/// it once per worker with pool_options::initializer.
+/// A lambda (or another function object with one non-template call operator) is a task as it
+/// is, when it can be copied byte for byte — no captures, or captures of numbers and other
+/// trivially copyable values:
+///
+///     int k = 3;
+///     pool.map([k](int x) { return k * x; }, inputs);
+///
+/// Its type names its code in every worker, as a function's name does, and its captures travel
+/// with each chunk of tasks. A capture that is a pointer or a reference travels as an address of
+/// the caller's: in a spawn or forkserver worker it points at nothing of the caller's, and in a
+/// fork pool's worker at the caller's memory as it was when the pool was made. Capture values;
+/// pass big or non-trivial state as arguments, or set it once per worker with
+/// pool_options::initializer.
 template <class L>
-concept stateless_callable = std::is_class_v<L> && std::is_empty_v<L>
-                             && std::is_default_constructible_v<L>
-                             && requires { &L::operator(); };
+concept copyable_callable = std::is_class_v<L> && std::is_trivially_copyable_v<L>
+                            && std::is_trivially_destructible_v<L> && requires { &L::operator(); };
 
 /// The task a callable stands for.
 template <class L>
-struct stateless_task : detail::task_base<detail::stateless_traits<L>> {};
+struct closure_task : detail::task_base<detail::closure_traits<L>> {
+  /// The bytes of `f` that travel to the workers (none for a lambda without captures).
+  static std::string state_of(const L& f) {
+    if constexpr (std::is_empty_v<L>)
+      return {};
+    else
+      return std::string(reinterpret_cast<const char*>(&f), sizeof(L));
+  }
+};
 
 namespace detail {
 
 template <class T>
 struct task_for {
-  static_assert(stateless_callable<T>,
-                "proctor: a task is proctor::task<f> for a function f, or a lambda without captures");
-  using type = stateless_task<T>;
+  static_assert(copyable_callable<T>,
+                "proctor: a task is proctor::task<f> for a function f, or a lambda whose captures "
+                "are trivially copyable values (they are copied into the worker byte for byte)");
+  using type = closure_task<T>;
 };
 
 template <auto F>
@@ -362,9 +397,18 @@ struct task_for<task_t<F>> {
 
 } // namespace detail
 
-/// The task type behind what a pool was given: task_t<F> itself, or stateless_task<L>.
+/// The task type behind what a pool was given: task_t<F> itself, or closure_task<L>.
 template <class T>
 using task_for_t = typename detail::task_for<std::remove_cvref_t<T>>::type;
+
+/// The state a task object carries to the workers: a lambda's captures; nothing for task<f>.
+template <class T>
+std::string task_state(const T& task) {
+  if constexpr (requires { task_for_t<T>::state_of(task); })
+    return task_for_t<T>::state_of(task);
+  else
+    return {};
+}
 
 template <auto F>
 inline constexpr task_t<F> task{};

@@ -63,6 +63,8 @@ class pool_job {
 
   /// Called on the pool's thread after each batch of outcomes: (done, total).
   std::function<void(std::size_t, std::size_t)> progress;
+  /// What the task's callable carries to the workers (task_state()); set before submission.
+  std::string state;
 
   // ---- the caller's side
 
