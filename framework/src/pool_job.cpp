@@ -96,6 +96,11 @@ std::string_view pool_job::framed_range(std::size_t first, std::size_t last) con
 }
 
 const task_error* pool_job::first_error() const noexcept {
+  {
+    std::lock_guard lock{mu_};
+    if (errors_.empty())
+      return nullptr; // the usual case: no scan
+  }
   for (std::size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i].state == failed)
       return static_cast<const task_error*>(slots_[i].data);
