@@ -6,7 +6,7 @@
 //   scale_start     seconds from start_supervisor() until every actor has reported ready;
 //   scale_pss       KiB of proportional set size per idle actor, beyond its mailbox (shared
 //                   memory is left out: Pss minus Pss_Shmem of /proc/PID/smaps_rollup);
-//   scale_idle_cpu  percent of one core the whole idle tree uses over 12 seconds;
+//   scale_idle_cpu  percent of one core the whole idle tree uses over 62 seconds;
 //   scale_stop      seconds for an ordered stop of the whole tree.
 #include <proctor/proctor.hpp>
 
@@ -111,8 +111,10 @@ int main(int argc, char** argv) {
     for (auto pid : pids)
       before += cpu_ns(pid);
     auto idle_t0 = std::chrono::steady_clock::now();
-    // Longer than an idle actor's futex recheck (10 s), so that every recheck is counted once.
-    std::this_thread::sleep_for(std::chrono::seconds(12));
+    // Longer than an idle actor's recheck of its mailbox (60 s), so that every recheck is
+    // counted once: all the actors started within the last few seconds, so a shorter window
+    // would see none.
+    std::this_thread::sleep_for(std::chrono::seconds(62));
     for (auto pid : pids)
       after += cpu_ns(pid);
     double idle_s = seconds_since(idle_t0);
