@@ -57,6 +57,7 @@ struct pool_chunk {
 struct pool_results {
   std::uint64_t chunk = 0;
   std::string blob;
+  bool last = false; ///< The chunk's last results: every task of it is accounted for.
 };
 
 /// Wakes the pool's thread: a submission, close or terminate is waiting.
@@ -71,7 +72,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_chunk& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_results& x) {
-  return f(caf::meta::type_name("proctor::pool_results"), x.chunk, x.blob);
+  return f(caf::meta::type_name("proctor::pool_results"), x.chunk, x.blob, x.last);
 }
 
 } // namespace proctor::detail
@@ -95,6 +96,8 @@ constexpr std::size_t host_mailbox_bytes = 4u << 20;
 constexpr std::size_t chunk_bytes_limit = 1u << 20;
 /// The arguments of one task may take this much (a chunk of one).
 constexpr std::size_t task_bytes_limit = (3u << 20) / 2;
+/// A callable's captures travel with every chunk: two chunks must still fit a worker's mailbox.
+constexpr std::size_t state_bytes_limit = 256 * 1024;
 
 /// At the start of a worker's slab; entries follow.
 struct slab_header {
@@ -117,12 +120,30 @@ void append_entry(std::string& out, std::uint32_t position, task_status status,
 // ---------------------------------------------------------------------------------------------
 // The worker
 
+/// Sets a limit. For CPU time only the soft limit moves (SIGXCPU ends the worker there), so that
+/// it can be raised again before each task without privileges.
+void limit(int resource, std::uint64_t value) {
+  if (value == 0)
+    return;
+  rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  if (resource == RLIMIT_CPU) {
+    rlimit now{};
+    ::getrlimit(RLIMIT_CPU, &now);
+    rl.rlim_max = now.rlim_max;
+    rl.rlim_cur = std::min(rl.rlim_cur, now.rlim_max);
+  }
+  if (::setrlimit(resource, &rl) != 0)
+    throw std::system_error(errno, std::generic_category(), "proctor::pool: setrlimit");
+}
+
 class worker_state {
  public:
-  worker_state(actor& self, actor_ref host, const segment_handle& slab, std::uint64_t max_tasks)
+  worker_state(actor& self, actor_ref host, const segment_handle& slab, std::uint64_t max_tasks,
+               std::uint64_t cpu_seconds)
     : self_(self), host_(std::move(host)), slab_(shared_segment::open(slab)),
       header_(static_cast<slab_header*>(slab_.data())),
-      entries_(static_cast<char*>(slab_.data()) + sizeof(slab_header)), max_tasks_(max_tasks) {
+      entries_(static_cast<char*>(slab_.data()) + sizeof(slab_header)), max_tasks_(max_tasks),
+      cpu_seconds_(cpu_seconds) {
     if (slab_.size() < slab_bytes || header_->magic != slab_magic)
       throw std::runtime_error("proctor::pool: the worker's slab is not one");
   }
@@ -147,6 +168,8 @@ class worker_state {
       auto args = blob.substr(0, len);
       blob.remove_prefix(len);
       header_->running.store(position, std::memory_order_release);
+      if (cpu_seconds_ != 0)
+        allow_cpu();
       out.clear();
       task_status status;
       if (invoke == nullptr) {
@@ -160,12 +183,20 @@ class worker_state {
       ++tasks_;
     }
     header_->running.store(none, std::memory_order_release);
-    flush();
+    flush(true);
     if (max_tasks_ != 0 && tasks_ >= max_tasks_)
       self_.quit();
   }
 
  private:
+  /// The CPU limit is per task: what the worker has used so far, plus the limit.
+  void allow_cpu() {
+    rusage used{};
+    ::getrusage(RUSAGE_SELF, &used);
+    auto spent = static_cast<std::uint64_t>(used.ru_utime.tv_sec + used.ru_stime.tv_sec) + 1;
+    limit(RLIMIT_CPU, spent + cpu_seconds_);
+  }
+
   void record(std::uint32_t position, task_status status, std::string_view bytes) {
     std::size_t need = sizeof(result_header) + bytes.size();
     if (need > slab_entries_capacity) {
@@ -216,18 +247,19 @@ class worker_state {
     header_->committed.store(static_cast<std::uint32_t>(used + need), std::memory_order_release);
   }
 
-  void flush() {
+  /// Sends what the slab holds; `last` at the end of a chunk (sent even when there is nothing).
+  void flush(bool last = false) {
     auto used = header_->committed.load(std::memory_order_relaxed);
-    if (used == 0)
+    if (used == 0 && !last)
       return;
-    deliver(std::string{entries_, used});
+    deliver(std::string{entries_, used}, last);
     header_->committed.store(0, std::memory_order_release);
     run_open_ = false;
   }
 
   /// Sends results to the host, waiting while its mailbox is full. False if they can never fit.
-  bool deliver(std::string blob) {
-    pool_results msg{chunk_, std::move(blob)};
+  bool deliver(std::string blob, bool last = false) {
+    pool_results msg{chunk_, std::move(blob), last};
     for (;;) {
       auto sent = self_.send(host_, msg);
       if (sent)
@@ -251,6 +283,7 @@ class worker_state {
   slab_header* header_;
   char* entries_;
   std::uint64_t max_tasks_;
+  std::uint64_t cpu_seconds_;
   std::uint64_t tasks_ = 0;
   std::uint64_t chunk_ = 0;
   // The open run of values (see result_header).
@@ -261,23 +294,14 @@ class worker_state {
   std::uint32_t run_next_ = 0;
 };
 
-void limit(int resource, std::uint64_t value) {
-  if (value == 0)
-    return;
-  rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
-  if (resource == RLIMIT_CPU) // SIGXCPU at the soft limit, SIGKILL a second later
-    rl.rlim_max = rl.rlim_cur + 1;
-  if (::setrlimit(resource, &rl) != 0)
-    throw std::system_error(errno, std::generic_category(), "proctor::pool: setrlimit");
-}
-
 behavior pool_worker(actor& self, actor_ref host, segment_handle slab, std::string init_key,
                      std::string init_state, std::string init_args, std::uint64_t max_tasks,
                      child_limits limits) {
   limit(RLIMIT_AS, limits.memory_bytes);
   limit(RLIMIT_CPU, limits.cpu_seconds);
   limit(RLIMIT_NOFILE, limits.open_files);
-  auto state = std::make_shared<worker_state>(self, std::move(host), slab, max_tasks);
+  auto state = std::make_shared<worker_state>(self, std::move(host), slab, max_tasks,
+                                              limits.cpu_seconds);
   if (!init_key.empty()) {
     auto init = find_task(init_key);
     if (init == nullptr)
@@ -427,9 +451,11 @@ class pool_core {
   void wake() {
     if (wake_pending_.exchange(true, std::memory_order_acq_rel))
       return;
-    if (auto* link = link_of(host_ref_))
-      (void)link->put(message_traits<pool_wake>::id, 0, 0, nullptr,
-                      std::string_view{"\0", 1}, true);
+    auto* link = link_of(host_ref_);
+    if (link == nullptr
+        || link->put(message_traits<pool_wake>::id, 0, 0, nullptr, std::string_view{"\0", 1},
+                     true))
+      wake_pending_.store(false, std::memory_order_release); // not queued: the next may try
   }
 
   // ---- the pool's thread
@@ -508,6 +534,15 @@ class pool_core {
   void split(const std::shared_ptr<pool_job>& job) {
     std::size_t n = job->size();
     std::size_t i = 0;
+    if (job->state.size() > state_bytes_limit) {
+      // Every chunk carries the captures: too many of them would never fit a worker's mailbox.
+      job->fail_rest(task_errc::bad_input,
+                     "the task's captures take " + std::to_string(job->state.size())
+                       + " bytes, more than a task may carry ("
+                       + std::to_string(state_bytes_limit) + "): pass them as arguments");
+      job->notify();
+      return;
+    }
     while (i < n) {
       // A whole chunk at once when it is small enough (the usual case)...
       auto last = std::min(n, i + job->chunksize());
@@ -557,6 +592,10 @@ class pool_core {
     auto ref = spawn<pool_worker>(so, host_ref_, slab.handle(), opts_.init_key, opts_.init_state,
                                   opts_.init_args, opts_.maxtasksperchild, opts_.limits);
     host_->monitor(ref);
+    // The worker has mapped it (its init is done): nobody needs the name any more, and without
+    // it nobody can open the slab again — to shrink it under the host's feet, say (a read of a
+    // shrunk mapping is SIGBUS).
+    slab.unlink();
     worker_record w;
     w.ref = ref;
     w.slab = std::move(slab);
@@ -652,6 +691,13 @@ class pool_core {
           msg.blob.append(p.job->framed_args(i));
       }
       auto sent = host_->send(w.ref, msg);
+      if (!sent && sent.error().code == actor_errc::too_large) {
+        // Never fits (the limits above should have seen to it): fails, never loops.
+        for (auto i : p.tasks)
+          p.job->fail(i, task_error{task_errc::bad_input, sent.error().message, i});
+        p.job->notify();
+        continue;
+      }
       if (!sent) {
         // Its mailbox is full or it has ended: the plan waits for another worker (a DOWN will
         // follow for a dead one).
@@ -677,9 +723,9 @@ class pool_core {
   }
 
   /// Records results; returns false if `data` was malformed (what came before the flaw counts).
-  bool apply(chunk_record& c, std::string data) {
+  bool apply(chunk_record& c, std::string data, bool from_slab) {
     auto& job = *c.work.job;
-    auto r = job.record(std::move(data), c.work.tasks);
+    auto r = job.record(std::move(data), c.work.tasks, from_slab);
     c.remaining -= std::min(c.remaining, r.count);
     job.notify();
     return r.well_formed;
@@ -690,11 +736,19 @@ class pool_core {
     auto* w = owner_of(r.chunk, c);
     if (w == nullptr)
       return; // a chunk already settled (its worker's death was handled first)
-    if (!apply(*c, std::move(r.blob))) {
-      // A worker that writes nonsense cannot be trusted with the rest of its chunk: it is killed,
-      // and its DOWN settles the chunk (see settle_dead).
-      std::fprintf(stderr, "proctor: pool %s: malformed results from worker %d: killed\n",
-                   opts_.name.c_str(), static_cast<int>(w->pid));
+    if (core_sender(host_->core()) != w->ref) {
+      std::fprintf(stderr, "proctor: pool %s: results for worker %d's chunk from another sender: "
+                           "ignored\n", opts_.name.c_str(), static_cast<int>(w->pid));
+      return;
+    }
+    bool well_formed = apply(*c, std::move(r.blob), false);
+    if (!well_formed || (r.last && c->remaining != 0)) {
+      // A worker that writes nonsense, or says it is done with a chunk whose results it did not
+      // all send (a task wiped them), cannot be trusted with the rest of it: it is killed, and
+      // its DOWN settles the chunk (see settle_dead).
+      std::fprintf(stderr, "proctor: pool %s: %s from worker %d: killed\n", opts_.name.c_str(),
+                   well_formed ? "results missing" : "malformed results",
+                   static_cast<int>(w->pid));
       c->poisoned = true;
       host_->send_exit(w->ref, exit_reason::kill());
       return;
@@ -742,7 +796,7 @@ class pool_core {
       std::optional<std::size_t> died_in;
       bool suspect = c.poisoned;
       if (c.id == chunk) {
-        if (!apply(c, std::string{entries})) {
+        if (!apply(c, std::string{entries}, true)) {
           std::fprintf(stderr, "proctor: pool %s: worker %d left a malformed slab\n",
                        opts_.name.c_str(), static_cast<int>(w.pid));
           suspect = true; // and its record of the running task is worth nothing either

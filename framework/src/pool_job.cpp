@@ -206,7 +206,8 @@ bool pool_job::fail_locked(std::size_t i, task_error&& error) {
   return true;
 }
 
-pool_job::recorded pool_job::record(std::string block, const std::vector<std::size_t>& tasks) {
+pool_job::recorded pool_job::record(std::string block, const std::vector<std::size_t>& tasks,
+                                    bool from_slab) {
   recorded r;
   {
     std::lock_guard lock{mu_};
@@ -238,8 +239,10 @@ pool_job::recorded pool_job::record(std::string block, const std::vector<std::si
           slots_[index] = slot{data.data() + at + k * h.stride, h.stride, succeeded};
           order_.push_back(index);
         }
-        if (avail < h.size)
-          break; // a run cut short by its writer's death: nothing follows it
+        if (avail < h.size) {
+          r.well_formed = from_slab; // a run cut short by its writer's death: nothing follows
+          break;
+        }
         at += avail;
         continue;
       }

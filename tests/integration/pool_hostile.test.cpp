@@ -41,6 +41,7 @@ enum wreck : std::int32_t {
   none = 0,
   nonsense = 1,  ///< Garbage where results go, and a count that covers it: the worker sends it.
   blind = 2,     ///< Garbage over the whole bookkeeping, then SIGKILL.
+  wipe = 3,      ///< The count of recorded results set to zero: results of earlier tasks vanish.
 };
 
 /// Doubles x, unless told to wreck its worker first.
@@ -56,20 +57,34 @@ int wrecker(int x, std::int32_t how) {
     std::memcpy(slab + 20, &committed, sizeof committed);
     return 2 * x;
   }
+  if (how == wipe) {
+    std::uint32_t committed = 0;
+    std::memcpy(slab + 20, &committed, sizeof committed);
+    return 2 * x;
+  }
   std::memset(slab, 0xA5, 4096); // the header too
   ::kill(::getpid(), SIGKILL);
   for (;;)
     ::pause();
 }
 
-std::vector<std::tuple<int, std::int32_t>> inputs(int n, int nonsense_at, int blind_at) {
+std::vector<std::tuple<int, std::int32_t>> inputs(int n, int nonsense_at, int blind_at,
+                                                  int wipe_at = -1) {
   std::vector<std::tuple<int, std::int32_t>> v;
   for (int i = 0; i < n; ++i)
-    v.emplace_back(i, i == nonsense_at ? nonsense : i == blind_at ? blind : none);
+    v.emplace_back(i, i == nonsense_at ? nonsense
+                      : i == blind_at  ? blind
+                      : i == wipe_at   ? wipe
+                                       : none);
   return v;
 }
 
 int twice(int x) { return 2 * x; }
+
+/// As wrecker, with a result too big for a run of values: each result is an entry of its own.
+std::string wrecker_text(int x, std::int32_t how) {
+  return std::string(300, static_cast<char>('a' + wrecker(x, how) % 26));
+}
 
 
 void check(const std::vector<proctor::expected<int, proctor::task_error>>& results, int n,
@@ -124,6 +139,32 @@ TEST_CASE("a task that scribbles over its worker's bookkeeping and kills it fail
             proctor::task_errc::worker_died);
       // One death, and at most a few more while the suspects ran alone: never a loop.
       CHECK(pool.workers_started() - before <= 3);
+    }
+    CHECK(pool.map(proctor::task<twice>, std::vector{1, 2, 3}) == std::vector{2, 4, 6});
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a task that wipes its worker's unsent results costs nobody a result: the worker is "
+          "killed when it reports its chunk done, and the wiped tasks run again",
+          "[pool][hostile]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::pool pool{2};
+    for (std::size_t chunk : {1u, 4u, 20u}) {
+      CAPTURE(chunk);
+      check(pool.try_starmap(proctor::task<wrecker>, inputs(20, -1, -1, 9), {chunk}), 20, -1,
+            proctor::task_errc::raised);
+    }
+    for (std::size_t chunk : {4u, 20u}) {
+      CAPTURE(chunk);
+      auto texts = pool.try_starmap(proctor::task<wrecker_text>, inputs(20, -1, -1, 9), {chunk});
+      REQUIRE(texts.size() == 20);
+      for (int i = 0; i < 20; ++i) {
+        CAPTURE(i);
+        REQUIRE(texts[i].has_value());
+        CHECK(*texts[i] == std::string(300, static_cast<char>('a' + 2 * i % 26)));
+      }
     }
     CHECK(pool.map(proctor::task<twice>, std::vector{1, 2, 3}) == std::vector{2, 4, 6});
   }

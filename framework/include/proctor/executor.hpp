@@ -180,7 +180,9 @@ std::shared_ptr<completion_log> watch(const std::vector<future<R>>& fs) {
   auto log = std::make_shared<completion_log>();
   for (std::size_t i = 0; i < fs.size(); ++i)
     fs[i].job()->when_done([log, i, job = fs[i].job().get()] {
-      log->add(i, job->error(0) != nullptr);
+      // Python's FIRST_EXCEPTION: a cancelled future raised nothing.
+      auto* e = job->error(0);
+      log->add(i, e != nullptr && e->code() != task_errc::cancelled);
     });
   return log;
 }

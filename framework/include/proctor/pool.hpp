@@ -39,7 +39,8 @@ struct pool_options {
   std::chrono::milliseconds start_timeout{10000}; ///< For a worker (and its initializer) to start.
   /// Limits each worker sets on itself as it starts (0: none). Past the memory limit an
   /// allocation fails: the task fails with task_errc::raised ("std::bad_alloc") and the worker
-  /// lives on; past the CPU time limit the worker dies (SIGXCPU) and is replaced.
+  /// lives on. The CPU time limit is per task: a task that uses more dies with its worker
+  /// (worker_died, SIGXCPU), which is replaced.
   child_limits limits{};
 
   /// Runs `F(args...)` once in every worker as it starts (Python's initializer and initargs). A

@@ -107,7 +107,9 @@ class pool_job {
   /// Records the results in `block` (result_header entries, as a worker writes them) for the
   /// chunk whose tasks are `tasks` (an entry's position indexes it). The first outcome of a task
   /// counts, later ones are ignored. Every entry is checked: a worker may be buggy or hostile.
-  recorded record(std::string block, const std::vector<std::size_t>& tasks);
+  /// `from_slab`: the block was read from a dead worker's slab, whose last run of values may be
+  /// cut short by its death; anywhere else that is malformed.
+  recorded record(std::string block, const std::vector<std::size_t>& tasks, bool from_slab);
   /// Records a failure of task `i` (ignored if it has an outcome already).
   void fail(std::size_t i, task_error error);
   /// Fails every task without an outcome yet with `code`.
