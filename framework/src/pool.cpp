@@ -340,15 +340,6 @@ struct worker_record {
   bool stopping = false;
 };
 
-/// The scoped core of the pool's thread.
-class host_core : public messenger {
- public:
-  explicit host_core(const std::string& name)
-    : messenger(make_scoped_core(name, host_mailbox_bytes)) {}
-  ~host_core() { destroy_core(core_); }
-  host_core(const host_core&) = delete;
-  host_core& operator=(const host_core&) = delete;
-};
 
 } // namespace
 
@@ -462,7 +453,7 @@ class pool_core {
 
   void main(std::promise<void>& started) {
     zygote_override() = own_zygote_.get();
-    host_core host{opts_.name};
+    scoped_actor host{opts_.name, host_mailbox_bytes};
     host_ = &host;
     host_ref_ = host.ref();
     try {
@@ -919,7 +910,7 @@ class pool_core {
   std::unique_ptr<forkserver_client> own_zygote_; ///< A fork pool's (see start()).
 
   // The pool's thread only.
-  host_core* host_ = nullptr;
+  scoped_actor* host_ = nullptr;
   std::unordered_map<std::uint64_t, worker_record> workers_;
   std::deque<plan> pending_;
   std::uint64_t chunk_ids_ = 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -89,7 +90,11 @@ class executor {
     auto job = pool::single_job<task_for_t<Task>>(task_state(f), std::forward<Args>(args)...);
     {
       std::lock_guard lock{mu_};
-      std::erase_if(submitted_, [](auto& weak) { return weak.expired(); });
+      // Forget finished jobs now and then, not at every submit (that made n submits cost n²).
+      if (submitted_.size() >= 2 * kept_) {
+        std::erase_if(submitted_, [](auto& weak) { return weak.expired(); });
+        kept_ = std::max<std::size_t>(submitted_.size(), 64);
+      }
       submitted_.push_back(job);
     }
     return future<typename task_for_t<Task>::result_type>{pool_.submit(std::move(job))};
@@ -128,6 +133,7 @@ class executor {
   pool pool_;
   std::mutex mu_;
   std::vector<std::weak_ptr<detail::pool_job>> submitted_;
+  std::size_t kept_ = 64; ///< submitted_'s size after its last sweep (at least 64).
 };
 
 /// When wait() returns (concurrent.futures.FIRST_COMPLETED, ...).

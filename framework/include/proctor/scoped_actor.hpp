@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,8 +31,9 @@ class scoped_actor : public detail::messenger {
  public:
   using duration = std::chrono::steady_clock::duration;
 
-  explicit scoped_actor(const std::string& name = "scoped")
-    : messenger(detail::make_scoped_core(name)) {}
+  /// `mailbox_bytes`: shared memory for the messages queued to it.
+  explicit scoped_actor(const std::string& name = "scoped", std::size_t mailbox_bytes = 1 << 20)
+    : messenger(detail::make_scoped_core(name, mailbox_bytes)) {}
   ~scoped_actor() { detail::destroy_core(core_); }
   scoped_actor(const scoped_actor&) = delete;
   scoped_actor& operator=(const scoped_actor&) = delete;
