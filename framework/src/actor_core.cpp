@@ -105,7 +105,7 @@ T decode(const std::byte* data, std::size_t size) {
 } // namespace
 
 actor_core::actor_core(actor_ref self, bool is_actor)
-  : self_(std::move(self)), link_(link_of(self_)), is_actor_(is_actor) {
+  : self_(std::move(self)), link_(own_link(self_)), is_actor_(is_actor) {
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;
@@ -186,6 +186,7 @@ actor_core::~actor_core() {
     term_.reset();
   }
   bell_.reset(); // closes the socket: the abstract name goes with it
+  unpin_own_link(link_);
 }
 
 void actor_core::arm_bell() {
@@ -538,8 +539,8 @@ void actor_core::report_malformed(const std::string& why) {
 std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t type_id,
                                             std::uint32_t flags, std::uint64_t request_id,
                                             std::string_view payload, bool never_block) {
-  auto* target = link_of(to);
-  if (target == nullptr)
+  auto target = link_of(to);
+  if (!target)
     return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
   return target->put(type_id, flags, request_id, self_.data().get(), payload, never_block);
 }
@@ -568,8 +569,8 @@ void actor_core::request(const actor_ref& to, duration timeout, std::uint64_t ty
   // A supervised receiver's crash does not fail the request: it waits in the mailbox for the
   // next incarnation (its supervisor answers with an error if it dead-letters it). Only the
   // timeout bounds it.
-  auto* target_link = link_of(to);
-  bool survives_crash = target_link != nullptr && restartable(target_link->cell());
+  auto target_link = link_of(to);
+  bool survives_crash = target_link && restartable(target_link->cell());
   std::optional<exit_reason> dead;
   auto* w = survives_crash ? nullptr : watch_of(to, dead);
   if (w == nullptr && dead) {
@@ -732,8 +733,8 @@ void actor_core::cancel_timer(timer_id id) {
 actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<exit_reason>& dead) {
   if (auto it = watches_.find(target.id()); it != watches_.end())
     return &it->second;
-  auto* target_link = link_of(target);
-  if (target_link == nullptr) {
+  auto target_link = link_of(target);
+  if (!target_link) {
     dead = exit_reason{exit_kind::noproc, 0, false, {}};
     return nullptr;
   }
@@ -758,6 +759,7 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
   }
   watch w;
   w.target = target;
+  w.target_link = std::move(target_link);
   w.incarnation = incarnation;
   w.pidfd = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd.release());
   auto id = target.id();
@@ -776,10 +778,10 @@ void actor_core::on_death(std::uint64_t target_id) {
   release_ended_actors(); // if this process spawned it, its mailbox goes now
   watch w = std::move(it->second);
   watches_.erase(it);
-  auto* target_link = link_of(w.target);
+  auto target_link = std::move(w.target_link); // mapped since the watch began
   exit_reason why = target_link ? recorded_reason(target_link->cell(), w.incarnation)
                                 : exit_reason{exit_kind::noproc, 0, false, {}};
-  if (target_link != nullptr && !restartable(target_link->cell()) && !has_ended(target_link->cell())) {
+  if (target_link && !restartable(target_link->cell()) && !has_ended(target_link->cell())) {
     // It died without a word (a signal): say so in its cell, so that every sender gets noproc
     // from now on, not only its spawner once it looks.
     record_exit(target_link->cell(), why);
@@ -791,7 +793,7 @@ void actor_core::on_death(std::uint64_t target_id) {
     ended_links_.insert(target_id); // the EXIT below counts only while this stands
     self_system(message_traits<sys_exit>::id, w.target, encode(sys_exit{why, true}));
   }
-  if (target_link != nullptr && restartable(target_link->cell()))
+  if (target_link && restartable(target_link->cell()))
     return; // requests wait for the next incarnation (see request())
   for (auto& [req, p] : pending_)
     if (p.target == target_id)
@@ -873,8 +875,8 @@ void actor_core::unlink(const actor_ref& target) {
 void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
   if (why.kind == exit_kind::killed) {
     // Untrappable: the process is killed; its cell says it was on purpose.
-    auto* target_link = link_of(target);
-    if (target_link == nullptr)
+    auto target_link = link_of(target);
+    if (!target_link)
       return;
     auto& cell = target_link->cell();
     if (has_ended(cell))

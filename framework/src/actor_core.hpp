@@ -91,6 +91,7 @@ class actor_core {
  private:
   struct watch {
     actor_ref target;
+    link_use target_link; ///< Keeps the target's cell mapped for the reason in its DOWN.
     std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
     std::vector<std::uint64_t> monitors;
     bool linked = false;

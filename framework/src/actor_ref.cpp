@@ -15,7 +15,7 @@ actor_ref actor_ref::from_wire(std::uint64_t id, const std::string& cell_name) {
 }
 
 std::string actor_ref::name() const {
-  auto* link = detail::link_of(*this);
+  auto link = detail::link_of(*this);
   return link ? detail::field_string(link->cell().name) : std::string{};
 }
 
@@ -25,7 +25,7 @@ std::string to_string(const actor_ref& r) {
   char id[24];
   std::snprintf(id, sizeof id, "#%08llx", static_cast<unsigned long long>(r.id() >> 32));
   std::string s = "<actor ";
-  if (auto* link = detail::link_of(r)) {
+  if (auto link = detail::link_of(r)) {
     s.append(detail::field_string(link->cell().name));
     s.append(id);
     if (auto pid = link->cell().pid.load(std::memory_order_relaxed); pid > 0)
@@ -46,8 +46,8 @@ std::ostream& operator<<(std::ostream& os, const actor_ref& r) { return os << to
 namespace proctor {
 
 std::optional<mailbox_stats> stats(const actor_ref& ref) {
-  auto* link = detail::link_of(ref);
-  if (link == nullptr)
+  auto link = detail::link_of(ref);
+  if (!link)
     return std::nullopt;
   auto& cell = link->cell();
   return mailbox_stats{link->messages().size(), cell.dead_letters.load(), cell.malformed.load(),

@@ -1,5 +1,6 @@
 #include "mailbox.hpp"
 
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -43,31 +45,42 @@ int bell_sender() noexcept {
 
 struct link_table {
   std::mutex mu;
-  std::unordered_map<std::string, std::unique_ptr<mailbox_link>> by_name;
+  /// Each entry holds its link (mailbox_link::let_go()); refs that cache one hold it too.
+  std::unordered_map<std::string, mailbox_link*> by_name;
   std::size_t added_since_sweep = 0;
 };
 
-/// How long a mailbox stays mapped after this process first saw its actor ended: far longer than
-/// any put to it can take (it is closed once its actor ends, so puts fail at once).
-constexpr std::chrono::seconds release_grace{30};
-constexpr std::size_t sweep_every = 64;
+/// How often the table looks for mailboxes to unmap: every this many new links. A mailbox goes at
+/// the first look after the one that saw its actor ended (and once no use of it is under way),
+/// so that whoever asks for its exit reason or name a moment later still finds them (a monitor
+/// holds its target's link: its DOWN always has the reason).
+constexpr std::size_t sweep_every = 16;
 
-/// Releases the mappings of actors that ended long ago (their link objects stay, answering
-/// noproc). Called under the table's mutex.
+/// Unmaps the mailboxes of actors that ended a while ago, and forgets them (refs that cache a
+/// link keep the object, which answers noproc). Called under the table's mutex.
 void sweep(link_table& table) {
-  auto now = std::chrono::steady_clock::now();
-  for (auto& [name, link] : table.by_name) {
-    if (link->released())
-      continue;
-    auto& cell = link->cell();
-    if (cell.state.load(std::memory_order_acquire) != cell_exited) {
-      link->ended_since.reset();
+  for (auto it = table.by_name.begin(); it != table.by_name.end();) {
+    auto* link = it->second;
+    if (!link->released()) {
+      if (link->pinned()
+          || link->cell().state.load(std::memory_order_acquire) != cell_exited) {
+        link->seen_ended = false;
+        ++it;
+        continue;
+      }
+      if (!link->seen_ended) {
+        link->seen_ended = true;
+        ++it;
+        continue;
+      }
+      link->release();
+    }
+    if (!link->try_unmap()) { // a use is under way: the next sweep looks again
+      ++it;
       continue;
     }
-    if (!link->ended_since)
-      link->ended_since = now;
-    else if (now - *link->ended_since >= release_grace)
-      link->release();
+    it = table.by_name.erase(it);
+    mailbox_link::let_go(link);
   }
 }
 
@@ -81,12 +94,33 @@ actor_cell& tombstone_cell() {
   return *cell;
 }
 
-link_table& links() {
+std::uint32_t generation = 0;
+
+link_table*& table_here() noexcept {
   static auto* table = new link_table; // never destroyed: refs may be used during static exit
+  return table;
+}
+
+/// In a forked child (one thread, its parent's memory): the parent's links name mappings the
+/// child does not have. They are left as they are (never unmapped, which could hit a mapping of
+/// the child's at the same address) and a new table starts.
+void abandon_links() noexcept {
+  ++generation;
+  table_here() = new (std::nothrow) link_table;
+}
+
+link_table& links() {
+  static const bool hooked = [] { return ::pthread_atfork(nullptr, nullptr, abandon_links) == 0; }();
+  (void)hooked;
+  auto* table = table_here();
+  if (table == nullptr) // out of memory in abandon_links
+    throw std::bad_alloc{};
   return *table;
 }
 
-std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cell_name) {
+std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cell_name,
+                                        bool inherited) {
+  // Not an actor's own mailbox (inherited): a forked child maps again what it uses.
   auto cell_obj = shared_object::open(segment_handle{cell_name, cell_segment_size},
                                       cell_segment_size, cell_magic, "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
@@ -94,6 +128,10 @@ std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cel
     return nullptr;
   auto ring_name = field_string(cell.ring_name);
   auto messages = ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
+  if (!inherited) {
+    cell_obj.dont_fork();
+    messages.dont_fork();
+  }
   return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id);
 }
 
@@ -126,19 +164,26 @@ std::uint64_t random_id() {
   return id;
 }
 
-mailbox_link* link_of(const actor_ref& ref) noexcept {
-  auto* data = ref.data().get();
-  if (data == nullptr)
+std::uint32_t fork_generation() noexcept { return generation; }
+
+namespace {
+
+/// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
+/// noproc. `own`: the caller's own mailbox (pinned, kept in forked children).
+mailbox_link* find_link(ref_data& data, bool own) noexcept {
+  link_table* table_ptr = nullptr;
+  try {
+    table_ptr = &links();
+  } catch (const std::exception&) {
     return nullptr;
-  if (auto* cached = data->link.load(std::memory_order_acquire))
-    return cached->released() ? nullptr : cached;
-  auto& table = links();
+  }
+  auto& table = *table_ptr;
   std::lock_guard guard{table.mu};
-  auto it = table.by_name.find(data->cell_name);
+  auto it = table.by_name.find(data.cell_name);
   if (it == table.by_name.end()) {
     std::unique_ptr<mailbox_link> link;
     try {
-      link = open_link(data->id, data->cell_name);
+      link = open_link(data.id, data.cell_name, own);
     } catch (const std::exception&) {
       return nullptr; // gone, or not a mailbox: the caller says noproc
     }
@@ -148,14 +193,66 @@ mailbox_link* link_of(const actor_ref& ref) noexcept {
       table.added_since_sweep = 0;
       sweep(table);
     }
-    it = table.by_name.emplace(data->cell_name, std::move(link)).first;
+    try {
+      it = table.by_name.emplace(data.cell_name, link.get()).first;
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+    link.release(); // held by the table now
   }
-  if (it->second->released())
-    return nullptr; // ended long ago: noproc
-  if (it->second->cell().id != data->id)
+  auto* link = it->second;
+  if (link->cell().id != data.id || !link->use())
+    return nullptr; // another mailbox under that name, or ended a while ago: noproc
+  if (own)
+    link->pin();
+  // Cached in the ref, which holds it from then on. A link of an older generation (the parent's,
+  // in a forked child) is not this process's to let go.
+  auto* cached = data.link.load(std::memory_order_acquire);
+  if (cached == nullptr || cached->generation() != generation) {
+    link->hold();
+    if (!data.link.compare_exchange_strong(cached, link, std::memory_order_acq_rel))
+      mailbox_link::let_go(link); // another thread cached one first; the table still holds it
+  }
+  return link;
+}
+
+} // namespace
+
+void unpin_own_link(mailbox_link* link) noexcept {
+  if (link == nullptr || link->generation() != generation)
+    return;
+  try {
+    auto& table = links();
+    std::lock_guard guard{table.mu};
+    link->pin(false);
+  } catch (const std::exception&) {
+  }
+}
+
+ref_data::~ref_data() {
+  auto* cached = link.load(std::memory_order_acquire);
+  if (cached != nullptr && cached->generation() == generation)
+    mailbox_link::let_go(cached);
+}
+
+link_use link_of(const actor_ref& ref) noexcept {
+  auto* data = ref.data().get();
+  if (data == nullptr)
+    return {};
+  if (auto* cached = data->link.load(std::memory_order_acquire);
+      cached != nullptr && cached->generation() == generation)
+    return cached->use() ? link_use{cached} : link_use{};
+  return link_use{find_link(*data, false)};
+}
+
+mailbox_link* own_link(const actor_ref& ref) noexcept {
+  auto* data = ref.data().get();
+  if (data == nullptr)
     return nullptr;
-  data->link.store(it->second.get(), std::memory_order_release);
-  return it->second.get();
+  auto* link = find_link(*data, true);
+  if (link != nullptr)
+    link->unuse(); // pinned: mapped for good
+  return link;
 }
 
 actor_ref make_ref(std::uint64_t id, std::string cell_name) {
@@ -201,10 +298,19 @@ void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t f
 }
 
 void mailbox_link::release() noexcept {
+  released_.store(true, std::memory_order_seq_cst); // pairs with use()
+}
+
+bool mailbox_link::try_unmap() noexcept {
+  if (unmapped_)
+    return true;
+  if (users_.load(std::memory_order_seq_cst) != 0)
+    return false;
   cell_.store(&tombstone_cell(), std::memory_order_release);
-  released_.store(true, std::memory_order_release);
   messages_ = ring{};
   cell_obj_ = shared_object{};
+  unmapped_ = true;
+  return true;
 }
 
 std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_t flags,

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "actor_cell.hpp"
@@ -28,7 +29,12 @@ namespace proctor::detail {
 struct ref_data {
   std::uint64_t id = 0;
   std::string cell_name;
+  /// Counted as one of the link's holders (see mailbox_link::let_go()).
   std::atomic<class mailbox_link*> link{nullptr};
+  ref_data() = default;
+  ref_data(const ref_data&) = delete;
+  ref_data& operator=(const ref_data&) = delete;
+  ~ref_data();
 };
 
 /// At the start of every mailbox record; the sender's cell name and the payload follow.
@@ -64,34 +70,65 @@ struct bell_address {
 /// socket) never keeps the name from the actor's next incarnation.
 [[nodiscard]] bell_address bell_of(std::uint64_t id, std::int32_t pid) noexcept;
 
-/// A mailbox as a sender sees it: mapped once per process and kept for the process's life.
+/// How many forks lie between this process and the first one that used a mailbox: each fork
+/// gives the child a generation of its own (a pthread_atfork handler).
+[[nodiscard]] std::uint32_t fork_generation() noexcept;
+
+/// A mailbox as a sender sees it: mapped once per process, until its actor has ended.
 class mailbox_link {
  public:
   mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id) noexcept
     : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), id_(id),
-      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))) {}
+      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))),
+      generation_(fork_generation()) {}
 
   /// The cell; after release(), a cell that says "ended" (noproc).
   [[nodiscard]] actor_cell& cell() const noexcept { return *cell_.load(std::memory_order_acquire); }
-  /// @pre !released()
+  /// @pre a use is under way (link_use) or the link is pinned.
   [[nodiscard]] ring& messages() noexcept { return messages_; }
-
-  /// Unmaps an ended actor's mailbox. The object stays (refs cache a pointer to it) and answers
-  /// noproc from then on. Called by the link table, long after the actor was seen ended.
-  void release() noexcept;
-  [[nodiscard]] bool released() const noexcept { return released_.load(std::memory_order_acquire); }
-
-  /// When the table first saw the actor ended (for the grace period before release()).
-  std::optional<std::chrono::steady_clock::time_point> ended_since;
 
   /// Puts one envelope; applies the receiver's overflow policy; rings the doorbell if the actor
   /// sleeps. `sender` may be null (anonymous).
   std::optional<actor_error> put(std::uint64_t type_id, std::uint32_t flags,
                                  std::uint64_t request_id, const ref_data* sender,
                                  std::string_view payload, bool never_block = false);
-
   /// Wakes the actor if it sleeps.
   void ring_bell() noexcept;
+
+  /// The fork_generation() of the process that mapped it: a link of an older one is not mapped
+  /// here (see link_of()).
+  [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+
+  // Lifetime: the mapping goes once the actor has ended and no use of it is under way (link_use);
+  // the object once neither the table nor a ref holds it.
+
+  /// Counts a use of the mapping; false (and no use) once it is released.
+  [[nodiscard]] bool use() noexcept {
+    users_.fetch_add(1, std::memory_order_seq_cst);
+    if (!released_.load(std::memory_order_seq_cst))
+      return true;
+    users_.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  void unuse() noexcept { users_.fetch_sub(1, std::memory_order_release); }
+  [[nodiscard]] bool released() const noexcept { return released_.load(std::memory_order_acquire); }
+  /// No use from now on: the mapping goes at once if none is under way, else at a later
+  /// try_unmap(). @pre !pinned()
+  void release() noexcept;
+  /// Unmaps a released mailbox that nobody uses any more; true once it is unmapped.
+  bool try_unmap() noexcept;
+  /// Kept mapped while pinned: the caller's own mailbox.
+  void pin(bool pinned = true) noexcept { pinned_ = pinned; }
+  [[nodiscard]] bool pinned() const noexcept { return pinned_; }
+  /// A sweep of the table saw the actor ended (under the table's mutex).
+  bool seen_ended = false;
+  /// One more holder of the object (a ref that caches it; the table is the first).
+  void hold() noexcept { holders_.fetch_add(1, std::memory_order_relaxed); }
+  /// One holder fewer; the last one deletes the link.
+  static void let_go(mailbox_link* link) noexcept {
+    if (link->holders_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete link;
+  }
 
  private:
   shared_object cell_obj_;
@@ -99,11 +136,57 @@ class mailbox_link {
   std::uint64_t id_;
   std::atomic<actor_cell*> cell_;
   std::atomic<bool> released_{false};
+  std::uint32_t generation_;
+  std::atomic<std::uint32_t> users_{0};
+  std::atomic<std::uint32_t> holders_{1};
+  bool unmapped_ = false; ///< Under the table's mutex.
+  bool pinned_ = false;   ///< Under the table's mutex.
 };
 
-/// The mailbox behind `ref`, mapped on first use; nullptr if it no longer exists (the actor's
-/// spawner released it) or is not a mailbox.
-mailbox_link* link_of(const actor_ref& ref) noexcept;
+/// One use of a link's mapping (see mailbox_link::use()): the mailbox stays mapped while it
+/// lives. Empty when the actor is gone (noproc).
+class link_use {
+ public:
+  link_use() noexcept = default;
+  /// @pre `link` is null, or link->use() returned true (this use ends it).
+  explicit link_use(mailbox_link* link) noexcept : link_(link) {}
+  link_use(link_use&& other) noexcept : link_(std::exchange(other.link_, nullptr)) {}
+  link_use& operator=(link_use&& other) noexcept {
+    if (this != &other) {
+      reset();
+      link_ = std::exchange(other.link_, nullptr);
+    }
+    return *this;
+  }
+  link_use(const link_use&) = delete;
+  link_use& operator=(const link_use&) = delete;
+  ~link_use() { reset(); }
+  void reset() noexcept {
+    if (link_ != nullptr)
+      std::exchange(link_, nullptr)->unuse();
+  }
+  [[nodiscard]] mailbox_link* operator->() const noexcept { return link_; }
+  [[nodiscard]] mailbox_link& operator*() const noexcept { return *link_; }
+  [[nodiscard]] explicit operator bool() const noexcept { return link_ != nullptr; }
+
+ private:
+  mailbox_link* link_ = nullptr;
+};
+
+/// The mailbox behind `ref`, mapped on first use, for one use; empty if it no longer exists (its
+/// spawner released it, or the actor ended a while ago) or is not a mailbox.
+///
+/// A process unmaps the mailbox of an ended actor soon after it saw it ended, once no use of it
+/// is under way: a host that spawns short-lived actors in a loop would otherwise pile up
+/// mappings, which every fork copies and whose number the kernel limits. Nor does a forked child
+/// inherit these mappings (MADV_DONTFORK): it starts with an empty table and maps again what it
+/// uses.
+link_use link_of(const actor_ref& ref) noexcept;
+/// The caller's own mailbox, mapped for the process's life and kept in forked children (its
+/// actor_core holds it by pointer); nullptr if it cannot be mapped.
+mailbox_link* own_link(const actor_ref& ref) noexcept;
+/// Ends own_link(): the mailbox is unmapped like any other once its actor has ended.
+void unpin_own_link(mailbox_link* link) noexcept;
 
 /// A ref to the mailbox named `cell_name`.
 actor_ref make_ref(std::uint64_t id, std::string cell_name);

@@ -442,8 +442,8 @@ class pool_core {
   void wake() {
     if (wake_pending_.exchange(true, std::memory_order_acq_rel))
       return;
-    auto* link = link_of(host_ref_);
-    if (link == nullptr
+    auto link = link_of(host_ref_);
+    if (!link
         || link->put(message_traits<pool_wake>::id, 0, 0, nullptr, std::string_view{"\0", 1},
                      true))
       wake_pending_.store(false, std::memory_order_release); // not queued: the next may try
@@ -591,7 +591,7 @@ class pool_core {
     w.ref = ref;
     w.slab = std::move(slab);
     w.allowance = opts_.maxtasksperchild == 0 ? ~std::uint64_t{0} : opts_.maxtasksperchild;
-    if (auto* link = link_of(ref))
+    if (auto link = link_of(ref))
       w.pid = link->cell().pid.load(std::memory_order_acquire);
     workers_.emplace(ref.id(), std::move(w));
     started_.fetch_add(1, std::memory_order_relaxed);

@@ -99,8 +99,8 @@ class table_lock {
 };
 
 bool alive(const actor_ref& ref) {
-  auto* link = link_of(ref);
-  if (link == nullptr)
+  auto link = link_of(ref);
+  if (!link)
     return false;
   auto& cell = link->cell();
   if (has_ended(cell))

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -56,9 +57,18 @@ std::optional<segment_run> live_run(pid_t pid) {
 }
 
 segment_run current_run() {
-  auto run = live_run(::getpid());
+  // Read once per process: every segment this process creates is named after it. A forked child
+  // has another pid, and so reads its own.
+  static std::atomic<pid_t> cached_pid{0};
+  static std::atomic<std::uint64_t> cached_start{0};
+  pid_t pid = ::getpid();
+  if (cached_pid.load(std::memory_order_acquire) == pid)
+    return segment_run{pid, cached_start.load(std::memory_order_relaxed)};
+  auto run = live_run(pid);
   if (!run)
     throw shm_error(shm_errc::system, "shared_segment: cannot read /proc/self/stat");
+  cached_start.store(run->start_time, std::memory_order_relaxed);
+  cached_pid.store(pid, std::memory_order_release);
   return *run;
 }
 

@@ -1,6 +1,7 @@
 #include "proctor/spawn.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -46,13 +48,42 @@ struct spawned_actor {
 
 struct spawned_table {
   std::mutex mu;
-  pid_t owner = 0;
+  pid_t owner = ::getpid();
   std::vector<spawned_actor> actors;
 };
 
-spawned_table& spawned() {
-  static spawned_table table;
+spawned_table*& table_here() noexcept {
+  static auto* table = new spawned_table;
   return table;
+}
+
+/// At the exit of the process that made the table, its actors' mailboxes are released (and their
+/// names unlinked) as static objects go.
+struct release_at_exit {
+  ~release_at_exit() {
+    auto* table = table_here();
+    if (table == nullptr || table->owner != ::getpid())
+      return;
+    std::lock_guard guard{table->mu};
+    table->actors.clear();
+  }
+};
+
+/// In a forked child: the parent's actors are not the child's, and their mailboxes are not
+/// mapped here (MADV_DONTFORK). The table is left as it is — destroying it would unmap
+/// addresses the child may use for mappings of its own — and a new one starts.
+void abandon_spawned() noexcept {
+  table_here() = new (std::nothrow) spawned_table;
+}
+
+spawned_table& spawned() {
+  static const bool hooked = [] { return ::pthread_atfork(nullptr, nullptr, abandon_spawned) == 0; }();
+  (void)hooked;
+  static release_at_exit at_exit;
+  auto* table = table_here();
+  if (table == nullptr) // out of memory in abandon_spawned
+    throw std::bad_alloc{};
+  return *table;
 }
 
 /// The reason for an actor whose process ended without recording one, from its exit status.
@@ -70,10 +101,6 @@ exit_reason reason_from_status(const actor_cell& cell, std::optional<int> code) 
 /// Releases the mailboxes of actors that have ended (this process started them), after writing
 /// the exact reason into the cell of any that died without a word.
 void release_ended(spawned_table& t) {
-  if (t.owner != ::getpid()) { // a forked copy of another spawner's table: not ours
-    t.actors.clear();
-    t.owner = ::getpid();
-  }
   std::erase_if(t.actors, [](spawned_actor& a) {
     // The exit status of a child of the zygote comes a moment after the child has ended (the
     // zygote reaps it): the process's own state in /proc says so at once.
@@ -182,6 +209,9 @@ actor_ref spawn_actor(const spawn_options& opts,
     release_ended(table);
   }
   auto box = create_mailbox(opts);
+  // The actor maps its mailbox by name; processes forked later have no use for it.
+  box.cell_obj.dont_fork();
+  box.messages.dont_fork();
   auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
   proc.start();
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
@@ -196,9 +226,12 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   // this one started here, whichever way it ends (their processes are stopped by the runtime).
   struct release_spawned {
     ~release_spawned() {
-      auto& table = spawned();
-      std::lock_guard guard{table.mu};
-      table.actors.clear();
+      try {
+        auto& table = spawned();
+        std::lock_guard guard{table.mu};
+        table.actors.clear();
+      } catch (const std::exception&) { // no table to clear
+      }
     }
   } release;
   auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");

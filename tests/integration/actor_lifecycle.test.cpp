@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -270,6 +271,81 @@ TEST_CASE("spawn gives up on an actor whose init outlasts the start timeout and 
       CHECK(e.error().code == proctor::actor_errc::spawn_failed);
       CHECK_THAT(std::string{e.what()}, Catch::Contains("did not finish init"));
     }
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+namespace lifecycle {
+
+/// How many mailbox segments this process has mapped.
+int mapped_segments() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line))
+    if (line.find("/dev/shm/proctor-") != std::string::npos)
+      ++n;
+  return n;
+}
+
+} // namespace lifecycle
+
+TEST_CASE("a host that spawns short-lived actors one after another keeps only a few of their "
+          "mailboxes mapped, and refs to the ended ones answer noproc",
+          "[actor][lifecycle]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    int before = lifecycle::mapped_segments();
+    std::vector<proctor::actor_ref> ended;
+    constexpr int rounds = 150;
+    for (int i = 0; i < rounds; ++i) {
+      auto a = proctor::spawn<lifecycle::adder>(on(proctor::start_method::fork), std::int32_t{i});
+      REQUIRE(self.request<std::int32_t>(a, patience, lc_add{1}).value() == i + 1);
+      stop(self, a);
+      ended.push_back(a);
+    }
+    // Two segments per mailbox: without unmapping, 2 * 150 at least. A mailbox goes a few
+    // dozen new ones after its actor was seen ended.
+    int after = lifecycle::mapped_segments();
+    INFO("segments mapped before " << before << ", after " << after);
+    CHECK(after - before <= 80);
+    for (auto& a : {ended.front(), ended[rounds / 2], ended.back()}) {
+      auto sent = self.send(a, lc_add{1});
+      REQUIRE_FALSE(sent);
+      CHECK(sent.error().code == proctor::actor_errc::noproc);
+      auto r = self.request<std::int32_t>(a, patience, lc_add{1});
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == proctor::actor_errc::noproc);
+    }
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a process forked from a host reaches the actors the host knows, through mappings of "
+          "its own",
+          "[actor][lifecycle]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    auto acc = proctor::spawn<lifecycle::accumulator>(on(proctor::start_method::fork),
+                                                      std::int32_t{100});
+    // The host maps acc's mailbox here; forked children do not inherit that mapping.
+    REQUIRE(self.request<std::int32_t>(acc, patience, lc_add{1}).value() == 101);
+    proctor::process child{proctor::process::options{.name = "forked-sender",
+                                                     .method = proctor::start_method::fork},
+                           [acc] {
+                             proctor::scoped_actor inner;
+                             auto r = inner.request<std::int32_t>(acc, patience, lc_add{10});
+                             proctor::exit(r && *r == 111 ? 0 : 3);
+                           }};
+    child.start();
+    child.join(patience);
+    CHECK(child.exitcode() == 0);
+    CHECK(self.request<std::int32_t>(acc, patience, lc_add{0}).value() == 111);
+    stop(self, acc);
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }

@@ -292,8 +292,8 @@ TEST_CASE("messages of a type the actor does not handle are counted as dead lett
       REQUIRE(self.send(receiver, mb_fill{i}));
     }
     // An id no program registered: a dead letter too, never a crash.
-    auto* link = proctor::detail::link_of(receiver);
-    REQUIRE(link != nullptr);
+    auto link = proctor::detail::link_of(receiver);
+    REQUIRE(link);
     REQUIRE_FALSE(link->put(0x0123456789abcdefull, 0, 0, nullptr, "??"));
     auto count = self.request<std::int32_t>(receiver, patience, mb_count{});
     REQUIRE(count);
@@ -315,8 +315,8 @@ TEST_CASE("a malformed record is skipped and counted, and the actor goes on", "[
     proctor::event release;
     auto receiver = proctor::spawn<mailbox::holder>(on(proctor::start_method::fork, "holder"),
                                                     self.ref(), release);
-    auto* link = proctor::detail::link_of(receiver);
-    REQUIRE(link != nullptr);
+    auto link = proctor::detail::link_of(receiver);
+    REQUIRE(link);
     using proctor::message_traits;
     // A memcpy type (4 bytes) with 3 bytes.
     REQUIRE_FALSE(
