@@ -104,24 +104,34 @@ T decode(const std::byte* data, std::size_t size) {
 
 } // namespace
 
-actor_core::actor_core(actor_ref self, bool is_actor)
-  : self_(std::move(self)), link_(own_link(self_)), is_actor_(is_actor) {
+actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell)
+  : self_(std::move(self)), link_(own_link(self_, std::move(own_cell))), is_actor_(is_actor) {
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;
-  bell_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (bell_fd_ < 0)
+  // The doorbell and the rest of the loop's descriptors come when first needed (wait_in_loop()):
+  // an actor that only ever waits for its mailbox sleeps on a futex and never makes them.
+  if (is_actor_)
+    catch_sigterm();
+}
+
+void actor_core::wait_in_loop() {
+  if (bell_)
+    return;
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
     throw_system_error("proctor: doorbell socket", errno);
   auto addr = bell_of(self_.id(), ::getpid());
-  if (::bind(bell_fd_, reinterpret_cast<const sockaddr*>(&addr.addr), addr.len) != 0) {
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr.addr), addr.len) != 0) {
     int err = errno;
-    ::close(bell_fd_);
+    ::close(fd);
     throw_system_error("proctor: doorbell bind", err);
   }
+  bell_fd_ = fd;
   bell_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell_fd_);
   arm_bell();
   if (is_actor_)
-    catch_sigterm();
+    wake_loop_on_sigterm();
 }
 
 namespace {
@@ -151,17 +161,10 @@ int sigterms_received() noexcept { return sigterms.load(std::memory_order_relaxe
 void actor_core::catch_sigterm() {
   // Not Asio's signal_set: its bookkeeping is process-global and a forked child inherits the
   // parent's, so in an actor forked by an actor it would believe the handler installed already.
-  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0)
-    throw_system_error("proctor: eventfd for SIGTERM", errno);
-  sigterm_fd.store(fd);
+  // The loop looks at the count (poll_io); a futex sleep is woken through the cell's word, a
+  // sleep in the loop through an eventfd (wake_loop_on_sigterm()).
+  sigterms.store(0, std::memory_order_relaxed);
   sigterm_sleep_word.store(&link_->cell().sleeping);
-  term_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
-  term_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                    [this](const boost::system::error_code& ec) {
-                      if (!ec)
-                        quit({exit_kind::shutdown, 0, false, "SIGTERM"});
-                    });
   struct sigaction sa{};
   sa.sa_handler = on_sigterm;
   sigemptyset(&sa.sa_mask);
@@ -173,6 +176,21 @@ void actor_core::catch_sigterm() {
   ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
+void actor_core::wake_loop_on_sigterm() {
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0)
+    throw_system_error("proctor: eventfd for SIGTERM", errno);
+  term_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
+  term_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](const boost::system::error_code& ec) {
+                      if (!ec)
+                        quit({exit_kind::shutdown, 0, false, "SIGTERM"});
+                    });
+  sigterm_fd.store(fd);
+  if (sigterms.load() != 0) // came before the eventfd: the loop must not sleep through it
+    quit({exit_kind::shutdown, 0, false, "SIGTERM"});
+}
+
 actor_core::~actor_core() {
   for (auto& [id, w] : watches_)
     if (w.pidfd)
@@ -180,7 +198,7 @@ actor_core::~actor_core() {
   watches_.clear();
   pending_.clear();
   timers_.clear();
-  if (term_) {
+  if (is_actor_) {
     sigterm_fd.store(-1);
     sigterm_sleep_word.store(nullptr);
     term_.reset();
@@ -238,6 +256,8 @@ exit_reason actor_core::run() {
 }
 
 void actor_core::poll_io() {
+  if (is_actor_ && sigterms.load(std::memory_order_relaxed) != 0)
+    quit({exit_kind::shutdown, 0, false, "SIGTERM"});
   if (io_.stopped())
     io_.restart();
   io_.poll();
@@ -275,6 +295,11 @@ void actor_core::idle_wait(deadline until) {
   // sleep on the cell's futex word, the cheapest wake-up. Otherwise in the loop, woken by the
   // doorbell. A signal (SIGTERM) interrupts either.
   bool futex_only = is_actor_ && timers_.empty() && watches_.empty() && pending_.empty() && !io_used_;
+  if (!futex_only) {
+    wait_in_loop();
+    if (quit_)
+      return;
+  }
   auto mode = futex_only ? sleeping_on_futex : sleeping_on_bell;
   cell.sleeping.store(mode, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -39,9 +39,10 @@ class actor_core {
   using clock = std::chrono::steady_clock;
   using deadline = std::optional<clock::time_point>;
 
-  /// Reads the mailbox named by `self` (mapped through link_of). `is_actor`: an actor process
-  /// (SIGTERM ends it with shutdown; fatal signals are recorded in its cell).
-  actor_core(actor_ref self, bool is_actor);
+  /// Reads the mailbox named by `self` (mapped through own_link(); `own_cell`, if given, is its
+  /// cell mapped already). `is_actor`: an actor process (SIGTERM ends it with shutdown; fatal
+  /// signals are recorded in its cell).
+  actor_core(actor_ref self, bool is_actor, shared_object own_cell = {});
   ~actor_core();
   actor_core(const actor_core&) = delete;
   actor_core& operator=(const actor_core&) = delete;
@@ -124,6 +125,9 @@ class actor_core {
   void arm_bell();
   void poll_io();
   void catch_sigterm();
+  void wake_loop_on_sigterm();
+  /// Makes what a sleep in the loop needs: the doorbell, and the SIGTERM eventfd of an actor.
+  void wait_in_loop();
   void arm_timer(timer_id id, timer& entry);
 
   // watches

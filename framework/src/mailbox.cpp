@@ -118,17 +118,18 @@ link_table& links() {
   return *table;
 }
 
+/// `inherited`: the caller's own mailbox, whose cell it may have mapped already (`own_cell`).
 std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cell_name,
-                                        bool inherited) {
-  // Not an actor's own mailbox (inherited): a forked child maps again what it uses.
-  auto cell_obj = shared_object::open(segment_handle{cell_name, cell_segment_size},
-                                      cell_segment_size, cell_magic, "actor mailbox");
+                                        bool inherited, shared_object own_cell) {
+  auto cell_obj = own_cell ? std::move(own_cell)
+                           : shared_object::open(segment_handle{cell_name, cell_segment_size},
+                                                 cell_segment_size, cell_magic, "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
   if (cell.id != id)
     return nullptr;
   auto ring_name = field_string(cell.ring_name);
   auto messages = ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
-  if (!inherited) {
+  if (!inherited) { // a forked child maps again what it uses
     cell_obj.dont_fork();
     messages.dont_fork();
   }
@@ -170,7 +171,7 @@ namespace {
 
 /// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
 /// noproc. `own`: the caller's own mailbox (pinned, kept in forked children).
-mailbox_link* find_link(ref_data& data, bool own) noexcept {
+mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) noexcept {
   link_table* table_ptr = nullptr;
   try {
     table_ptr = &links();
@@ -183,7 +184,7 @@ mailbox_link* find_link(ref_data& data, bool own) noexcept {
   if (it == table.by_name.end()) {
     std::unique_ptr<mailbox_link> link;
     try {
-      link = open_link(data.id, data.cell_name, own);
+      link = open_link(data.id, data.cell_name, own, std::move(own_cell));
     } catch (const std::exception&) {
       return nullptr; // gone, or not a mailbox: the caller says noproc
     }
@@ -245,11 +246,11 @@ link_use link_of(const actor_ref& ref) noexcept {
   return link_use{find_link(*data, false)};
 }
 
-mailbox_link* own_link(const actor_ref& ref) noexcept {
+mailbox_link* own_link(const actor_ref& ref, shared_object own_cell) noexcept {
   auto* data = ref.data().get();
   if (data == nullptr)
     return nullptr;
-  auto* link = find_link(*data, true);
+  auto* link = find_link(*data, true, std::move(own_cell));
   if (link != nullptr)
     link->unuse(); // pinned: mapped for good
   return link;

@@ -182,9 +182,10 @@ class link_use {
 /// inherit these mappings (MADV_DONTFORK): it starts with an empty table and maps again what it
 /// uses.
 link_use link_of(const actor_ref& ref) noexcept;
-/// The caller's own mailbox, mapped for the process's life and kept in forked children (its
-/// actor_core holds it by pointer); nullptr if it cannot be mapped.
-mailbox_link* own_link(const actor_ref& ref) noexcept;
+/// The caller's own mailbox, mapped until unpin_own_link() and kept in forked children (its
+/// actor_core holds it by pointer); nullptr if it cannot be mapped. `own_cell`: its cell, if the
+/// caller has mapped it already.
+mailbox_link* own_link(const actor_ref& ref, shared_object own_cell = {}) noexcept;
 /// Ends own_link(): the mailbox is unmapped like any other once its actor has ended.
 void unpin_own_link(mailbox_link* link) noexcept;
 

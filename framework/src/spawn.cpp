@@ -263,7 +263,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     actor_program prog;
     actor self{nullptr}; // lives as long as the actor: its code keeps `actor&`
     try {
-      core = std::make_unique<actor_core>(self_ref, true);
+      core = std::make_unique<actor_core>(self_ref, true, cell_obj);
       self = actor{core.get()};
       prog = make(self);
     } catch (const exit_request& r) {

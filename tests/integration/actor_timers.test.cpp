@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -231,5 +232,29 @@ TEST_CASE("an idle actor uses no CPU", "[actor][timers]") {
     stop(self, t);
   }
   INFO("start method " << proctor::to_string(m));
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("SIGTERM ends an actor that sleeps in its loop (a timer pending) with shutdown",
+          "[actor][timers]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    auto t = proctor::spawn<timers::ticker>(on(m, "ticker"));
+    // A tick an hour from now: the actor sleeps in its loop, not on its mailbox alone.
+    REQUIRE(self.send(t, tm_arm{self.ref(), 3'600'000, 1}));
+    REQUIRE(self.receive(patience, [](const tm_tick& tick) { CHECK(tick.n == -1); }));
+    auto pid = pid_of(self, t);
+    REQUIRE(pid > 0);
+    auto mon = self.monitor(t);
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    auto down = wait_down(self, mon);
+    REQUIRE(down);
+    INFO("DOWN reason: " << to_string(down->reason));
+    CHECK(down->reason.kind == proctor::exit_kind::shutdown);
+  }
   REQUIRE_NO_LEFTOVERS(guard);
 }
