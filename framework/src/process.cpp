@@ -81,7 +81,7 @@ process::process(options opts, detail::process_target target)
 
 void process::start() {
   auto& rt = detail::runtime::get();
-  rt.live_children(); // as multiprocessing does: reap the children that ended meanwhile
+  rt.reap_ended_children(); // as multiprocessing does
   auto& s = *state_;
   detail::launch_request req;
   start_method m;

@@ -93,6 +93,16 @@ std::vector<std::shared_ptr<process_state>> runtime::live_children() {
   return live;
 }
 
+void runtime::reap_ended_children() {
+  {
+    std::lock_guard guard{mu_};
+    if (++starts_since_reap_ * 8 < children_.size())
+      return;
+    starts_since_reap_ = 0;
+  }
+  (void)live_children();
+}
+
 void runtime::shutdown_children() noexcept {
   // As multiprocessing at exit: daemons are terminated, the others joined. A daemon that ignores
   // SIGTERM gets SIGKILL after a grace period: an exit never hangs on it.

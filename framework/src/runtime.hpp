@@ -49,6 +49,11 @@ class runtime {
   /// Reaps the children that ended; returns the live ones.
   std::vector<std::shared_ptr<process_state>> live_children();
 
+  /// What start() does first, as multiprocessing does: reaps the children that ended. Looks at
+  /// every child only once per (children / 8) starts, so that a process with thousands of
+  /// children (a supervisor) does not pay for all of them at every start.
+  void reap_ended_children();
+
   /// Python's exit function: terminates daemon children, joins the rest. Runs at normal exit of
   /// the main process and at the end of every child's target.
   void shutdown_children() noexcept;
@@ -84,6 +89,7 @@ class runtime {
   std::string ident_;
   bool daemon_ = false;
   unsigned counter_ = 0;
+  std::size_t starts_since_reap_ = 0;
   std::optional<process_info> parent_;
   std::vector<std::shared_ptr<process_state>> children_;
   std::unique_ptr<forkserver_client> zygote_;
