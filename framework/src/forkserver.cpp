@@ -15,6 +15,9 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include "launchers.hpp"
 #include "runtime.hpp"
@@ -156,13 +159,13 @@ class zygote {
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
       return;
     }
-    launch(req, std::move(status));
+    launch(req, body, std::move(status));
   }
 
-  void launch(const launch_request& req, unique_fd status) {
+  void launch(const launch_request& req, std::string_view body, unique_fd status) {
     launched child;
     try {
-      child = req.spawn ? launch_spawn(req) : fork_child(req);
+      child = req.spawn ? launch_spawn(req) : fork_child(req, body);
     } catch (const process_error&) {
       zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
@@ -171,23 +174,40 @@ class zygote {
     zygote_reply reply{zygote_reply::started, child.pid, 0};
     send_with_fd(status.get(), &reply, sizeof(reply), child.pidfd.get());
     children_.emplace(child.pid, std::move(status));
+    if (!req.spawn)
+      make_spare(); // for the next request, while this child starts
   }
 
-  launched fork_child(const launch_request& req) {
+  /// A child forked from the zygote: no descriptor but stdio (the channel, the signalfd and every
+  /// other child's status socket go), default signals, its own process group, dead with the
+  /// zygote. `keep`: one descriptor to keep (a spare's feed), or -1.
+  void become_forked_child(pid_t zygote_pid, int keep) {
+    if (keep > 3)
+      ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
+    ::close_range(keep >= 3 ? static_cast<unsigned>(keep) + 1 : 3, ~0u, 0);
+    unblock_all_signals(); // handlers were reset in setup(); only SIGCHLD is blocked here
+    ::setpgid(0, 0);
+    die_with_parent(zygote_pid);
+  }
+
+  [[noreturn]] void run_forked(const launch_request& req) {
+    ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
+    try {
+      runtime::get().become_child(req);
+    } catch (...) {
+      ::_exit(1);
+    }
+    run_child_entry(req);
+  }
+
+  launched fork_child(const launch_request& req, std::string_view body) {
+    if (auto out = hand_to_spare(body))
+      return std::move(*out);
     pid_t self = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
-      ::close_range(3, ~0u, 0); // the channel, the signalfd, every other child's status socket
-      unblock_all_signals(); // handlers were reset in setup(); only SIGCHLD is blocked here
-      ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
-      ::setpgid(0, 0);
-      die_with_parent(self);
-      try {
-        runtime::get().become_child(req);
-      } catch (...) {
-        ::_exit(1);
-      }
-      run_child_entry(req);
+      become_forked_child(self, -1);
+      run_forked(req);
     }
     if (pid < 0)
       throw_system_error("fork", errno);
@@ -198,6 +218,84 @@ class zygote {
     return out;
   }
 
+  // -- the spare: a child forked ahead of the next request --------------------------------------
+  //
+  // A fork costs this zygote a few hundred microseconds (its page tables, its descriptors). Made
+  // after a child has started, the spare is ready when the next request comes: that child starts
+  // without waiting for a fork. It waits on its feed for the request, which it runs as any child.
+
+  void make_spare() {
+    if (spare_pid_ != 0)
+      return;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return; // no spare: the next child is forked on request
+    unique_fd feed{pair[0]}, theirs{pair[1]};
+    pid_t self = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0)
+      run_spare(self, theirs.release());
+    if (pid < 0)
+      return;
+    ::setpgid(pid, pid);
+    spare_pid_ = pid;
+    spare_feed_ = std::move(feed);
+  }
+
+  [[noreturn]] void run_spare(pid_t zygote_pid, int feed) {
+    become_forked_child(zygote_pid, feed);
+    ::prctl(PR_SET_NAME, "proctor-spare");
+    std::uint32_t size = 0;
+    if (!read_exact(feed, reinterpret_cast<char*>(&size), sizeof size) || size > max_request_size)
+      ::_exit(0); // the zygote is gone, or let the spare go
+    std::string body(size, '\0');
+    if (!read_exact(feed, body.data(), size))
+      ::_exit(0);
+    ::close(feed);
+    launch_request req;
+    try {
+      req = decode_request(body);
+    } catch (...) {
+      ::_exit(1);
+    }
+    run_forked(req);
+  }
+
+  /// The spare, given `body` to run; nullopt if there is none or it is gone.
+  std::optional<launched> hand_to_spare(std::string_view body) {
+    if (spare_pid_ == 0)
+      return std::nullopt;
+    pid_t pid = std::exchange(spare_pid_, 0);
+    unique_fd feed = std::move(spare_feed_);
+    auto size = static_cast<std::uint32_t>(body.size());
+    bool fed = send_all(feed.get(), &size, sizeof size) && send_all(feed.get(), body.data(), body.size());
+    unique_fd pidfd;
+    if (fed)
+      pidfd = open_pidfd(pid);
+    if (!fed || !pidfd) { // killed while it waited: forget it, fork as usual
+      discard_child(pid);
+      return std::nullopt;
+    }
+    launched out;
+    out.pid = pid;
+    out.pidfd = std::move(pidfd);
+    return out;
+  }
+
+  static bool send_all(int fd, const void* data, std::size_t n) noexcept {
+    auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t sent = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR)
+        continue;
+      if (sent <= 0)
+        return false;
+      p += sent;
+      n -= static_cast<std::size_t>(sent);
+    }
+    return true;
+  }
+
   void reap() {
     signalfd_siginfo info;
     while (::read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
@@ -205,6 +303,11 @@ class zygote {
     int wstatus = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &wstatus, WNOHANG)) > 0) {
+      if (pid == spare_pid_) { // the spare died waiting (killed): the next child is forked
+        spare_pid_ = 0;
+        spare_feed_.reset();
+        continue;
+      }
       auto pos = children_.find(pid);
       if (pos == children_.end())
         continue;
@@ -224,6 +327,8 @@ class zygote {
   int sigfd_ = -1;
   char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_;
+  pid_t spare_pid_ = 0;
+  unique_fd spare_feed_;
 };
 
 } // namespace

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -146,5 +148,71 @@ TEST_CASE("a handler the parent installed does not follow the child", "[robustne
   while (!p.join(50ms))
     p.terminate();
   CHECK(p.exitcode() == -SIGTERM);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+namespace {
+
+/// The forkserver's spare child (named proctor-spare), waiting up to `patience`; 0 if none.
+pid_t find_spare(std::chrono::milliseconds patience) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    pid_t zygote = proctor::forkserver_pid();
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      auto name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      std::ifstream in(entry.path() / "stat");
+      std::string line;
+      if (!std::getline(in, line))
+        continue;
+      auto open = line.find('(');
+      auto close = line.rfind(')');
+      if (open == std::string::npos || close == std::string::npos)
+        continue;
+      char state = '?';
+      pid_t ppid = 0;
+      std::istringstream(line.substr(close + 2)) >> state >> ppid;
+      if (ppid == zygote && line.substr(open + 1, close - open - 1) == "proctor-spare"
+          && state != 'Z')
+        return static_cast<pid_t>(std::stoi(name));
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return 0;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+} // namespace
+
+TEST_CASE("the forkserver forks a spare child ahead of the next start, and a start still works "
+          "when the spare was killed",
+          "[robustness]") {
+  leftover_guard guard;
+  auto ctx = proctor::get_context(start_method::forkserver);
+  auto first = ctx.make_process(entry<probe_exit>, 3);
+  first.start();
+  first.join();
+  CHECK(first.exitcode() == 3);
+  pid_t spare = find_spare(30'000ms);
+  REQUIRE(spare > 0);
+  // The next start takes the spare: the child is that process, and a new spare follows.
+  auto second = ctx.make_process(entry<probe_sleep_ms>, 200);
+  second.start();
+  CHECK(second.pid() == spare);
+  second.join();
+  CHECK(second.exitcode() == 0);
+  // A spare killed while it waits: the zygote forks the child instead.
+  spare = find_spare(30'000ms);
+  REQUIRE(spare > 0);
+  REQUIRE(::kill(spare, SIGKILL) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!is_dead(spare) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  auto third = ctx.make_process(entry<probe_exit>, 5);
+  third.start();
+  third.join();
+  CHECK(third.exitcode() == 5);
+  CHECK(third.pid() != spare);
   REQUIRE_NO_LEFTOVERS(guard);
 }

@@ -23,6 +23,7 @@ namespace {
 struct proc_stat {
   pid_t ppid = 0;
   char state = '?';
+  std::string comm;
 };
 
 bool read_stat(pid_t pid, proc_stat& out) {
@@ -30,9 +31,11 @@ bool read_stat(pid_t pid, proc_stat& out) {
   std::string line;
   if (!std::getline(in, line))
     return false;
+  auto open = line.find('(');
   auto close = line.rfind(')');
-  if (close == std::string::npos)
+  if (open == std::string::npos || close == std::string::npos || close < open)
     return false;
+  out.comm = line.substr(open + 1, close - open - 1);
   std::istringstream rest(line.substr(close + 2));
   rest >> out.state >> out.ppid;
   return true;
@@ -72,12 +75,13 @@ bool made_by_another_live_tree(const std::string& name, const std::vector<pid_t>
 
 std::vector<pid_t> descendants() {
   std::multimap<pid_t, pid_t> children_of;
+  pid_t zygote = forkserver_pid();
   for (pid_t pid : all_pids()) {
     proc_stat st;
-    if (read_stat(pid, st))
+    // The zygote's spare (a child forked ahead of the next start) lives as long as the zygote.
+    if (read_stat(pid, st) && !(st.ppid == zygote && st.comm == "proctor-spare"))
       children_of.emplace(st.ppid, pid);
   }
-  pid_t zygote = forkserver_pid();
   std::vector<pid_t> out;
   std::vector<pid_t> todo{::getpid()};
   while (!todo.empty()) {

@@ -22,6 +22,7 @@ struct proc_stat {
   pid_t ppid = 0;
   char state = '?';
   std::uint64_t start_time = 0;
+  std::string comm;
 };
 
 std::optional<proc_stat> read_stat(pid_t pid) {
@@ -29,11 +30,13 @@ std::optional<proc_stat> read_stat(pid_t pid) {
   std::string line;
   if (!std::getline(in, line))
     return std::nullopt;
+  auto open = line.find('(');
   auto close = line.rfind(')'); // the command name may hold spaces and parentheses
-  if (close == std::string::npos)
+  if (open == std::string::npos || close == std::string::npos || close < open)
     return std::nullopt;
   std::istringstream rest(line.substr(close + 2));
   proc_stat st;
+  st.comm = line.substr(open + 1, close - open - 1);
   rest >> st.state >> st.ppid;
   std::string skip;
   for (int field = 5; field < 22; ++field) // fields 5 to 21, then starttime
@@ -53,18 +56,19 @@ bool runs(const process_id& p) {
 
 std::vector<process_id> descendants() {
   std::multimap<pid_t, process_id> children_of;
+  pid_t zygote = forkserver_pid();
   if (DIR* d = ::opendir("/proc")) {
     while (dirent* e = ::readdir(d)) {
       char* end = nullptr;
       auto pid = static_cast<pid_t>(std::strtol(e->d_name, &end, 10));
       if (end == e->d_name || *end != '\0')
         continue;
-      if (auto st = read_stat(pid))
+      // The zygote's spare (a child forked ahead of its next start) lives as long as the zygote.
+      if (auto st = read_stat(pid); st && !(st->ppid == zygote && st->comm == "proctor-spare"))
         children_of.emplace(st->ppid, process_id{pid, st->start_time});
     }
     ::closedir(d);
   }
-  pid_t zygote = forkserver_pid();
   std::vector<process_id> out;
   std::vector<pid_t> todo{::getpid()};
   while (!todo.empty()) {

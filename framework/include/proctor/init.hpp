@@ -17,7 +17,8 @@ namespace proctor {
 void init(int argc, char** argv);
 
 /// The forkserver zygote's pid, or 0 while this process has none. It is a child of this process
-/// and exits when this process does.
+/// and exits when this process does. Once it has started a child, it keeps one spare child
+/// (named proctor-spare) forked ahead of the next start, which dies with it.
 [[nodiscard]] int forkserver_pid();
 
 } // namespace proctor
