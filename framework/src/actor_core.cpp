@@ -109,10 +109,14 @@ actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell)
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;
-  // The doorbell and the rest of the loop's descriptors come when first needed (wait_in_loop()):
-  // an actor that only ever waits for its mailbox sleeps on a futex and never makes them.
   if (is_actor_)
     catch_sigterm();
+  // The doorbell and the rest of the loop's descriptors come when first needed (wait_in_loop()):
+  // an actor that only ever waits for its mailbox sleeps on a futex and never makes them. Made
+  // now by a scoped_actor (it always sleeps in its loop) and by an actor with a limit on open
+  // files: running out of descriptors fails its start, not its first timer or request.
+  if (!is_actor_ || link_->cell().limit_files != 0)
+    wait_in_loop();
 }
 
 void actor_core::wait_in_loop() {
@@ -303,7 +307,8 @@ void actor_core::idle_wait(deadline until) {
   auto mode = futex_only ? sleeping_on_futex : sleeping_on_bell;
   cell.sleeping.store(mode, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!messages.empty()) {
+  // A SIGTERM since poll_io() looked woke a sleep that had not begun: the store above undid it.
+  if (!messages.empty() || (is_actor_ && sigterms.load(std::memory_order_relaxed) != 0)) {
     cell.sleeping.store(awake, std::memory_order_relaxed);
     return;
   }

@@ -243,8 +243,8 @@ class zygote {
   }
 
   [[noreturn]] void run_spare(pid_t zygote_pid, int feed) {
+    ::prctl(PR_SET_NAME, "proctor-spare"); // first: the name tells it apart from a child
     become_forked_child(zygote_pid, feed);
-    ::prctl(PR_SET_NAME, "proctor-spare");
     std::uint32_t size = 0;
     if (!read_exact(feed, reinterpret_cast<char*>(&size), sizeof size) || size > max_request_size)
       ::_exit(0); // the zygote is gone, or let the spare go
@@ -261,19 +261,21 @@ class zygote {
     run_forked(req);
   }
 
-  /// The spare, given `body` to run; nullopt if there is none or it is gone.
+  /// The spare, given `body` to run; nullopt if there is none, it is gone, or the body is large
+  /// (a blocking send of megabytes would hold up the zygote: such a child is forked with it).
   std::optional<launched> hand_to_spare(std::string_view body) {
-    if (spare_pid_ == 0)
+    constexpr std::size_t spare_body_limit = 64 * 1024;
+    if (spare_pid_ == 0 || body.size() > spare_body_limit)
       return std::nullopt;
     pid_t pid = std::exchange(spare_pid_, 0);
     unique_fd feed = std::move(spare_feed_);
+    // The pidfd first: once the spare has the request it runs it, and must not be killed and
+    // replaced for want of a descriptor (it is an unreaped child: the pid is still its own).
+    unique_fd pidfd = open_pidfd(pid);
     auto size = static_cast<std::uint32_t>(body.size());
-    bool fed = send_all(feed.get(), &size, sizeof size) && send_all(feed.get(), body.data(), body.size());
-    unique_fd pidfd;
-    if (fed)
-      pidfd = open_pidfd(pid);
-    if (!fed || !pidfd) { // killed while it waited: forget it, fork as usual
-      discard_child(pid);
+    if (!pidfd || !send_all(feed.get(), &size, sizeof size)
+        || !send_all(feed.get(), body.data(), body.size())) {
+      discard_child(pid); // killed while it waited (or no descriptor): fork as usual
       return std::nullopt;
     }
     launched out;
