@@ -139,20 +139,22 @@ def registry(build):
         # name their bench), so each runs once for the two. COUNT: kills.
         "restart_p50": Bench(
             runs=[
+                Run("floor", program("bench_floor_restart"), 1000),
                 Run("proctor", program("bench_restart"), 1000),
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
-            peers=["erlang"],
+            peers=["floor", "erlang"],
             goals=[Goal("proctor", "erlang", 1.0)]),
         # DESIGN.md's goal here is p99 <= 3x proctor's own p50, a ratio between two benches that a
         # Goal (two impls of one bench) cannot state: bench_restart prints its p99/p50 to stderr,
         # and the ratio to Erlang's p99 below is for information only.
         "restart_p99": Bench(
             runs=[
+                Run("floor", program("bench_floor_restart"), 1000),
                 Run("proctor", program("bench_restart"), 1000),
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
-            peers=["erlang"],
+            peers=["floor", "erlang"],
             goals=[]),
         # pool_map and pool_map_scaling: one program prints both (JSON lines that name their
         # bench and impl), so it runs once for the two. COUNT: trivial tasks per map; the
