@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,13 +12,16 @@
 #include <csignal>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include <proctor/proctor.hpp>
 
+#include "segment_name.hpp"
 #include "support/error_matchers.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
@@ -293,4 +297,36 @@ TEST_CASE("sweeping removes the segment of a killed creator and keeps those of l
     CHECK_FALSE(in_dev_shm(live_name));
   }
   REQUIRE_NO_LEFTOVERS(guard);
+}
+
+// -- the process identity segments are named after (white box) ---------------------------------
+
+TEST_CASE("live_run reads a process's start time even when its name holds spaces and "
+          "parentheses, and finds no run for a pid that does not exist",
+          "[shm][unit]") {
+  char old_name[17] = {};
+  ::prctl(PR_GET_NAME, old_name);
+  ::prctl(PR_SET_NAME, "a) b (c) 7 8");
+  // Field 22 of /proc/self/stat, counted after the last ')' (the way the kernel writes it).
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  std::getline(in, line);
+  ::prctl(PR_SET_NAME, old_name);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i < 22; ++i)
+    fields >> field;
+  std::uint64_t expected = 0;
+  fields >> expected;
+  REQUIRE(expected > 0);
+
+  ::prctl(PR_SET_NAME, "a) b (c) 7 8");
+  auto run = proctor::detail::live_run(::getpid());
+  ::prctl(PR_SET_NAME, old_name);
+  REQUIRE(run);
+  CHECK(run->pid == ::getpid());
+  CHECK(run->start_time == expected);
+  CHECK(proctor::detail::current_run().start_time == expected);
+  // pid_max is at most 2^22: this one never exists.
+  CHECK_FALSE(proctor::detail::live_run(static_cast<pid_t>(1 << 23)));
 }
