@@ -70,6 +70,13 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
   return pos + span <= limit ? span : 0;
 }
 
+/// The records the ring holds (a moment's view: the reader may be taking some).
+std::uint64_t held(const ring_header* h) {
+  auto got = h->got_count.load(std::memory_order_relaxed);
+  auto put = h->put_count.load(std::memory_order_relaxed);
+  return put >= got ? put - got : 0;
+}
+
 /// True if head and tail can be trusted to address records: aligned, ordered and at most one
 /// capacity apart. Anything else was scribbled: following it could leave the mapping.
 bool positions_sane(std::uint64_t head, std::uint64_t tail, std::uint64_t cap) {
@@ -83,7 +90,7 @@ void repair(ring_header* h, std::uint64_t cap) {
   auto tail = h->tail.load(std::memory_order_relaxed);
   if (head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0) {
     h->tail.store(head); // killed between the two stores that reset an empty ring
-    h->count.store(0);
+    h->put_count.store(h->got_count.load());
     h->pending_tail.store(0);
     return;
   }
@@ -108,7 +115,7 @@ void repair(ring_header* h, std::uint64_t cap) {
     n += is_data;
     pos += span;
   }
-  h->count.store(n);
+  h->put_count.store(h->got_count.load() + n);
 }
 
 /// Holds the ring's mutex; repairs the ring if its previous holder died.
@@ -241,7 +248,9 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       return queue_errc::corrupt;
     if (h->closed.load())
       return queue_errc::closed;
-    auto head = h->head.load(std::memory_order_relaxed);
+    // Acquire: a mailbox's reader moves the head without the lock (get_batch), once it has
+    // copied what lies before it.
+    auto head = h->head.load(std::memory_order_acquire);
     auto tail = h->tail.load(std::memory_order_relaxed);
     if (!positions_sane(head, tail, cap)) {
       h->corrupt.store(1);
@@ -257,7 +266,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     }
     std::uint64_t waste = need > contiguous ? contiguous : 0;
     bool room = waste + need <= cap - (tail - head)
-                && (h->max_items == 0 || h->count.load() < h->max_items);
+                && (h->max_items == 0 || held(h) < h->max_items);
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
@@ -267,7 +276,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       if (h->count_tasks)
         h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
       h->tail.store(at + need, std::memory_order_release); // the commit: the record exists now
-      h->count.fetch_add(1, std::memory_order_relaxed);
+      h->put_count.fetch_add(1, std::memory_order_relaxed);
       if (h->count_tasks) {
         h->unfinished.fetch_add(1);
         h->pending_tail.store(0, std::memory_order_relaxed);
@@ -312,7 +321,7 @@ bool ring::pop(std::uint64_t position) {
   if (span == 0 || !is_data)
     return false;
   h->head.store(head + span, std::memory_order_release);
-  h->count.fetch_sub(1, std::memory_order_relaxed);
+  h->got_count.fetch_add(1, std::memory_order_relaxed);
   h->get_seq.fetch_add(1);
   lock.unlock();
   if (h->putters_waiting.load() != 0)
@@ -325,26 +334,24 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   auto* h = header_;
   const std::uint64_t cap = capacity_;
   error.reset();
-  if (h->tail.load(std::memory_order_acquire) == h->head.load(std::memory_order_acquire))
+  // The tail first: a record is committed by its tail store (release), and a writer that
+  // restarts an empty ring at the beginning of the space moves the head before the tail.
+  auto tail = h->tail.load(std::memory_order_acquire);
+  auto head = h->head.load(std::memory_order_acquire);
+  if (head == tail)
     return 0;
-  ring_lock lock{h, cap, clock::time_point{}}; // already past: no wait beyond the lock's grace
-  if (!lock.held()) {
-    if (!lock.timed_out())
-      error = queue_errc::corrupt;
-    return 0;
-  }
   if (h->corrupt.load()) {
     error = queue_errc::corrupt;
     return 0;
   }
-  std::size_t n = 0;
-  auto head = h->head.load(std::memory_order_relaxed);
-  auto tail = h->tail.load(std::memory_order_acquire);
+  if (head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0)
+    return 0; // a writer restarting the empty ring, under the lock (or killed doing it: repaired)
   if (!positions_sane(head, tail, cap)) {
     h->corrupt.store(1);
     error = queue_errc::corrupt;
     return 0;
   }
+  std::size_t n = 0;
   while (head != tail && n < max_records) {
     bool is_data = false;
     auto span = record_span(h, cap, head, tail, is_data);
@@ -357,14 +364,14 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
       auto prefix = read_prefix(h, cap, head);
       consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
       ++n;
-      h->count.fetch_sub(1, std::memory_order_relaxed);
+      h->got_count.fetch_add(1, std::memory_order_relaxed);
     }
     head += span;
-    // Each record leaves as it is copied: a consumer that throws loses nothing it did not take.
+    // Each record leaves as it is copied (release: the copy is done before a writer reuses the
+    // bytes): a reader killed half-way loses nothing it did not take.
     h->head.store(head, std::memory_order_release);
   }
-  h->get_seq.fetch_add(1);
-  lock.unlock();
+  h->get_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
   if (h->putters_waiting.load() != 0)
     futex_wake(h->get_seq);
   return n;
@@ -419,7 +426,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     }
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
-      h->count.fetch_sub(1, std::memory_order_relaxed);
+      h->got_count.fetch_add(1, std::memory_order_relaxed);
       h->get_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
       lock.unlock();
       if (h->putters_waiting.load() != 0)
@@ -473,7 +480,7 @@ bool ring::empty() const {
 }
 
 std::size_t ring::size() const {
-  return static_cast<std::size_t>(header_->count.load(std::memory_order_relaxed));
+  return static_cast<std::size_t>(held(header_));
 }
 
 std::size_t ring::capacity() const {

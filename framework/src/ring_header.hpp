@@ -23,31 +23,38 @@ struct ring_header {
   std::uint64_t type_tag;      ///< What the records hold; open() checks it.
   std::uint64_t capacity;      ///< Bytes of record space; a multiple of 8.
   std::uint64_t max_items;     ///< 0: bounded by bytes only.
-  pthread_mutex_t mutex;       ///< Robust and process-shared: guards everything below.
-  std::atomic<std::uint64_t> head;
-  std::atomic<std::uint64_t> tail;
-  std::atomic<std::uint64_t> count;
+  pthread_mutex_t mutex;       ///< Robust and process-shared: guards everything below, except
+                               ///< that a mailbox's one reader moves head without it (get_batch).
   std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> corrupt;
-  std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by every put.
-  std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by every get and by close.
-  std::atomic<std::uint32_t> getters_waiting;  ///< Hints: a waiter killed while counted only
-  std::atomic<std::uint32_t> putters_waiting;  ///< costs later wake-ups a syscall.
   std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
   std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
+
+  // What writers change at every put, on a cache line of its own: the reader and the writers
+  // each write their own line, and only read the other's.
+  alignas(64) std::atomic<std::uint64_t> tail;
+  std::atomic<std::uint64_t> put_count;        ///< Records put; the ring holds put - got.
+  std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by every put.
+  std::atomic<std::uint32_t> getters_waiting;  ///< Hints: a waiter killed while counted only
+                                               ///< costs later wake-ups a syscall.
   std::atomic<std::uint64_t> pending_tail;     ///< joinable: the tail a put is committing; a
                                                ///< crash right after the commit is counted by
                                                ///< repair() from it.
+
+  // What readers change at every get.
+  alignas(64) std::atomic<std::uint64_t> head;
+  std::atomic<std::uint64_t> got_count;        ///< Records taken.
+  std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by every get and by close.
+  std::atomic<std::uint32_t> putters_waiting;
 };
 
-/// Before each record in the ring.
 struct record_prefix {
   std::uint32_t size;  ///< Payload bytes (a wrap record: the bytes skipped to the end).
   std::uint32_t tag;   ///< record_tag or wrap_tag.
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 1;
+inline constexpr std::uint32_t ring_version = 2;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 inline constexpr std::uint64_t data_offset = (sizeof(ring_header) + 63) / 64 * 64;

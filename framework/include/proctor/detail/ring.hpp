@@ -50,8 +50,12 @@ class ring {
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
   [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
 
-  /// Takes up to `max_records` records at once, under one lock, without waiting; returns how many
-  /// it handed to `consume` (0 when empty). `error` is set to corrupt if the ring failed a check.
+  /// Takes up to `max_records` records at once, without waiting and without the lock; returns
+  /// how many it handed to `consume` (0 when empty). `error` is set to corrupt if the ring failed
+  /// a check.
+  /// @pre The caller is the ring's only reader: no other get, peek, pop or get_batch runs at the
+  /// same time (a mailbox, which only its actor reads). Writers take the lock as always; they
+  /// only ever see the room this frees a moment late.
   /// @note `consume` must not throw.
   std::size_t get_batch(consumer consume, void* context, std::size_t max_records,
                         std::optional<queue_errc>& error);
