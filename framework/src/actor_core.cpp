@@ -79,6 +79,8 @@ constexpr std::chrono::microseconds io_poll_interval{50};
 /// sender died between its put and its wake-up (the message then waits this long); every idle
 /// actor pays one wake-up per period (10,000 idle actors: ~0.5% of a core at 60 s, ~4% at 10 s).
 constexpr std::chrono::seconds futex_recheck{60};
+/// How often a watch of a scoped_actor looks at its cell: the latency of its DOWN.
+constexpr std::chrono::milliseconds scoped_watch_period{20};
 constexpr unsigned busy_spins = 1; // well under a microsecond of pause instructions
 constexpr std::size_t batch = 64;
 
@@ -798,6 +800,18 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
                         if (!ec)
                           on_death(id);
                       });
+  // A scoped_actor ends with its scope, in a process that lives on: its pidfd tells only of that
+  // process's end. Its cell says it ended; the watch looks at it now and then.
+  if (cell.scoped != 0)
+    w.poll = run_later(
+      scoped_watch_period,
+      [this, id] {
+        auto it = watches_.find(id);
+        if (it != watches_.end() && it->second.target_link
+            && has_ended(it->second.target_link->cell()))
+          on_death(id);
+      },
+      true);
   return &watches_.emplace(id, std::move(w)).first->second;
 }
 
@@ -808,6 +822,8 @@ void actor_core::on_death(std::uint64_t target_id) {
   release_ended_actors(); // if this process spawned it, its mailbox goes now
   watch w = std::move(it->second);
   watches_.erase(it);
+  if (w.poll != 0)
+    cancel_timer(w.poll);
   auto target_link = std::move(w.target_link); // mapped since the watch began
   exit_reason why = target_link ? recorded_reason(target_link->cell(), w.incarnation)
                                 : exit_reason{exit_kind::noproc, 0, false, {}};
@@ -848,6 +864,8 @@ void actor_core::drop_watch_if_idle(std::uint64_t target_id) {
     if (p.target == target_id)
       return;
   it->second.pidfd->close();
+  if (it->second.poll != 0)
+    cancel_timer(it->second.poll);
   watches_.erase(it);
 }
 

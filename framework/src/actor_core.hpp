@@ -97,6 +97,7 @@ class actor_core {
     std::vector<std::uint64_t> monitors;
     bool linked = false;
     std::uint32_t incarnation = 0; ///< The target's, when the watch began.
+    timer_id poll = 0; ///< A scoped_actor's end, which no pidfd tells: looked for now and then.
   };
   struct pending {
     reply_fn on_reply;

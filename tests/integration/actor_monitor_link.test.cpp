@@ -290,6 +290,40 @@ TEST_CASE("each monitor call on an actor delivers exactly one DOWN", "[actor][mo
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
+TEST_CASE("a monitor of a scoped_actor fires once it goes out of scope, in its own process and "
+          "in an actor's",
+          "[actor][monitor]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    scoped_actor self;
+    auto watcher = spawn_subject(self, m, "watcher");
+    std::uint64_t by_actor = 0;
+    std::uint64_t by_self = 0;
+    actor_ref gone;
+    {
+      scoped_actor temporary;
+      gone = temporary.ref();
+      by_actor = command(self, watcher, ml_cmd::monitor, gone);
+      by_self = self.monitor(gone);
+    } // the host process lives on: only the scoped_actor ends
+    auto seen = next_seen(self);
+    REQUIRE(seen);
+    CHECK_FALSE(seen->is_exit);
+    CHECK(seen->source == gone);
+    CHECK(seen->monitor_id == by_actor);
+    CHECK(seen->reason.kind == exit_kind::normal);
+    auto down = wait_down(self, by_self);
+    REQUIRE(down);
+    CHECK(down->source == gone);
+    CHECK(down->reason.kind == exit_kind::normal);
+    stop(self, watcher);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
 TEST_CASE("a demonitored actor's end delivers no DOWN for that monitor", "[actor][monitor]") {
   leftover_guard guard;
   {
