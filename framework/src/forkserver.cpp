@@ -273,8 +273,8 @@ class zygote {
     // replaced for want of a descriptor (it is an unreaped child: the pid is still its own).
     unique_fd pidfd = open_pidfd(pid);
     auto size = static_cast<std::uint32_t>(body.size());
-    if (!pidfd || !send_all(feed.get(), &size, sizeof size)
-        || !send_all(feed.get(), body.data(), body.size())) {
+    if (!pidfd || !write_all(feed.get(), {reinterpret_cast<const char*>(&size), sizeof size})
+        || !write_all(feed.get(), body)) {
       discard_child(pid); // killed while it waited (or no descriptor): fork as usual
       return std::nullopt;
     }
@@ -282,20 +282,6 @@ class zygote {
     out.pid = pid;
     out.pidfd = std::move(pidfd);
     return out;
-  }
-
-  static bool send_all(int fd, const void* data, std::size_t n) noexcept {
-    auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t sent = ::send(fd, p, n, MSG_NOSIGNAL);
-      if (sent < 0 && errno == EINTR)
-        continue;
-      if (sent <= 0)
-        return false;
-      p += sent;
-      n -= static_cast<std::size_t>(sent);
-    }
-    return true;
   }
 
   void reap() {
