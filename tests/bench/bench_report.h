@@ -24,6 +24,18 @@ static inline double bench_median(double* samples, size_t n) {
   return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
 }
 
+/* The nearest-rank percentile `p` (0 < p <= 1) of `sorted` (n > 0, ascending). */
+static inline double bench_percentile(const double* sorted, size_t n, double p) {
+  size_t rank = (size_t)(p * (double)n);
+  if ((double)rank < p * (double)n)
+    ++rank; /* the ceiling, without libm */
+  if (rank < 1)
+    rank = 1;
+  if (rank > n)
+    rank = n;
+  return sorted[rank - 1];
+}
+
 /* Prints one result line for run.py, which adds the bench and impl names. */
 static inline void bench_print(double value, const char* unit, const char* better) {
   printf("{\"value\": %.2f, \"unit\": \"%s\", \"better\": \"%s\"}\n", value, unit, better);

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,15 +89,6 @@ static double one_round(struct worker* w) {
   return bench_now_ns() - start;
 }
 
-static double percentile(const double* sorted, size_t n, double p) {
-  size_t rank = (size_t)ceil(p * (double)n);
-  if (rank < 1)
-    rank = 1;
-  if (rank > n)
-    rank = n;
-  return sorted[rank - 1];
-}
-
 int main(int argc, char** argv) {
   long count = argc == 2 ? atol(argv[1]) : 0;
   if (count <= 0) {
@@ -117,7 +107,7 @@ int main(int argc, char** argv) {
   waitpid(w.pid, NULL, 0);
   stop_worker(&w);
   double p50 = bench_median(samples, (size_t)count); /* sorts them */
-  double p99 = percentile(samples, (size_t)count, 0.99);
+  double p99 = bench_percentile(samples, (size_t)count, 0.99);
   printf("{\"bench\": \"restart_p50\", \"value\": %.2f, \"unit\": \"us\", \"better\": \"lower\"}\n", p50);
   printf("{\"bench\": \"restart_p99\", \"value\": %.2f, \"unit\": \"us\", \"better\": \"lower\"}\n", p99);
   fprintf(stderr, "restart: floor p50 %.1f us, p99 %.1f us\n", p50, p99);

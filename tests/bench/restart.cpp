@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -98,12 +97,6 @@ double one_round(proctor::scoped_actor& self, const proctor::actor_ref& sup,
   return elapsed;
 }
 
-/// The nearest-rank percentile `p` (0 < p <= 1) of sorted, non-empty `v`.
-double percentile(const std::vector<double>& v, double p) {
-  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
 std::vector<double> measure(long count) {
   proctor::child_spec child{"child", proctor::child<responder>()};
   child.restart = proctor::restart_type::permanent;
@@ -158,7 +151,7 @@ int main(int argc, char** argv) {
     auto samples = measure(count);
     std::sort(samples.begin(), samples.end());
     double p50 = bench_median(samples.data(), samples.size());
-    double p99 = percentile(samples, 0.99);
+    double p99 = bench_percentile(samples.data(), samples.size(), 0.99);
     print("restart_p50", p50);
     print("restart_p99", p99);
     std::fflush(stdout);
