@@ -1,6 +1,5 @@
 #include "mailbox.hpp"
 
-#include <pthread.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "proctor/shm_error.hpp"
 #include "proctor/spawn.hpp"
 #include "futex.hpp"
+#include "per_process.hpp"
 #include "unique_fd.hpp"
 
 namespace proctor::detail {
@@ -94,33 +94,24 @@ actor_cell& tombstone_cell() {
   return *cell;
 }
 
-std::uint32_t generation = 0;
-
-link_table*& table_here() noexcept {
-  static auto* table = new link_table; // never destroyed: refs may be used during static exit
-  return table;
-}
-
-/// In a forked child (one thread, its parent's memory): the parent's links name mappings the
-/// child does not have. They are left as they are (never unmapped, which could hit a mapping of
-/// the child's at the same address) and a new table starts.
-void abandon_links() noexcept {
-  ++generation;
-  table_here() = new (std::nothrow) link_table;
-}
-
+/// This process's table. A forked child starts with an empty one: the parent's links name
+/// mappings the child does not have (MADV_DONTFORK), and are left alone.
 link_table& links() {
-  static const bool hooked = [] { return ::pthread_atfork(nullptr, nullptr, abandon_links) == 0; }();
-  (void)hooked;
-  auto* table = table_here();
-  if (table == nullptr) // out of memory in abandon_links
+  auto* table = per_process<link_table>();
+  if (table == nullptr)
     throw std::bad_alloc{};
   return *table;
 }
 
+/// True if `link` is in this process's table: a ref copied by a fork may cache its parent's.
+bool mapped_here(const mailbox_link* link) noexcept {
+  return link->home() == per_process<link_table>();
+}
+
 /// `inherited`: the caller's own mailbox, whose cell it may have mapped already (`own_cell`).
-std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cell_name,
-                                        bool inherited, shared_object own_cell) {
+std::unique_ptr<mailbox_link> open_link(const link_table& table, std::uint64_t id,
+                                        const std::string& cell_name, bool inherited,
+                                        shared_object own_cell) {
   auto cell_obj = own_cell ? std::move(own_cell)
                            : shared_object::open(segment_handle{cell_name, cell_segment_size},
                                                  cell_segment_size, cell_magic, "actor mailbox");
@@ -133,7 +124,7 @@ std::unique_ptr<mailbox_link> open_link(std::uint64_t id, const std::string& cel
     cell_obj.dont_fork();
     messages.dont_fork();
   }
-  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id);
+  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id, &table);
 }
 
 } // namespace
@@ -165,8 +156,6 @@ std::uint64_t random_id() {
   return id;
 }
 
-std::uint32_t fork_generation() noexcept { return generation; }
-
 namespace {
 
 /// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
@@ -184,7 +173,7 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) n
   if (it == table.by_name.end()) {
     std::unique_ptr<mailbox_link> link;
     try {
-      link = open_link(data.id, data.cell_name, own, std::move(own_cell));
+      link = open_link(table, data.id, data.cell_name, own, std::move(own_cell));
     } catch (const std::exception&) {
       return nullptr; // gone, or not a mailbox: the caller says noproc
     }
@@ -206,13 +195,12 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) n
     return nullptr; // another mailbox under that name, or ended a while ago: noproc
   if (own)
     link->pin();
-  // Cached in the ref, which holds it from then on. A link of an older generation (the parent's,
-  // in a forked child) is not this process's to let go.
-  auto* cached = data.link.load(std::memory_order_acquire);
-  if (cached == nullptr || cached->generation() != generation) {
+  // Cached in the ref, which holds it from then on: written only here, under the table's mutex.
+  // The parent's link (in a forked child) is not this process's to let go.
+  auto* cached = data.link.load(std::memory_order_relaxed);
+  if (cached == nullptr || !mapped_here(cached)) {
     link->hold();
-    if (!data.link.compare_exchange_strong(cached, link, std::memory_order_acq_rel))
-      mailbox_link::let_go(link); // another thread cached one first; the table still holds it
+    data.link.store(link, std::memory_order_release);
   }
   return link;
 }
@@ -220,7 +208,7 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) n
 } // namespace
 
 void unpin_own_link(mailbox_link* link) noexcept {
-  if (link == nullptr || link->generation() != generation)
+  if (link == nullptr || !mapped_here(link))
     return;
   try {
     auto& table = links();
@@ -232,7 +220,7 @@ void unpin_own_link(mailbox_link* link) noexcept {
 
 ref_data::~ref_data() {
   auto* cached = link.load(std::memory_order_acquire);
-  if (cached != nullptr && cached->generation() == generation)
+  if (cached != nullptr && mapped_here(cached))
     mailbox_link::let_go(cached);
 }
 
@@ -241,7 +229,7 @@ link_use link_of(const actor_ref& ref) noexcept {
   if (data == nullptr)
     return {};
   if (auto* cached = data->link.load(std::memory_order_acquire);
-      cached != nullptr && cached->generation() == generation)
+      cached != nullptr && mapped_here(cached))
     return cached->use() ? link_use{cached} : link_use{};
   return link_use{find_link(*data, false)};
 }
@@ -303,14 +291,11 @@ void mailbox_link::release() noexcept {
 }
 
 bool mailbox_link::try_unmap() noexcept {
-  if (unmapped_)
-    return true;
   if (users_.load(std::memory_order_seq_cst) != 0)
     return false;
   cell_.store(&tombstone_cell(), std::memory_order_release);
   messages_ = ring{};
   cell_obj_ = shared_object{};
-  unmapped_ = true;
   return true;
 }
 

@@ -70,17 +70,13 @@ struct bell_address {
 /// socket) never keeps the name from the actor's next incarnation.
 [[nodiscard]] bell_address bell_of(std::uint64_t id, std::int32_t pid) noexcept;
 
-/// How many forks lie between this process and the first one that used a mailbox: each fork
-/// gives the child a generation of its own (a pthread_atfork handler).
-[[nodiscard]] std::uint32_t fork_generation() noexcept;
-
 /// A mailbox as a sender sees it: mapped once per process, until its actor has ended.
 class mailbox_link {
  public:
-  mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id) noexcept
+  /// `home`: the table of the process that maps it.
+  mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id, const void* home) noexcept
     : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), id_(id),
-      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))),
-      generation_(fork_generation()) {}
+      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))), home_(home) {}
 
   /// The cell; after release(), a cell that says "ended" (noproc).
   [[nodiscard]] actor_cell& cell() const noexcept { return *cell_.load(std::memory_order_acquire); }
@@ -95,9 +91,9 @@ class mailbox_link {
   /// Wakes the actor if it sleeps.
   void ring_bell() noexcept;
 
-  /// The fork_generation() of the process that mapped it: a link of an older one is not mapped
-  /// here (see link_of()).
-  [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+  /// The table of the process that mapped it: a forked child has a table of its own, and does
+  /// not have its parent's mappings (see link_of()).
+  [[nodiscard]] const void* home() const noexcept { return home_; }
 
   // Lifetime: the mapping goes once the actor has ended and no use of it is under way (link_use);
   // the object once neither the table nor a ref holds it.
@@ -115,7 +111,8 @@ class mailbox_link {
   /// No use from now on: the mapping goes at once if none is under way, else at a later
   /// try_unmap(). @pre !pinned()
   void release() noexcept;
-  /// Unmaps a released mailbox that nobody uses any more; true once it is unmapped.
+  /// Unmaps a released mailbox that nobody uses any more; true if it did (the table then
+  /// forgets the link).
   bool try_unmap() noexcept;
   /// Kept mapped while pinned: the caller's own mailbox.
   void pin(bool pinned = true) noexcept { pinned_ = pinned; }
@@ -136,10 +133,9 @@ class mailbox_link {
   std::uint64_t id_;
   std::atomic<actor_cell*> cell_;
   std::atomic<bool> released_{false};
-  std::uint32_t generation_;
+  const void* home_;
   std::atomic<std::uint32_t> users_{0};
   std::atomic<std::uint32_t> holders_{1};
-  bool unmapped_ = false; ///< Under the table's mutex.
   bool pinned_ = false;   ///< Under the table's mutex.
 };
 

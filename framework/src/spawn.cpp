@@ -1,7 +1,6 @@
 #include "proctor/spawn.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -19,6 +18,7 @@
 #include "exit_request.hpp"
 #include "futex.hpp"
 #include "mailbox.hpp"
+#include "per_process.hpp"
 #include "proctor/scoped_actor.hpp"
 #include "registry_table.hpp"
 #include "segment_name.hpp"
@@ -52,16 +52,11 @@ struct spawned_table {
   std::vector<spawned_actor> actors;
 };
 
-spawned_table*& table_here() noexcept {
-  static auto* table = new spawned_table;
-  return table;
-}
-
 /// At the exit of the process that made the table, its actors' mailboxes are released (and their
 /// names unlinked) as static objects go.
 struct release_at_exit {
   ~release_at_exit() {
-    auto* table = table_here();
+    auto* table = per_process<spawned_table>();
     if (table == nullptr || table->owner != ::getpid())
       return;
     std::lock_guard guard{table->mu};
@@ -69,19 +64,12 @@ struct release_at_exit {
   }
 };
 
-/// In a forked child: the parent's actors are not the child's, and their mailboxes are not
-/// mapped here (MADV_DONTFORK). The table is left as it is — destroying it would unmap
-/// addresses the child may use for mappings of its own — and a new one starts.
-void abandon_spawned() noexcept {
-  table_here() = new (std::nothrow) spawned_table;
-}
-
+/// This process's table. A forked child starts with an empty one: the parent's actors are not
+/// the child's, and their mailboxes are not mapped there (MADV_DONTFORK).
 spawned_table& spawned() {
-  static const bool hooked = [] { return ::pthread_atfork(nullptr, nullptr, abandon_spawned) == 0; }();
-  (void)hooked;
   static release_at_exit at_exit;
-  auto* table = table_here();
-  if (table == nullptr) // out of memory in abandon_spawned
+  auto* table = per_process<spawned_table>();
+  if (table == nullptr)
     throw std::bad_alloc{};
   return *table;
 }

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <pthread.h>
+
+#include <new>
+
+namespace proctor::detail {
+
+/// The one T of this process, made on first use; nullptr if there was no memory for it.
+///
+/// A forked child starts with a new T (a pthread_atfork handler). The parent's object is left as
+/// it is and never destroyed: it may name mappings, descriptors or locks the child does not have,
+/// and tearing it down could hit the child's own at the same addresses. So its address is never
+/// reused either: an object that records the T it belongs to can tell whether that T is this
+/// process's.
+template <class T>
+T* per_process() noexcept {
+  static T* current = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { current = new (std::nothrow) T; });
+    return new (std::nothrow) T;
+  }();
+  return current;
+}
+
+} // namespace proctor::detail
