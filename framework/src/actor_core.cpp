@@ -192,9 +192,7 @@ void actor_core::wake_loop_on_sigterm() {
                       if (!ec)
                         quit({exit_kind::shutdown, 0, false, "SIGTERM"});
                     });
-  sigterm_fd.store(fd);
-  if (sigterms.load() != 0) // came before the eventfd: the loop must not sleep through it
-    quit({exit_kind::shutdown, 0, false, "SIGTERM"});
+  sigterm_fd.store(fd); // one that came before: idle_wait() looks at the count before it sleeps
 }
 
 actor_core::~actor_core() {
@@ -301,11 +299,8 @@ void actor_core::idle_wait(deadline until) {
   // sleep on the cell's futex word, the cheapest wake-up. Otherwise in the loop, woken by the
   // doorbell. A signal (SIGTERM) interrupts either.
   bool futex_only = is_actor_ && timers_.empty() && watches_.empty() && pending_.empty() && !io_used_;
-  if (!futex_only) {
+  if (!futex_only)
     wait_in_loop();
-    if (quit_)
-      return;
-  }
   auto mode = futex_only ? sleeping_on_futex : sleeping_on_bell;
   cell.sleeping.store(mode, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -807,8 +802,7 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
       scoped_watch_period,
       [this, id] {
         auto it = watches_.find(id);
-        if (it != watches_.end() && it->second.target_link
-            && has_ended(it->second.target_link->cell()))
+        if (it != watches_.end() && has_ended(it->second.target_link->cell()))
           on_death(id);
       },
       true);
