@@ -306,7 +306,10 @@ class zygote {
   }
 
   [[noreturn]] void finish() {
-    // Orphaned children die through their parent-death signal when the zygote exits.
+    // Orphaned children die through their parent-death signal when the zygote exits. The spare
+    // is reaped here: nobody would wait for it, and an orphan stays a zombie until init reaps it.
+    if (spare_pid_ != 0)
+      discard_child(spare_pid_);
     ::_exit(0);
   }
 
