@@ -183,7 +183,8 @@ void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline u
 }
 
 /// Spins briefly until `word` moves from `seen`; true if it did.
-bool spin_for_change(const std::atomic<std::uint32_t>& word, std::uint32_t seen) {
+template <class T>
+bool spin_for_change(const std::atomic<T>& word, T seen) {
   auto stop = clock::now() + spin_time;
   for (int i = 0;; ++i) {
     if (word.load(std::memory_order_acquire) != seen)
@@ -195,6 +196,42 @@ bool spin_for_change(const std::atomic<std::uint32_t>& word, std::uint32_t seen)
     if ((i & 63) == 63 && clock::now() >= stop)
       return false;
   }
+}
+
+// Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
+// (a put moves the tail, a get the head) publishes the change, then, after a full fence, looks at
+// the waiters' count; a waiter counts itself (a full barrier), then looks at the position once
+// more before it sleeps on the word it read before that look. Either the changer sees the waiter,
+// or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
+// locked instruction on the line the other side reads.
+
+/// After a put: wakes one getter if any waits.
+void wake_getter(ring_header* h) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
+    h->put_seq.fetch_add(1);
+    futex_wake(h->put_seq, 1);
+  }
+}
+
+/// After a get: wakes the putters that wait for room.
+void wake_putters(ring_header* h) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h->putters_waiting.load(std::memory_order_relaxed) != 0) {
+    h->get_seq.fetch_add(1);
+    futex_wake(h->get_seq);
+  }
+}
+
+/// Sleeps on `word` (which held `seen` before `position` was last seen at `was`) unless `position`
+/// has moved since; `waiting` counts the sleeper meanwhile.
+void wait_for_move(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
+                   std::atomic<std::uint32_t>& waiting, const std::atomic<std::uint64_t>& position,
+                   std::uint64_t was, ring::deadline until) {
+  waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
+  if (position.load() == was && h->closed.load() == 0)
+    park(word, seen, until);
+  waiting.fetch_sub(1);
 }
 
 } // namespace
@@ -276,24 +313,22 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       if (h->count_tasks)
         h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
       h->tail.store(at + need, std::memory_order_release); // the commit: the record exists now
-      h->put_count.fetch_add(1, std::memory_order_relaxed);
+      // Writers count under the lock: a plain store, no locked instruction.
+      h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
       if (h->count_tasks) {
         h->unfinished.fetch_add(1);
         h->pending_tail.store(0, std::memory_order_relaxed);
       }
-      h->put_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
       lock.unlock();
-      if (h->getters_waiting.load() != 0)
-        futex_wake(h->put_seq, 1);
+      wake_getter(h);
       return std::nullopt;
     }
     if (past(until))
       return queue_errc::full;
     auto seen = h->get_seq.load();
-    h->putters_waiting.fetch_add(1);
     lock.unlock();
-    park(h->get_seq, seen, until);
-    h->putters_waiting.fetch_sub(1);
+    wait_for_move(h, h->get_seq, seen, h->putters_waiting, h->head, head, until);
   }
 }
 
@@ -322,10 +357,8 @@ bool ring::pop(std::uint64_t position) {
     return false;
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
-  h->get_seq.fetch_add(1);
   lock.unlock();
-  if (h->putters_waiting.load() != 0)
-    futex_wake(h->get_seq, 1);
+  wake_putters(h);
   return true;
 }
 
@@ -371,9 +404,7 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
     // bytes): a reader killed half-way loses nothing it did not take.
     h->head.store(head, std::memory_order_release);
   }
-  h->get_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
-  if (h->putters_waiting.load() != 0)
-    futex_wake(h->get_seq);
+  wake_putters(h);
   return n;
 }
 
@@ -396,11 +427,9 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
         return queue_errc::empty;
       auto seen = h->put_seq.load();
       lock.unlock();
-      if (spin_for_change(h->put_seq, seen))
+      if (spin_for_change(h->tail, tail))
         continue;
-      h->getters_waiting.fetch_add(1);
-      park(h->put_seq, seen, until);
-      h->getters_waiting.fetch_sub(1);
+      wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
       continue;
     }
     if (!positions_sane(head, tail, cap)) {
@@ -427,10 +456,8 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
       h->got_count.fetch_add(1, std::memory_order_relaxed);
-      h->get_seq.fetch_add(1); // seq_cst: ordered before the waiters' count is read
       lock.unlock();
-      if (h->putters_waiting.load() != 0)
-        futex_wake(h->get_seq, 1);
+      wake_putters(h);
     };
     try {
       consume(context, payload, prefix.size);
@@ -448,16 +475,14 @@ bool ring::wait_nonempty(deadline until) {
   for (;;) {
     auto seen = h->put_seq.load(std::memory_order_acquire);
     // Positions, not count: a putter killed after its commit leaves count behind until repaired.
-    if (h->tail.load(std::memory_order_acquire) != h->head.load(std::memory_order_acquire)
-        || h->closed.load() || h->corrupt.load())
+    auto tail = h->tail.load(std::memory_order_acquire);
+    if (tail != h->head.load(std::memory_order_acquire) || h->closed.load() || h->corrupt.load())
       return true;
     if (past(until))
       return false;
-    if (spin_for_change(h->put_seq, seen))
+    if (spin_for_change(h->tail, tail))
       continue;
-    h->getters_waiting.fetch_add(1);
-    park(h->put_seq, seen, until);
-    h->getters_waiting.fetch_sub(1);
+    wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
   }
 }
 

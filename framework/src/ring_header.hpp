@@ -34,7 +34,8 @@ struct ring_header {
   // each write their own line, and only read the other's.
   alignas(64) std::atomic<std::uint64_t> tail;
   std::atomic<std::uint64_t> put_count;        ///< Records put; the ring holds put - got.
-  std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by every put.
+  std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by a put that sees a
+                                               ///< getter waiting, and by close.
   std::atomic<std::uint32_t> getters_waiting;  ///< Hints: a waiter killed while counted only
                                                ///< costs later wake-ups a syscall.
   std::atomic<std::uint64_t> pending_tail;     ///< joinable: the tail a put is committing; a
@@ -44,7 +45,8 @@ struct ring_header {
   // What readers change at every get.
   alignas(64) std::atomic<std::uint64_t> head;
   std::atomic<std::uint64_t> got_count;        ///< Records taken.
-  std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by every get and by close.
+  std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by a get that sees a
+                                               ///< putter waiting, and by close.
   std::atomic<std::uint32_t> putters_waiting;
 };
 
@@ -54,7 +56,7 @@ struct record_prefix {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 2;
+inline constexpr std::uint32_t ring_version = 3;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 inline constexpr std::uint64_t data_offset = (sizeof(ring_header) + 63) / 64 * 64;
