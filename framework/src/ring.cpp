@@ -190,11 +190,13 @@ bool spin_for_change(const std::atomic<T>& word, T seen) {
     if (word.load(std::memory_order_acquire) != seen)
       return true;
     _mm_pause();
-    // Yield now and then: the peer we wait for may be runnable on this very CPU.
-    if ((i & 15) == 15)
+    // Yield now and then (a system call, which a change meanwhile waits out): the peer we wait
+    // for may be runnable on this very CPU.
+    if ((i & 63) == 63) {
+      if (clock::now() >= stop)
+        return false;
       ::sched_yield();
-    if ((i & 63) == 63 && clock::now() >= stop)
-      return false;
+    }
   }
 }
 
