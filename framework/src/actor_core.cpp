@@ -85,6 +85,7 @@ constexpr std::chrono::milliseconds scoped_watch_period{20};
 /// actor spins: a yield is a system call (~0.25 µs) that a message arriving meanwhile waits out,
 /// but a spin that never yields can keep a partner from a loaded machine's only free core.
 constexpr unsigned looks_per_yield = 64;
+constexpr std::chrono::microseconds looks_between_yields{1}; ///< what they take, about
 constexpr std::size_t batch = 64;
 
 std::uint64_t monotonic_ns() noexcept {
@@ -244,10 +245,8 @@ exit_reason actor_core::run() {
         poll_io();
         last_poll = now;
       }
-      if (handled == 0 && !quit_) {
-        idle_wait(std::nullopt);
+      if (handled == 0 && !quit_ && idle_wait(std::nullopt))
         last_poll = clock::now();
-      }
     }
   } catch (const exit_request& r) {
     quit_.reset();
@@ -270,33 +269,37 @@ void actor_core::poll_io() {
   io_.poll();
 }
 
-void actor_core::idle_wait(deadline until) {
+bool actor_core::idle_wait(deadline until) {
   if (!deferred_.empty())
-    return;
+    return false;
   auto& cell = link_->cell();
   auto& messages = link_->messages();
   // Spin first: a busy partner answers within a microsecond or two, far below a wake-up's cost.
   // Yield now and then: on a loaded machine the partner may be waiting for this very core.
-  // Adaptive: a spin that found nothing last time is halved, one that succeeded grows back.
-  auto spin_end = clock::now() + spin_budget_;
+  // Adaptive: a spin that found nothing last time is halved, one that succeeded grows back. The
+  // clock is first read at the first yield, so that the usual quick answer costs no look at it.
+  std::optional<clock::time_point> spin_end;
   for (unsigned i = 1;; ++i) {
     if (!messages.empty()) {
       spin_budget_ = std::min<std::chrono::nanoseconds>(spin_budget_ * 2 + std::chrono::microseconds{1},
                                                          spin_time);
-      return;
+      return false;
     }
     if (i % looks_per_yield != 0) {
       __builtin_ia32_pause();
       continue;
     }
-    if (clock::now() >= spin_end)
+    auto now = clock::now();
+    if (!spin_end)
+      spin_end = now + spin_budget_ - looks_between_yields;
+    if (now >= *spin_end || (until && now >= *until))
       break;
     ::sched_yield();
   }
   spin_budget_ /= 2;
   poll_io(); // timers, deaths, signals that came due meanwhile
   if (quit_ || !deferred_.empty())
-    return;
+    return true;
   // Nothing but the mailbox to wait for (no timer, watch, request or I/O of the actor's own):
   // sleep on the cell's futex word, the cheapest wake-up. Otherwise in the loop, woken by the
   // doorbell. A signal (SIGTERM) interrupts either.
@@ -309,7 +312,7 @@ void actor_core::idle_wait(deadline until) {
   // A SIGTERM since poll_io() looked woke a sleep that had not begun: the store above undid it.
   if (!messages.empty() || (is_actor_ && sigterms.load(std::memory_order_relaxed) != 0)) {
     cell.sleeping.store(awake, std::memory_order_relaxed);
-    return;
+    return true;
   }
   auto slept_at = clock::now();
   if (futex_only) {
@@ -343,6 +346,7 @@ void actor_core::idle_wait(deadline until) {
     spin_budget_ = std::min<std::chrono::nanoseconds>(
       std::max<std::chrono::nanoseconds>(spin_budget_ * 2, slept + std::chrono::microseconds{5}),
       spin_time);
+  return true;
 }
 
 bool actor_core::pull_one() {

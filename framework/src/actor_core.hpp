@@ -122,7 +122,9 @@ class actor_core {
   void deliver(std::uint64_t type_id, const actor_ref& from, std::string_view payload);
   void dead_letter(std::uint64_t type_id);
   void report_malformed(const std::string& why);
-  void idle_wait(deadline until);
+  /// Waits for a message: spins, then sleeps. True if it looked at timers and I/O on the way
+  /// (before a sleep), false if a message came during the spin.
+  bool idle_wait(deadline until);
   void arm_bell();
   void poll_io();
   void catch_sigterm();
