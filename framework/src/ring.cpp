@@ -13,6 +13,7 @@
 #include "futex.hpp"
 #include "proctor/shm_error.hpp"
 #include "ring_header.hpp"
+#include "segment_name.hpp"
 
 namespace proctor::detail {
 
@@ -38,10 +39,34 @@ std::byte* data_of(ring_header* h) {
   return reinterpret_cast<std::byte*>(h) + data_offset;
 }
 
+/// The tag word of the record at `pos`: a staged record's writer commits it with a CAS.
+std::atomic_ref<std::uint32_t> tag_at(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+  return std::atomic_ref<std::uint32_t>{
+    *reinterpret_cast<std::uint32_t*>(data_of(h) + pos % cap + offsetof(record_prefix, tag))};
+}
+
 record_prefix read_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   record_prefix p;
-  std::memcpy(&p, data_of(h) + pos % cap, sizeof(p));
-  return p;
+  std::memcpy(&p.size, data_of(h) + pos % cap, sizeof(p.size));
+  p.tag = tag_at(h, cap, pos).load(std::memory_order_acquire); // a staged record's bytes come
+  return p;                                                       // before its committed tag
+}
+
+bool is_staged(std::uint32_t tag) {
+  return tag == staging_tag || tag == staged_tag || tag == abandoned_tag;
+}
+
+/// Where the payload of a record of `tag` at `pos` starts.
+const std::byte* payload_at(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint32_t tag) {
+  return data_of(h) + pos % cap + (tag == record_tag ? sizeof(record_prefix) : staged_offset);
+}
+
+/// True if the process copying in the staging record at `pos` still runs.
+bool stager_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+  staging_owner owner;
+  std::memcpy(&owner, data_of(h) + pos % cap + sizeof(record_prefix), sizeof owner);
+  auto run = live_run(owner.pid);
+  return run && run->start_time == owner.start_time;
 }
 
 void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_prefix p) {
@@ -59,11 +84,11 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
     if (p.size + sizeof(record_prefix) != span)
       return 0;
     is_data = false;
-  } else if (p.tag == record_tag) {
-    span = sizeof(record_prefix) + round8(p.size);
+  } else if (p.tag == record_tag || is_staged(p.tag)) {
+    span = (p.tag == record_tag ? sizeof(record_prefix) : staged_offset) + round8(p.size);
     if (index + span > cap)
       return 0;
-    is_data = true;
+    is_data = p.tag != abandoned_tag; // a staging record counts: its put may still return
   } else {
     return 0;
   }
@@ -183,9 +208,10 @@ void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline u
 }
 
 /// Spins briefly until `word` moves from `seen`; true if it did.
-template <class T>
-bool spin_for_change(const std::atomic<T>& word, T seen) {
-  auto stop = clock::now() + spin_time;
+template <class Word, class T>
+bool spin_for_change(const Word& word, T seen,
+                     std::chrono::nanoseconds at_least = std::chrono::nanoseconds{0}) {
+  auto stop = clock::now() + std::max<std::chrono::nanoseconds>(spin_time, at_least);
   for (int i = 0;; ++i) {
     if (word.load(std::memory_order_acquire) != seen)
       return true;
@@ -225,20 +251,29 @@ void wake_putters(ring_header* h) {
   }
 }
 
+/// Sleeps on `word` (which held `seen` before the caller last looked) while `unchanged()`;
+/// `waiting` counts the sleeper meanwhile.
+template <class Unchanged>
+void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
+                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, ring::deadline until) {
+  waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
+  if (unchanged() && h->closed.load() == 0)
+    park(word, seen, until);
+  waiting.fetch_sub(1);
+}
+
 /// Sleeps on `word` (which held `seen` before `position` was last seen at `was`) unless `position`
 /// has moved since; `waiting` counts the sleeper meanwhile.
 void wait_for_move(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
                    std::atomic<std::uint32_t>& waiting, const std::atomic<std::uint64_t>& position,
                    std::uint64_t was, ring::deadline until) {
-  waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
-  if (position.load() == was && h->closed.load() == 0)
-    park(word, seen, until);
-  waiting.fetch_sub(1);
+  wait_while(h, word, seen, waiting, [&] { return position.load() == was; }, until);
 }
 
 } // namespace
 
-ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t type_tag) {
+ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t type_tag,
+                  bool stage_large) {
   std::uint64_t cap = round8(capacity < 64 ? 64 : capacity);
   auto segment = std::make_shared<shared_segment>(shared_segment::create(data_offset + cap));
   auto* h = new (segment->data()) ring_header{};
@@ -246,6 +281,7 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   h->type_tag = type_tag;
   h->capacity = cap;
   h->max_items = max_items;
+  h->stage_large = stage_large ? 1 : 0;
   pthread_mutexattr_t attr;
   ::pthread_mutexattr_init(&attr);
   ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -276,9 +312,23 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
 std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  const std::uint64_t need = sizeof(record_prefix) + round8(size);
+  std::uint64_t need = sizeof(record_prefix) + round8(size);
   if (size > UINT32_MAX || need > cap)
     return queue_errc::too_large;
+  // A large record is copied in after the lock is released, so that getters (and other putters)
+  // need not wait for the copy: its reservation names the copying process, so that a getter can
+  // tell a slow copy from a writer that died.
+  std::optional<segment_run> stager;
+  // Not in a joinable queue: a task counted for a record whose writer died would never be done.
+  if (size >= stage_threshold && header_->stage_large && !header_->count_tasks
+      && staged_offset + round8(size) <= cap) {
+    try {
+      stager = current_run();
+      need = staged_offset + round8(size);
+    } catch (const shm_error&) {
+      // No /proc: copied under the lock like any other record.
+    }
+  }
   for (;;) {
     ring_lock lock{h, cap, until};
     if (!lock.held())
@@ -306,6 +356,29 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     std::uint64_t waste = need > contiguous ? contiguous : 0;
     bool room = waste + need <= cap - (tail - head)
                 && (h->max_items == 0 || held(h) < h->max_items);
+    if (room && stager) {
+      if (waste != 0)
+        write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
+      auto at = tail + waste;
+      staging_owner owner{stager->pid, 0, stager->start_time};
+      std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), &owner, sizeof owner);
+      write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), staging_tag});
+      h->tail.store(at + need, std::memory_order_release); // reserved: later records go after it
+      h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      lock.unlock();
+      // The space is ours until a getter has taken the record, which it cannot before the commit.
+      std::memcpy(data_of(h) + at % cap + staged_offset, data, size);
+      auto expected = staging_tag;
+      if (!tag_at(h, cap, at).compare_exchange_strong(expected, staged_tag,
+                                                      std::memory_order_release,
+                                                      std::memory_order_relaxed)) {
+        h->corrupt.store(1); // only a scribble makes a getter abandon a live writer's record
+        return queue_errc::corrupt;
+      }
+      wake_getter(h);
+      return std::nullopt;
+    }
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
@@ -330,6 +403,9 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       return queue_errc::full;
     auto seen = h->get_seq.load();
     lock.unlock();
+    // A getter frees room once it has copied a record out: spin for about that long first.
+    if (spin_for_change(h->head, head, std::chrono::nanoseconds{need}))
+      continue;
     wait_for_move(h, h->get_seq, seen, h->putters_waiting, h->head, head, until);
   }
 }
@@ -355,7 +431,7 @@ bool ring::pop(std::uint64_t position) {
     return false;
   bool is_data = false;
   auto span = record_span(h, cap, head, tail, is_data);
-  if (span == 0 || !is_data)
+  if (span == 0 || !is_data || read_prefix(h, cap, head).tag == staging_tag)
     return false;
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
@@ -390,13 +466,13 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   while (head != tail && n < max_records) {
     bool is_data = false;
     auto span = record_span(h, cap, head, tail, is_data);
-    if (span == 0) {
+    auto prefix = read_prefix(h, cap, head);
+    if (span == 0 || is_staged(prefix.tag)) { // a mailbox does not stage records
       h->corrupt.store(1);
       error = queue_errc::corrupt;
       break;
     }
     if (is_data) {
-      auto prefix = read_prefix(h, cap, head);
       consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
       ++n;
       h->got_count.fetch_add(1, std::memory_order_relaxed);
@@ -414,6 +490,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
                                      std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
+  std::optional<std::uint64_t> suspect; // a staging record whose writer looked dead
   for (;;) {
     ring_lock lock{h, cap, until};
     if (!lock.held())
@@ -444,12 +521,38 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       h->corrupt.store(1);
       return queue_errc::corrupt;
     }
-    if (!is_data) { // a wrap record: skip to the start of the space
+    if (!is_data) { // a wrap record, or an abandoned one: skip it
       h->head.store(head + span, std::memory_order_relaxed);
       continue;     // the lock is released and taken again: cheap, and keeps this loop simple
     }
     auto prefix = read_prefix(h, cap, head);
-    const std::byte* payload = data_of(h) + head % cap + sizeof(record_prefix);
+    if (prefix.tag == staging_tag) {
+      // Its writer copies it in without the lock. Looked at again under the lock before it is
+      // given up: only a writer that is gone for sure loses its record (its put never returned).
+      if (suspect == head && !stager_alive(h, cap, head)) {
+        auto expected = staging_tag;
+        if (tag_at(h, cap, head).compare_exchange_strong(expected, abandoned_tag))
+          h->got_count.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (past(until))
+        return queue_errc::empty;
+      auto seen = h->put_seq.load();
+      lock.unlock();
+      // Spin for as long as a slow copy of its size takes (1 byte/ns), then make sure the
+      // writer lives before sleeping until some put wakes us.
+      auto tag = tag_at(h, cap, head);
+      if (spin_for_change(tag, staging_tag, std::chrono::nanoseconds{prefix.size}))
+        continue;
+      if (!stager_alive(h, cap, head)) {
+        suspect = head;
+        continue;
+      }
+      wait_while(h, h->put_seq, seen, h->getters_waiting,
+                 [&] { return tag.load() == staging_tag; }, until);
+      continue;
+    }
+    const std::byte* payload = payload_at(h, cap, head, prefix.tag);
     if (peek_position != nullptr) { // the record stays until pop(head)
       *peek_position = head;
       consume(context, payload, prefix.size);

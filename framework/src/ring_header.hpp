@@ -23,6 +23,8 @@ struct ring_header {
   std::uint64_t type_tag;      ///< What the records hold; open() checks it.
   std::uint64_t capacity;      ///< Bytes of record space; a multiple of 8.
   std::uint64_t max_items;     ///< 0: bounded by bytes only.
+  std::uint32_t stage_large;   ///< Large records are copied in outside the mutex (staged_tag).
+  std::uint32_t reserved;
   pthread_mutex_t mutex;       ///< Robust and process-shared: guards everything below, except
                                ///< that a mailbox's one reader moves head without it (get_batch).
   std::atomic<std::uint32_t> closed;
@@ -52,16 +54,34 @@ struct ring_header {
 
 struct record_prefix {
   std::uint32_t size;  ///< Payload bytes (a wrap record: the bytes skipped to the end).
-  std::uint32_t tag;   ///< record_tag or wrap_tag.
+  std::uint32_t tag;   ///< One of the tags below.
+};
+
+/// Follows the prefix of a staged record: the process copying it in.
+struct staging_owner {
+  std::int32_t pid;
+  std::uint32_t reserved;
+  std::uint64_t start_time;  ///< As in /proc/<pid>/stat: with the pid, unique across pid reuse.
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
 inline constexpr std::uint32_t ring_version = 3;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
+// A large record in a ring that stages them: reserved under the mutex as staging_tag, its bytes
+// copied in after the mutex is released, then committed by one release CAS of its tag to
+// staged_tag. A reader that finds the writer dead before that turns it into abandoned_tag (a
+// record nobody gets: its put never returned). Payload after the prefix and a staging_owner.
+inline constexpr std::uint32_t staging_tag = 0x47415453;        // "STAG"
+inline constexpr std::uint32_t staged_tag = 0x31474942;         // "BIG1"
+inline constexpr std::uint32_t abandoned_tag = 0x44414544;      // "DEAD"
+inline constexpr std::uint64_t staged_offset = sizeof(record_prefix) + sizeof(staging_owner);
+/// The least payload that is staged: below it the copy is too short to be worth the CAS.
+inline constexpr std::uint64_t stage_threshold = 64 * 1024;
 inline constexpr std::uint64_t data_offset = (sizeof(ring_header) + 63) / 64 * 64;
 
 static_assert(sizeof(record_prefix) == 8);
+static_assert(sizeof(staging_owner) == 16);
 static_assert(std::is_standard_layout_v<ring_header>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);

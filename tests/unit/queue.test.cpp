@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -187,6 +190,92 @@ TEST_CASE("scribbled positions and sizes are reported as corruption, never a cra
         break;
     }
   }
+}
+
+namespace {
+
+namespace layout = proctor::detail;
+
+/// The first record of a queue whose first item was staged (copied in outside the lock): its
+/// tag word and its writer, where a writer killed mid-copy would have left them.
+struct first_staged {
+  first_staged(const queue<std::string>& q, std::size_t capacity)
+    : at(raw(q, view) + (view.size() - capacity)) {
+    std::memcpy(&prefix, at, sizeof prefix);
+    std::memcpy(&owner, at + sizeof prefix, sizeof owner);
+  }
+  void set(std::uint32_t tag, layout::staging_owner who) {
+    std::memcpy(at + sizeof prefix, &who, sizeof who);
+    std::atomic_ref<std::uint32_t>{*reinterpret_cast<std::uint32_t*>(at + 4)}.store(tag);
+  }
+  proctor::shared_segment view;
+  std::byte* at;
+  layout::record_prefix prefix{};
+  layout::staging_owner owner{};
+};
+
+} // namespace
+
+TEST_CASE("a large item whose writer died while copying it in is skipped; the others arrive",
+          "[queue]") {
+  constexpr std::size_t capacity = 1 << 20;
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
+  std::string large(100'000, 'L');
+  REQUIRE(q.put(large));
+  REQUIRE(q.put(std::string("after")));
+  first_staged record{q, capacity};
+  REQUIRE(record.prefix.tag == layout::staged_tag); // large items are staged
+  REQUIRE(record.owner.pid == ::getpid());
+  // As left by a writer killed mid-copy whose pid now names another process (its start time
+  // differs): the record is uncommitted and its writer gone.
+  auto gone = record.owner;
+  gone.start_time += 1;
+  record.set(layout::staging_tag, gone);
+  CHECK(q.size() == 2);
+  auto got = q.get(5s);
+  REQUIRE(got);
+  CHECK(*got == "after");
+  CHECK(q.size() == 0);
+  CHECK(q.empty());
+  CHECK_FALSE(q.get_nowait());
+  REQUIRE(q.put(large)); // and the queue goes on
+  CHECK(*q.get(5s) == large);
+}
+
+TEST_CASE("a getter waits for a large item its live writer is still copying in", "[queue]") {
+  constexpr std::size_t capacity = 1 << 20;
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
+  std::string large(100'000, 'L');
+  REQUIRE(q.put(large));
+  first_staged record{q, capacity};
+  REQUIRE(record.prefix.tag == layout::staged_tag);
+  record.set(layout::staging_tag, record.owner); // not committed yet; its writer (we) lives
+  auto early = q.get(20ms);
+  REQUIRE_FALSE(early);
+  CHECK(early.error() == queue_errc::empty); // not skipped, not handed out half-copied
+  std::thread writer{[&] {
+    std::this_thread::sleep_for(50ms);
+    record.set(layout::staged_tag, record.owner); // the commit
+    q.put(std::string("next"));                   // whose put wakes the getter
+  }};
+  auto got = q.get(10s);
+  writer.join();
+  REQUIRE(got);
+  CHECK(*got == large);
+  CHECK(*q.get(5s) == "next");
+}
+
+TEST_CASE("a joinable queue copies large items under its lock: a task is never left uncounted",
+          "[queue]") {
+  proctor::joinable_queue<std::string> q{
+    proctor::joinable_queue<std::string>::options{.capacity_bytes = 1 << 20}};
+  REQUIRE(q.put(std::string(100'000, 'J')));
+  proctor::shared_segment view;
+  view = proctor::shared_segment::open(q.handle());
+  layout::record_prefix prefix{};
+  std::memcpy(&prefix, static_cast<std::byte*>(view.data()) + (view.size() - (1 << 20)), sizeof prefix);
+  CHECK(prefix.tag == layout::record_tag);
+  CHECK(q.unfinished_tasks() == 1);
 }
 
 TEST_CASE("joinable_queue counts tasks until each is marked done", "[queue]") {

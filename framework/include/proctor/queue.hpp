@@ -101,7 +101,7 @@ class queue {
  protected:
   explicit queue(detail::ring r) : ring_(std::move(r)) {}
   queue(options opts, std::uint64_t type_tag)
-    : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, type_tag)) {}
+    : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, type_tag, true)) {}
 
   status put_until(const T& item, detail::ring::deadline until) {
     thread_local std::vector<char> scratch;

@@ -20,7 +20,10 @@ struct ring_header;
 /// with one store at its end (a record exists once the tail moves past it). A process killed at
 /// any instruction leaves at most an invisible, half-written record; the next process to take the
 /// mutex is told its owner died and re-derives the count by walking the records. Records that do
-/// not check out (bad length or tag) mark the ring corrupt: reported, never followed.
+/// not check out (bad length or tag) mark the ring corrupt: reported, never followed. A large
+/// record that is copied in after the mutex (create()'s stage_large) is reserved under it with
+/// the writer's pid and start time, and committed by one CAS of its tag; a getter that finds it
+/// uncommitted and its writer gone skips it, as the put never returned.
 ///
 /// Copies share the segment; the creating process's last copy unlinks its name.
 /// @note Thread-safe and process-safe.
@@ -33,8 +36,11 @@ class ring {
 
   /// A ring of `capacity` payload bytes (rounded up to 8) holding at most `max_items` records
   /// (0: no count limit). `type_tag` names what the records hold; open() checks it.
+  /// `stage_large`: records of 64 KiB and more are copied in after the lock is released, so that
+  /// a getter copying one out (under the lock) and a putter copying the next one in work at the
+  /// same time. Not for a ring read with get_batch(), which already copies without the lock.
   [[nodiscard]] static ring create(std::size_t capacity, std::size_t max_items,
-                                   std::uint64_t type_tag);
+                                   std::uint64_t type_tag, bool stage_large = false);
 
   /// Maps an existing ring; throws shm_error(invalid) if it is not a ring or holds another type.
   [[nodiscard]] static ring open(const segment_handle& handle, std::uint64_t type_tag);
