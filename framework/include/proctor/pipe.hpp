@@ -1,5 +1,6 @@
 #pragma once
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,16 +43,17 @@ class connection {
     touch();
     if (!out_)
       return queue_errc::closed;
-    for (;;) {
+    for (bool first = true;; first = false) {
       // Whether the peer still lives is read from /proc: not on every message, but at least
       // every liveness_interval, and whenever the pipe is full.
-      auto now = std::chrono::steady_clock::now();
+      auto now = coarse_now();
       if (now - peer_checked_ >= liveness_interval) {
         if (!ends_->held(1 - side_))
           return queue_errc::closed;
         peer_checked_ = now;
       }
-      auto sent = out_->put(message, poll_slice);
+      // First without waiting for room, which needs no deadline (nor the clock to make one).
+      auto sent = first ? out_->put_now(message) : out_->put(message, poll_slice);
       if (sent || sent.error() != queue_errc::full)
         return sent;
       peer_checked_ = {};
@@ -110,7 +112,21 @@ class connection {
     bool ring_wait(std::chrono::steady_clock::time_point until) {
       return this->ring_.wait_nonempty(until);
     }
+    /// put_nowait() and get_nowait() without reading the clock.
+    status put_now(const T& item) { return this->put_until(item, past); }
+    result get_now() { return this->get_until(past); }
+
+   private:
+    static constexpr std::chrono::steady_clock::time_point past{};
   };
+
+  /// The monotonic clock to a few milliseconds, at a fraction of its cost: for liveness_interval.
+  static std::chrono::steady_clock::time_point coarse_now() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); // steady_clock's clock, at tick resolution
+    return std::chrono::steady_clock::time_point{std::chrono::seconds{ts.tv_sec}
+                                                 + std::chrono::nanoseconds{ts.tv_nsec}};
+  }
 
   connection() = default;
   connection(std::optional<queue<T>> in, std::optional<queue<T>> out,
@@ -137,6 +153,9 @@ class connection {
     touch();
     if (!in_)
       return queue_errc::closed;
+    // First without waiting, which reads no clock: a message that is there is taken at once.
+    if (auto got = in_->get_now(); got || got.error() != queue_errc::empty)
+      return got;
     for (;;) {
       auto slice = std::chrono::steady_clock::now() + poll_slice;
       if (until && *until < slice)
