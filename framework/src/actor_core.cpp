@@ -81,10 +81,13 @@ constexpr std::chrono::microseconds io_poll_interval{50};
 constexpr std::chrono::seconds futex_recheck{60};
 /// How often a watch of a scoped_actor looks at its cell: the latency of its DOWN.
 constexpr std::chrono::milliseconds scoped_watch_period{20};
-/// How many looks at the mailbox (a pause apart, ~1 µs in all here) between two yields while an
-/// actor spins: a yield is a system call (~0.25 µs) that a message arriving meanwhile waits out,
-/// but a spin that never yields can keep a partner from a loaded machine's only free core.
-constexpr unsigned looks_per_yield = 64;
+/// How many looks at the mailbox between two yields while an actor spins (~1 µs in all here): a
+/// yield is a system call (~0.25 µs) that a message arriving meanwhile waits out, but a spin that
+/// never yields can keep a partner from a loaded machine's only free core.
+constexpr unsigned looks_per_yield = 16;
+/// Pause instructions between two looks (~64 ns): each look pulls the line the sender writes
+/// next, and a sender that finds it taken waits for it (counting ran ~8% faster than with one).
+constexpr unsigned pauses_per_look = 4;
 constexpr std::chrono::microseconds looks_between_yields{1}; ///< what they take, about
 constexpr std::size_t batch = 64;
 
@@ -286,7 +289,8 @@ bool actor_core::idle_wait(deadline until) {
       return false;
     }
     if (i % looks_per_yield != 0) {
-      __builtin_ia32_pause();
+      for (unsigned k = 0; k < pauses_per_look; ++k)
+        __builtin_ia32_pause();
       continue;
     }
     auto now = clock::now();
