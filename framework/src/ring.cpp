@@ -475,7 +475,9 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
     if (is_data) {
       consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
       ++n;
-      h->got_count.fetch_add(1, std::memory_order_relaxed);
+      // The only reader counts alone: a plain store, no locked instruction.
+      h->got_count.store(h->got_count.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
     }
     head += span;
     // Each record leaves as it is copied (release: the copy is done before a writer reuses the
