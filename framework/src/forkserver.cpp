@@ -85,6 +85,38 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) no
   return n;
 }
 
+/// What the zygote tells its reaper (see zygote::start_reaper()).
+struct reaper_note {
+  enum kind_t : int32_t { adopt, exited } kind; ///< adopt: with the child's status socket
+  int32_t pid;
+  int32_t status;                               ///< exited: wait status
+};
+
+/// The zygote's reaper: holds the status sockets of the zygote's children and writes each its
+/// child's wait status, as the zygote learns them. Ends when the zygote closes the channel.
+[[noreturn]] void run_reaper(int chan) {
+  std::map<pid_t, unique_fd> held;
+  for (;;) {
+    reaper_note note{};
+    int fd = -1;
+    ssize_t n = recv_with_fd(chan, &note, sizeof note, fd);
+    if (n == 0 || (n < 0 && errno != EMFILE))
+      ::_exit(0); // the zygote is gone: its children go too; what is held closes (EOF)
+    unique_fd status{fd};
+    if (n != sizeof note)
+      continue;
+    if (note.kind == reaper_note::adopt && status) {
+      held[note.pid] = std::move(status);
+    } else if (note.kind == reaper_note::exited) {
+      if (auto pos = held.find(note.pid); pos != held.end()) {
+        zygote_reply reply{zygote_reply::exited, note.pid, note.status};
+        send_with_fd(pos->second.get(), &reply, sizeof(reply), -1);
+        held.erase(pos);
+      }
+    }
+  }
+}
+
 /// The zygote: forks children on request, reports their end. Single-threaded, never returns.
 class zygote {
  public:
@@ -132,6 +164,59 @@ class zygote {
       files.rlim_cur = files.rlim_max;
       ::setrlimit(RLIMIT_NOFILE, &files);
     }
+    start_reaper();
+  }
+
+  // -- the reaper: a process that holds the children's status sockets ---------------------------
+  //
+  // Every fork copies the forking process's descriptor table, and the child then closes what it
+  // inherited: with one status socket per live child held here, a fork would cost more with every
+  // child (~60 µs more per thousand). The zygote hands each status socket to the reaper, a child
+  // of its own that never forks, and tells it the wait status when it reaps the child. Without a
+  // reaper (it could not start, or was killed) the zygote holds the sockets itself.
+
+  void start_reaper() {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+      return;
+    unique_fd mine{pair[0]}, theirs{pair[1]};
+    pid_t self = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_NAME, "proctor-reaper");
+      become_forked_child(self, theirs.get());
+      run_reaper(theirs.get());
+    }
+    if (pid < 0)
+      return;
+    reaper_pid_ = pid;
+    reaper_ = std::move(mine);
+  }
+
+  /// Gives `status` (the socket on which `pid`'s end is reported) to the reaper if there is one;
+  /// otherwise keeps it.
+  void hold_status(pid_t pid, unique_fd status) {
+    reaper_note note{reaper_note::adopt, pid, 0};
+    if (reaper_ && send_with_fd(reaper_.get(), &note, sizeof note, status.get())) {
+      children_.emplace(pid, unique_fd{}); // reported through the reaper
+      return;
+    }
+    reaper_.reset();
+    children_.emplace(pid, std::move(status));
+  }
+
+  /// Reports `pid`'s wait status to whoever waits for it.
+  void report_exit(pid_t pid, int wstatus, const unique_fd& status) {
+    if (status) {
+      zygote_reply reply{zygote_reply::exited, pid, wstatus};
+      send_with_fd(status.get(), &reply, sizeof(reply), -1);
+      return;
+    }
+    // Held by the reaper. If it is gone, so is the socket: the parent reads end of file, then
+    // the child's end from its pidfd.
+    reaper_note note{reaper_note::exited, pid, wstatus};
+    if (reaper_ && !send_with_fd(reaper_.get(), &note, sizeof note, -1))
+      reaper_.reset();
   }
 
   void serve_one() {
@@ -173,7 +258,7 @@ class zygote {
     }
     zygote_reply reply{zygote_reply::started, child.pid, 0};
     send_with_fd(status.get(), &reply, sizeof(reply), child.pidfd.get());
-    children_.emplace(child.pid, std::move(status));
+    hold_status(child.pid, std::move(status));
     if (!req.spawn)
       make_spare(); // for the next request, while this child starts
   }
@@ -296,11 +381,15 @@ class zygote {
         spare_feed_.reset();
         continue;
       }
+      if (pid == reaper_pid_) { // killed: the sockets it held are closed (end of file)
+        reaper_pid_ = 0;
+        reaper_.reset();
+        continue;
+      }
       auto pos = children_.find(pid);
       if (pos == children_.end())
         continue;
-      zygote_reply reply{zygote_reply::exited, pid, wstatus};
-      send_with_fd(pos->second.get(), &reply, sizeof(reply), -1);
+      report_exit(pid, wstatus, pos->second);
       children_.erase(pos);
     }
   }
@@ -310,6 +399,11 @@ class zygote {
     // is reaped here: nobody would wait for it, and an orphan stays a zombie until init reaps it.
     if (spare_pid_ != 0)
       discard_child(spare_pid_);
+    if (reaper_pid_ != 0) { // it ends at end of file, after what it was told
+      reaper_.reset();
+      while (::waitpid(reaper_pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
     ::_exit(0);
   }
 
@@ -320,6 +414,8 @@ class zygote {
   std::map<pid_t, unique_fd> children_;
   pid_t spare_pid_ = 0;
   unique_fd spare_feed_;
+  pid_t reaper_pid_ = 0;
+  unique_fd reaper_;
 };
 
 } // namespace

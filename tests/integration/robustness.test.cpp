@@ -153,8 +153,9 @@ TEST_CASE("a handler the parent installed does not follow the child", "[robustne
 
 namespace {
 
-/// The forkserver's spare child (named proctor-spare), waiting up to `patience`; 0 if none.
-pid_t find_spare(std::chrono::milliseconds patience) {
+/// The forkserver's live child named `comm` (proctor-spare, proctor-reaper), waiting up to
+/// `patience`; 0 if none.
+pid_t find_zygote_helper(const std::string& comm, std::chrono::milliseconds patience) {
   auto deadline = std::chrono::steady_clock::now() + patience;
   for (;;) {
     pid_t zygote = proctor::forkserver_pid();
@@ -173,14 +174,17 @@ pid_t find_spare(std::chrono::milliseconds patience) {
       char state = '?';
       pid_t ppid = 0;
       std::istringstream(line.substr(close + 2)) >> state >> ppid;
-      if (ppid == zygote && line.substr(open + 1, close - open - 1) == "proctor-spare"
-          && state != 'Z')
+      if (ppid == zygote && line.substr(open + 1, close - open - 1) == comm && state != 'Z')
         return static_cast<pid_t>(std::stoi(name));
     }
     if (std::chrono::steady_clock::now() >= deadline)
       return 0;
     std::this_thread::sleep_for(1ms);
   }
+}
+
+pid_t find_spare(std::chrono::milliseconds patience) {
+  return find_zygote_helper("proctor-spare", patience);
 }
 
 } // namespace
@@ -214,5 +218,32 @@ TEST_CASE("the forkserver forks a spare child ahead of the next start, and a sta
   third.join();
   CHECK(third.exitcode() == 5);
   CHECK(third.pid() != spare);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("the forkserver's reaper reports its children's ends; once it is killed, running "
+          "children still end and new ones are reported by the zygote itself",
+          "[robustness]") {
+  leftover_guard guard;
+  auto ctx = proctor::get_context(start_method::forkserver);
+  auto running = ctx.make_process(entry<probe_sleep_ms>, 300);
+  running.start();
+  auto first = ctx.make_process(entry<probe_exit>, 3);
+  first.start();
+  first.join();
+  CHECK(first.exitcode() == 3); // reported through the reaper
+  pid_t reaper = find_zygote_helper("proctor-reaper", 30'000ms);
+  REQUIRE(reaper > 0);
+  REQUIRE(::kill(reaper, SIGKILL) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!is_dead(reaper) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  // The running child's report died with the reaper: its end is still seen, from its pidfd.
+  REQUIRE(running.join(30s));
+  CHECK_FALSE(running.is_alive());
+  auto next = ctx.make_process(entry<probe_exit>, 5);
+  next.start();
+  next.join();
+  CHECK(next.exitcode() == 5); // reported by the zygote
   REQUIRE_NO_LEFTOVERS(guard);
 }

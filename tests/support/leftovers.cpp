@@ -78,8 +78,10 @@ std::vector<pid_t> descendants() {
   pid_t zygote = forkserver_pid();
   for (pid_t pid : all_pids()) {
     proc_stat st;
-    // The zygote's spare (a child forked ahead of the next start) lives as long as the zygote.
-    if (read_stat(pid, st) && !(st.ppid == zygote && st.comm == "proctor-spare"))
+    // The zygote's helpers (its spare, forked ahead of the next start, and its reaper) live as
+    // long as the zygote.
+    if (read_stat(pid, st)
+        && !(st.ppid == zygote && (st.comm == "proctor-spare" || st.comm == "proctor-reaper")))
       children_of.emplace(st.ppid, pid);
   }
   std::vector<pid_t> out;

@@ -63,8 +63,10 @@ std::vector<process_id> descendants() {
       auto pid = static_cast<pid_t>(std::strtol(e->d_name, &end, 10));
       if (end == e->d_name || *end != '\0')
         continue;
-      // The zygote's spare (a child forked ahead of its next start) lives as long as the zygote.
-      if (auto st = read_stat(pid); st && !(st->ppid == zygote && st->comm == "proctor-spare"))
+      // The zygote's helpers (its spare, forked ahead of its next start, and its reaper) live as
+      // long as the zygote.
+      if (auto st = read_stat(pid);
+          st && !(st->ppid == zygote && (st->comm == "proctor-spare" || st->comm == "proctor-reaper")))
         children_of.emplace(st->ppid, process_id{pid, st->start_time});
     }
     ::closedir(d);

@@ -17,8 +17,9 @@ namespace proctor {
 void init(int argc, char** argv);
 
 /// The forkserver zygote's pid, or 0 while this process has none. It is a child of this process
-/// and exits when this process does. Once it has started a child, it keeps one spare child
-/// (named proctor-spare) forked ahead of the next start, which dies with it.
+/// and exits when this process does. It has a child of its own that reports its children's ends
+/// (named proctor-reaper), and once it has started a child, one spare child (proctor-spare)
+/// forked ahead of the next start; both die with it.
 [[nodiscard]] int forkserver_pid();
 
 } // namespace proctor
