@@ -13,7 +13,6 @@
 #include "futex.hpp"
 #include "proctor/shm_error.hpp"
 #include "ring_header.hpp"
-#include "segment_name.hpp"
 
 namespace proctor::detail {
 
@@ -61,12 +60,10 @@ const std::byte* payload_at(ring_header* h, std::uint64_t cap, std::uint64_t pos
   return data_of(h) + pos % cap + (tag == record_tag ? sizeof(record_prefix) : staged_offset);
 }
 
-/// True if the process copying in the staging record at `pos` still runs.
-bool stager_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+staging_owner read_owner(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   staging_owner owner;
   std::memcpy(&owner, data_of(h) + pos % cap + sizeof(record_prefix), sizeof owner);
-  auto run = live_run(owner.pid);
-  return run && run->start_time == owner.start_time;
+  return owner;
 }
 
 void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_prefix p) {
@@ -143,6 +140,67 @@ void repair(ring_header* h, std::uint64_t cap) {
   h->put_count.store(h->got_count.load() + n);
 }
 
+/// Turns every staging record whose writer held stage slot `slot` into an abandoned one: that
+/// writer died. Under the ring's mutex.
+void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
+  auto head = h->head.load(std::memory_order_relaxed);
+  auto tail = h->tail.load(std::memory_order_relaxed);
+  if (!positions_sane(head, tail, cap))
+    return;
+  for (auto pos = head; pos != tail;) {
+    bool is_data = false;
+    auto span = record_span(h, cap, pos, tail, is_data);
+    if (span == 0)
+      return; // reported by whoever walks it next
+    auto tag = tag_at(h, cap, pos);
+    auto expected = staging_tag;
+    if (tag.load(std::memory_order_acquire) == staging_tag && read_owner(h, cap, pos).slot == slot
+        && tag.compare_exchange_strong(expected, abandoned_tag))
+      h->got_count.fetch_add(1, std::memory_order_relaxed);
+    pos += span;
+  }
+}
+
+/// A free stage slot, now held by the caller; nullopt if all are busy. A slot whose holder died
+/// is taken over once that holder's record is abandoned. Under the ring's mutex.
+std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) {
+  for (std::uint32_t k = 0; k < stage_slot_count; ++k) {
+    int rc = ::pthread_mutex_trylock(&h->stage_slots[k]);
+    if (rc == EOWNERDEAD) {
+      abandon_staged_by(h, cap, k);
+      ::pthread_mutex_consistent(&h->stage_slots[k]);
+      rc = 0;
+    }
+    if (rc == 0)
+      return k;
+  }
+  return std::nullopt;
+}
+
+/// What became of the writer of a staging record, as the kernel knows it. Under the ring's mutex.
+enum class stager { copying, finished, gone };
+
+stager stager_of(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+  auto slot = read_owner(h, cap, pos).slot;
+  if (slot >= stage_slot_count)
+    return stager::gone; // scribbled: no writer will ever commit it
+  int rc = ::pthread_mutex_trylock(&h->stage_slots[slot]);
+  switch (rc) {
+    case 0:
+      ::pthread_mutex_unlock(&h->stage_slots[slot]);
+      return stager::finished; // it let go of its slot: committed, or it never held it
+    case EOWNERDEAD:
+      abandon_staged_by(h, cap, slot);
+      ::pthread_mutex_consistent(&h->stage_slots[slot]);
+      ::pthread_mutex_unlock(&h->stage_slots[slot]);
+      return stager::gone;
+    case ENOTRECOVERABLE:
+      return stager::gone; // its holder died and so did the one told of it
+    default:
+      return stager::copying; // EBUSY: held by a live thread
+  }
+}
+
 /// Holds the ring's mutex; repairs the ring if its previous holder died.
 class ring_lock {
  public:
@@ -208,10 +266,13 @@ void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline u
 }
 
 /// Spins briefly until `word` moves from `seen`; true if it did.
+/// `at_least`: spins longer (for a copy of that long), but never past `until`.
 template <class Word, class T>
-bool spin_for_change(const Word& word, T seen,
+bool spin_for_change(const Word& word, T seen, ring::deadline until = std::nullopt,
                      std::chrono::nanoseconds at_least = std::chrono::nanoseconds{0}) {
   auto stop = clock::now() + std::max<std::chrono::nanoseconds>(spin_time, at_least);
+  if (until && *until < stop)
+    stop = *until;
   for (int i = 0;; ++i) {
     if (word.load(std::memory_order_acquire) != seen)
       return true;
@@ -233,12 +294,16 @@ bool spin_for_change(const Word& word, T seen,
 // or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
 // locked instruction on the line the other side reads.
 
-/// After a put: wakes one getter if any waits.
-void wake_getter(ring_header* h) {
+/// After a put: wakes one getter if any waits (all: each of them, for a record that getters
+/// may have been waiting behind).
+void wake_getter(ring_header* h, bool all = false) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
     h->put_seq.fetch_add(1);
-    futex_wake(h->put_seq, 1);
+    if (all)
+      futex_wake(h->put_seq);
+    else
+      futex_wake(h->put_seq, 1);
   }
 }
 
@@ -253,11 +318,13 @@ void wake_putters(ring_header* h) {
 
 /// Sleeps on `word` (which held `seen` before the caller last looked) while `unchanged()`;
 /// `waiting` counts the sleeper meanwhile.
+/// `even_closed`: sleeps in a closed ring too (for a commit, which closing does not prevent).
 template <class Unchanged>
 void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
-                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, ring::deadline until) {
+                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, ring::deadline until,
+                bool even_closed = false) {
   waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
-  if (unchanged() && h->closed.load() == 0)
+  if (unchanged() && (even_closed || h->closed.load() == 0))
     park(word, seen, until);
   waiting.fetch_sub(1);
 }
@@ -287,6 +354,9 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
   ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
   int rc = ::pthread_mutex_init(&h->mutex, &attr);
+  for (auto& slot : h->stage_slots)
+    if (rc == 0)
+      rc = ::pthread_mutex_init(&slot, &attr);
   ::pthread_mutexattr_destroy(&attr);
   if (rc != 0)
     throw shm_error(shm_errc::system, std::string{"queue: pthread_mutex_init: "} + std::strerror(rc));
@@ -312,23 +382,15 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
 std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  std::uint64_t need = sizeof(record_prefix) + round8(size);
-  if (size > UINT32_MAX || need > cap)
+  const std::uint64_t plain_need = sizeof(record_prefix) + round8(size);
+  if (size > UINT32_MAX || plain_need > cap)
     return queue_errc::too_large;
   // A large record is copied in after the lock is released, so that getters (and other putters)
-  // need not wait for the copy: its reservation names the copying process, so that a getter can
-  // tell a slow copy from a writer that died.
-  std::optional<segment_run> stager;
-  // Not in a joinable queue: a task counted for a record whose writer died would never be done.
-  if (size >= stage_threshold && header_->stage_large && !header_->count_tasks
-      && staged_offset + round8(size) <= cap) {
-    try {
-      stager = current_run();
-      need = staged_offset + round8(size);
-    } catch (const shm_error&) {
-      // No /proc: copied under the lock like any other record.
-    }
-  }
+  // need not wait for the copy. Its writer holds a stage slot meanwhile, so that a getter can
+  // tell a slow copy from a writer that died. Not in a joinable queue: a task counted for a
+  // record whose writer died would never be done.
+  const bool stage = size >= stage_threshold && header_->stage_large && !header_->count_tasks
+                     && staged_offset + round8(size) <= cap;
   for (;;) {
     ring_lock lock{h, cap, until};
     if (!lock.held())
@@ -345,6 +407,9 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       h->corrupt.store(1);
       return queue_errc::corrupt;
     }
+    // No free slot (several large puts at once): copied under the lock.
+    auto slot = stage ? take_stage_slot(h, cap) : std::nullopt;
+    const std::uint64_t need = slot ? staged_offset + round8(size) : plain_need;
     std::uint64_t contiguous = cap - tail % cap;
     if (head == tail && need > contiguous) {
       // Empty: restart at the beginning of the space, so that any record that fits at all fits.
@@ -356,11 +421,11 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     std::uint64_t waste = need > contiguous ? contiguous : 0;
     bool room = waste + need <= cap - (tail - head)
                 && (h->max_items == 0 || held(h) < h->max_items);
-    if (room && stager) {
+    if (room && slot) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
       auto at = tail + waste;
-      staging_owner owner{stager->pid, 0, stager->start_time};
+      staging_owner owner{*slot, static_cast<std::int32_t>(::getpid()), 0};
       std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), &owner, sizeof owner);
       write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), staging_tag});
       h->tail.store(at + need, std::memory_order_release); // reserved: later records go after it
@@ -370,15 +435,18 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       // The space is ours until a getter has taken the record, which it cannot before the commit.
       std::memcpy(data_of(h) + at % cap + staged_offset, data, size);
       auto expected = staging_tag;
-      if (!tag_at(h, cap, at).compare_exchange_strong(expected, staged_tag,
-                                                      std::memory_order_release,
-                                                      std::memory_order_relaxed)) {
+      bool committed = tag_at(h, cap, at).compare_exchange_strong(
+        expected, staged_tag, std::memory_order_release, std::memory_order_relaxed);
+      ::pthread_mutex_unlock(&h->stage_slots[*slot]); // after the commit: see stager_of()
+      if (!committed) {
         h->corrupt.store(1); // only a scribble makes a getter abandon a live writer's record
         return queue_errc::corrupt;
       }
-      wake_getter(h);
+      wake_getter(h, true); // getters may have been waiting behind it, woken by later puts
       return std::nullopt;
     }
+    if (slot)
+      ::pthread_mutex_unlock(&h->stage_slots[*slot]);
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
@@ -404,7 +472,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     auto seen = h->get_seq.load();
     lock.unlock();
     // A getter frees room once it has copied a record out: spin for about that long first.
-    if (spin_for_change(h->head, head, std::chrono::nanoseconds{need}))
+    if (spin_for_change(h->head, head, until, std::chrono::nanoseconds{need}))
       continue;
     wait_for_move(h, h->get_seq, seen, h->putters_waiting, h->head, head, until);
   }
@@ -492,7 +560,6 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
                                      std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  std::optional<std::uint64_t> suspect; // a staging record whose writer looked dead
   for (;;) {
     ring_lock lock{h, cap, until};
     if (!lock.held())
@@ -508,7 +575,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
         return queue_errc::empty;
       auto seen = h->put_seq.load();
       lock.unlock();
-      if (spin_for_change(h->tail, tail))
+      if (spin_for_change(h->tail, tail, until))
         continue;
       wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
       continue;
@@ -524,34 +591,34 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       return queue_errc::corrupt;
     }
     if (!is_data) { // a wrap record, or an abandoned one: skip it
-      h->head.store(head + span, std::memory_order_relaxed);
-      continue;     // the lock is released and taken again: cheap, and keeps this loop simple
+      h->head.store(head + span, std::memory_order_release);
+      lock.unlock(); // taken again: cheap, and keeps this loop simple
+      wake_putters(h);
+      continue;
     }
     auto prefix = read_prefix(h, cap, head);
     if (prefix.tag == staging_tag) {
-      // Its writer copies it in without the lock. Looked at again under the lock before it is
-      // given up: only a writer that is gone for sure loses its record (its put never returned).
-      if (suspect == head && !stager_alive(h, cap, head)) {
-        auto expected = staging_tag;
+      // Its writer copies it in without the lock. Given up only once the kernel says that
+      // writer died holding its slot: its put never returned.
+      auto writer = stager_of(h, cap, head);
+      if (writer != stager::copying) {
+        auto expected = staging_tag; // finished: committed since the tag was read, or scribbled
         if (tag_at(h, cap, head).compare_exchange_strong(expected, abandoned_tag))
           h->got_count.fetch_add(1, std::memory_order_relaxed);
-        continue;
+        continue; // looked at again under the lock
       }
       if (past(until))
         return queue_errc::empty;
       auto seen = h->put_seq.load();
       lock.unlock();
-      // Spin for as long as a slow copy of its size takes (1 byte/ns), then make sure the
-      // writer lives before sleeping until some put wakes us.
+      // Spin for as long as a slow copy of its size takes (1 byte/ns), then sleep until a put
+      // wakes us (its commit wakes every getter). A closed ring still gets the commit.
       auto tag = tag_at(h, cap, head);
-      if (spin_for_change(tag, staging_tag, std::chrono::nanoseconds{prefix.size}))
+      if (spin_for_change(tag, staging_tag, until, std::chrono::nanoseconds{prefix.size}))
         continue;
-      if (!stager_alive(h, cap, head)) {
-        suspect = head;
-        continue;
-      }
       wait_while(h, h->put_seq, seen, h->getters_waiting,
-                 [&] { return tag.load() == staging_tag; }, until);
+                 [&] { return h->head.load() == head && tag.load() == staging_tag; }, until,
+                 true);
       continue;
     }
     const std::byte* payload = payload_at(h, cap, head, prefix.tag);
@@ -587,7 +654,7 @@ bool ring::wait_nonempty(deadline until) {
       return true;
     if (past(until))
       return false;
-    if (spin_for_change(h->tail, tail))
+    if (spin_for_change(h->tail, tail, until))
       continue;
     wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
   }

@@ -50,6 +50,11 @@ struct ring_header {
   std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by a get that sees a
                                                ///< putter waiting, and by close.
   std::atomic<std::uint32_t> putters_waiting;
+
+  /// Robust process-shared mutexes, one per large record being copied in: its writer holds one
+  /// from its reservation to its commit, so a getter asks the kernel whether it still lives (a
+  /// trylock that says EOWNERDEAD), rather than guessing from pids.
+  alignas(64) pthread_mutex_t stage_slots[8];
 };
 
 struct record_prefix {
@@ -57,21 +62,22 @@ struct record_prefix {
   std::uint32_t tag;   ///< One of the tags below.
 };
 
-/// Follows the prefix of a staged record: the process copying it in.
+/// Follows the prefix of a staged record: who copies it in.
 struct staging_owner {
-  std::int32_t pid;
-  std::uint32_t reserved;
-  std::uint64_t start_time;  ///< As in /proc/<pid>/stat: with the pid, unique across pid reuse.
+  std::uint32_t slot;        ///< The stage_slots mutex its writer holds until the commit.
+  std::int32_t pid;          ///< For a reader of the segment; never trusted.
+  std::uint64_t reserved;
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
 inline constexpr std::uint32_t ring_version = 3;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
-// A large record in a ring that stages them: reserved under the mutex as staging_tag, its bytes
-// copied in after the mutex is released, then committed by one release CAS of its tag to
-// staged_tag. A reader that finds the writer dead before that turns it into abandoned_tag (a
-// record nobody gets: its put never returned). Payload after the prefix and a staging_owner.
+// A large record in a ring that stages them: reserved under the mutex as staging_tag while its
+// writer holds a stage slot, its bytes copied in after the mutex is released, then committed by
+// one release CAS of its tag to staged_tag before the slot is let go. A reader that finds the
+// slot's holder dead turns the record into abandoned_tag (nobody gets it: its put never
+// returned). Payload after the prefix and a staging_owner.
 inline constexpr std::uint32_t staging_tag = 0x47415453;        // "STAG"
 inline constexpr std::uint32_t staged_tag = 0x31474942;         // "BIG1"
 inline constexpr std::uint32_t abandoned_tag = 0x44414544;      // "DEAD"
@@ -86,5 +92,7 @@ static_assert(std::is_standard_layout_v<ring_header>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::is_trivially_copyable_v<pthread_mutex_t>);
+inline constexpr std::uint32_t stage_slot_count =
+  sizeof(ring_header::stage_slots) / sizeof(ring_header::stage_slots[0]);
 
 } // namespace proctor::detail

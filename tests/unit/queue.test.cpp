@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -200,16 +201,27 @@ namespace layout = proctor::detail;
 /// tag word and its writer, where a writer killed mid-copy would have left them.
 struct first_staged {
   first_staged(const queue<std::string>& q, std::size_t capacity)
-    : at(raw(q, view) + (view.size() - capacity)) {
+    : at(raw(q, view) + (view.size() - capacity)),
+      header(reinterpret_cast<layout::ring_header*>(view.data())) {
     std::memcpy(&prefix, at, sizeof prefix);
     std::memcpy(&owner, at + sizeof prefix, sizeof owner);
   }
-  void set(std::uint32_t tag, layout::staging_owner who) {
+  /// The record as its writer leaves it while copying in, holding stage slot `slot`.
+  void stage(std::uint32_t slot) {
+    auto who = owner;
+    who.slot = slot;
     std::memcpy(at + sizeof prefix, &who, sizeof who);
-    std::atomic_ref<std::uint32_t>{*reinterpret_cast<std::uint32_t*>(at + 4)}.store(tag);
+    tag().store(layout::staging_tag);
   }
+  void commit() { tag().store(layout::staged_tag); }
+  std::atomic_ref<std::uint32_t> tag() {
+    return std::atomic_ref<std::uint32_t>{*reinterpret_cast<std::uint32_t*>(at + 4)};
+  }
+  pthread_mutex_t& slot(std::uint32_t k) { return header->stage_slots[k]; }
+
   proctor::shared_segment view;
   std::byte* at;
+  layout::ring_header* header;
   layout::record_prefix prefix{};
   layout::staging_owner owner{};
 };
@@ -225,20 +237,20 @@ TEST_CASE("a large item whose writer died while copying it in is skipped; the ot
   REQUIRE(q.put(std::string("after")));
   first_staged record{q, capacity};
   REQUIRE(record.prefix.tag == layout::staged_tag); // large items are staged
-  REQUIRE(record.owner.pid == ::getpid());
-  // As left by a writer killed mid-copy whose pid now names another process (its start time
-  // differs): the record is uncommitted and its writer gone.
-  auto gone = record.owner;
-  gone.start_time += 1;
-  record.set(layout::staging_tag, gone);
+  // As a writer killed mid-copy leaves it: uncommitted, its stage slot held by a thread that is
+  // gone (the kernel marks a robust mutex's owner dead).
+  record.stage(3);
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record.slot(3)) == 0); }}.join();
   CHECK(q.size() == 2);
-  auto got = q.get(5s);
+  auto got = q.get_nowait(); // not even a getter that never waits is held up by it
   REQUIRE(got);
   CHECK(*got == "after");
   CHECK(q.size() == 0);
   CHECK(q.empty());
   CHECK_FALSE(q.get_nowait());
-  REQUIRE(q.put(large)); // and the queue goes on
+  REQUIRE(q.put(large)); // and the queue goes on, its slots too
+  REQUIRE(q.put(large));
+  CHECK(*q.get(5s) == large);
   CHECK(*q.get(5s) == large);
 }
 
@@ -249,15 +261,24 @@ TEST_CASE("a getter waits for a large item its live writer is still copying in",
   REQUIRE(q.put(large));
   first_staged record{q, capacity};
   REQUIRE(record.prefix.tag == layout::staged_tag);
-  record.set(layout::staging_tag, record.owner); // not committed yet; its writer (we) lives
+  std::atomic<int> step{0};
+  std::thread writer{[&] { // still copying: holds slot 5 until told to commit
+    REQUIRE(::pthread_mutex_lock(&record.slot(5)) == 0);
+    step = 1;
+    while (step.load() != 2)
+      std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(50ms);
+    record.commit();
+    ::pthread_mutex_unlock(&record.slot(5));
+    q.put(std::string("next")); // a commit wakes the getters; so does this put
+  }};
+  while (step.load() != 1)
+    std::this_thread::sleep_for(1ms);
+  record.stage(5);
   auto early = q.get(20ms);
   REQUIRE_FALSE(early);
   CHECK(early.error() == queue_errc::empty); // not skipped, not handed out half-copied
-  std::thread writer{[&] {
-    std::this_thread::sleep_for(50ms);
-    record.set(layout::staged_tag, record.owner); // the commit
-    q.put(std::string("next"));                   // whose put wakes the getter
-  }};
+  step = 2;
   auto got = q.get(10s);
   writer.join();
   REQUIRE(got);
