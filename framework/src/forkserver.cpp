@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -26,8 +27,9 @@ namespace proctor::detail {
 
 namespace {
 
-/// Sends `msg` with `fd` attached (fd < 0: none). Returns false if the peer is gone.
-bool send_with_fd(int sock, const void* msg, size_t len, int fd) noexcept {
+/// Sends `msg` with `fd` attached (fd < 0: none). Returns false (errno set) if it could not:
+/// the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full.
+bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
   iovec iov{const_cast<void*>(msg), len};
   msghdr hdr{};
   hdr.msg_iov = &iov;
@@ -43,7 +45,7 @@ bool send_with_fd(int sock, const void* msg, size_t len, int fd) noexcept {
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
   for (;;) {
-    ssize_t n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL | flags);
     if (n >= 0)
       return static_cast<size_t>(n) == len;
     if (errno != EINTR)
@@ -125,12 +127,16 @@ class zygote {
   [[noreturn]] void run() {
     setup();
     for (;;) {
-      pollfd fds[2] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
+      // The reaper's channel only while notes wait for room in it.
+      pollfd fds[3] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {reaper_.get(), POLLOUT, 0}};
+      nfds_t n = reaper_ && !backlog_.empty() ? 3 : 2;
+      if (::poll(fds, n, -1) < 0) {
         if (errno == EINTR)
           continue;
         ::_exit(2);
       }
+      if (n == 3 && fds[2].revents != 0)
+        flush_backlog();
       if (fds[1].revents & POLLIN)
         reap();
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
@@ -180,6 +186,9 @@ class zygote {
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
       return;
     unique_fd mine{pair[0]}, theirs{pair[1]};
+    // Never blocks the zygote: a reaper that is stopped, or slow, must not stop its starts.
+    if (::fcntl(mine.get(), F_SETFL, O_NONBLOCK) != 0)
+      return;
     pid_t self = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -193,15 +202,23 @@ class zygote {
     reaper_ = std::move(mine);
   }
 
-  /// Gives `status` (the socket on which `pid`'s end is reported) to the reaper if there is one;
-  /// otherwise keeps it.
+  /// True if a failed send to the reaper means that it is gone (not merely busy or full).
+  static bool reaper_lost(int err) {
+    return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN;
+  }
+
+  /// Gives `status` (the socket on which `pid`'s end is reported) to the reaper if it can take it
+  /// now; otherwise keeps it. An adoption is never queued: the zygote keeps what it cannot hand.
   void hold_status(pid_t pid, unique_fd status) {
-    reaper_note note{reaper_note::adopt, pid, 0};
-    if (reaper_ && send_with_fd(reaper_.get(), &note, sizeof note, status.get())) {
-      children_.emplace(pid, unique_fd{}); // reported through the reaper
-      return;
+    if (reaper_ && backlog_.empty()) {
+      reaper_note note{reaper_note::adopt, pid, 0};
+      if (send_with_fd(reaper_.get(), &note, sizeof note, status.get(), MSG_DONTWAIT)) {
+        children_.emplace(pid, unique_fd{}); // reported through the reaper
+        return;
+      }
+      if (reaper_lost(errno))
+        reaper_.reset();
     }
-    reaper_.reset();
     children_.emplace(pid, std::move(status));
   }
 
@@ -212,11 +229,24 @@ class zygote {
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
       return;
     }
-    // Held by the reaper. If it is gone, so is the socket: the parent reads end of file, then
-    // the child's end from its pidfd.
-    reaper_note note{reaper_note::exited, pid, wstatus};
-    if (reaper_ && !send_with_fd(reaper_.get(), &note, sizeof note, -1))
-      reaper_.reset();
+    // Held by the reaper; in order, after any notes that wait for room. If it is gone, so is
+    // the socket: the parent reads end of file, then the child's end from its pidfd.
+    backlog_.push_back({reaper_note::exited, pid, wstatus});
+    flush_backlog();
+  }
+
+  /// Sends what the reaper has room for, in order.
+  void flush_backlog() {
+    while (reaper_ && !backlog_.empty()) {
+      if (!send_with_fd(reaper_.get(), &backlog_.front(), sizeof(reaper_note), -1, MSG_DONTWAIT)) {
+        if (reaper_lost(errno))
+          reaper_.reset();
+        break; // full: the loop polls for room
+      }
+      backlog_.pop_front();
+    }
+    if (!reaper_)
+      backlog_.clear();
   }
 
   void serve_one() {
@@ -384,6 +414,7 @@ class zygote {
       if (pid == reaper_pid_) { // killed: the sockets it held are closed (end of file)
         reaper_pid_ = 0;
         reaper_.reset();
+        backlog_.clear();
         continue;
       }
       auto pos = children_.find(pid);
@@ -399,10 +430,24 @@ class zygote {
     // is reaped here: nobody would wait for it, and an orphan stays a zombie until init reaps it.
     if (spare_pid_ != 0)
       discard_child(spare_pid_);
-    if (reaper_pid_ != 0) { // it ends at end of file, after what it was told
-      reaper_.reset();
-      while (::waitpid(reaper_pid_, nullptr, 0) < 0 && errno == EINTR) {
+    if (reaper_pid_ != 0) {
+      // It ends at end of file, after what it was told: given a moment for the notes that wait
+      // for room (one that is stopped or stuck is not waited for).
+      for (int i = 0; i < 100 && reaper_ && !backlog_.empty(); ++i) {
+        flush_backlog();
+        pollfd room{reaper_.get(), POLLOUT, 0};
+        if (!backlog_.empty())
+          ::poll(&room, 1, 10);
       }
+      reaper_.reset();
+      bool gone = false;
+      for (int i = 0; i < 100 && !gone; ++i) {
+        gone = ::waitpid(reaper_pid_, nullptr, WNOHANG) == reaper_pid_;
+        if (!gone)
+          ::usleep(10'000);
+      }
+      if (!gone)
+        discard_child(reaper_pid_);
     }
     ::_exit(0);
   }
@@ -416,6 +461,7 @@ class zygote {
   unique_fd spare_feed_;
   pid_t reaper_pid_ = 0;
   unique_fd reaper_;
+  std::deque<reaper_note> backlog_; ///< Notes for the reaper that wait for room in its channel.
 };
 
 } // namespace

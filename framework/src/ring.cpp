@@ -31,6 +31,9 @@ constexpr auto wait_slice = std::chrono::seconds(1);
 constexpr auto lock_grace = std::chrono::milliseconds(20);
 constexpr int lock_tries = 100; ///< trylock attempts (with a pause between) before blocking
 
+/// How often a getter waiting for a large record's commit looks whether its writer died.
+constexpr auto stager_check = std::chrono::milliseconds(10);
+
 /// How long a getter spins before it sleeps: a busy peer answers faster than a futex wakes.
 constexpr auto spin_time = std::chrono::microseconds(20);
 
@@ -166,9 +169,14 @@ void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
 std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) {
   for (std::uint32_t k = 0; k < stage_slot_count; ++k) {
     int rc = ::pthread_mutex_trylock(&h->stage_slots[k]);
-    if (rc == EOWNERDEAD) {
+    if (rc == EOWNERDEAD) { // getters waiting behind the dead writer's record look again
       abandon_staged_by(h, cap, k);
       ::pthread_mutex_consistent(&h->stage_slots[k]);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
+        h->put_seq.fetch_add(1);
+        futex_wake(h->put_seq);
+      }
       rc = 0;
     }
     if (rc == 0)
@@ -195,7 +203,7 @@ stager stager_of(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
       ::pthread_mutex_unlock(&h->stage_slots[slot]);
       return stager::gone;
     case ENOTRECOVERABLE:
-      return stager::gone; // its holder died and so did the one told of it
+      return stager::gone; // unlocked by a holder told of a death without making it consistent
     default:
       return stager::copying; // EBUSY: held by a live thread
   }
@@ -612,13 +620,15 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       auto seen = h->put_seq.load();
       lock.unlock();
       // Spin for as long as a slow copy of its size takes (1 byte/ns), then sleep until a put
-      // wakes us (its commit wakes every getter). A closed ring still gets the commit.
+      // wakes us (its commit wakes every getter), or a short while: a writer that dies wakes
+      // nobody. A closed ring still gets the commit.
       auto tag = tag_at(h, cap, head);
       if (spin_for_change(tag, staging_tag, until, std::chrono::nanoseconds{prefix.size}))
         continue;
+      auto look_again = clock::now() + stager_check;
       wait_while(h, h->put_seq, seen, h->getters_waiting,
-                 [&] { return h->head.load() == head && tag.load() == staging_tag; }, until,
-                 true);
+                 [&] { return h->head.load() == head && tag.load() == staging_tag; },
+                 until && *until < look_again ? *until : look_again, true);
       continue;
     }
     const std::byte* payload = payload_at(h, cap, head, prefix.tag);

@@ -70,7 +70,7 @@ struct staging_owner {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 3;
+inline constexpr std::uint32_t ring_version = 4;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 // A large record in a ring that stages them: reserved under the mutex as staging_tag while its

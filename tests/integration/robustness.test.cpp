@@ -221,6 +221,33 @@ TEST_CASE("the forkserver forks a spare child ahead of the next start, and a sta
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
+TEST_CASE("a stopped reaper holds up no start: the ends it reports wait for it, in order",
+          "[robustness]") {
+  leftover_guard guard;
+  auto ctx = proctor::get_context(start_method::forkserver);
+  auto first = ctx.make_process(entry<probe_exit>, 0);
+  first.start();
+  first.join();
+  pid_t reaper = find_zygote_helper("proctor-reaper", 30'000ms);
+  REQUIRE(reaper > 0);
+  REQUIRE(::kill(reaper, SIGSTOP) == 0);
+  // Far more children than the reaper's channel has room for notes about: each start goes on.
+  std::vector<proctor::process> children;
+  for (int i = 0; i < 400; ++i) {
+    children.push_back(ctx.make_process(entry<probe_exit>, i % 7));
+    children.back().start();
+  }
+  REQUIRE(::kill(reaper, SIGCONT) == 0);
+  int exact = 0;
+  for (int i = 0; i < 400; ++i) {
+    REQUIRE(children[static_cast<std::size_t>(i)].join(60s));
+    exact += children[static_cast<std::size_t>(i)].exitcode() == i % 7;
+  }
+  CHECK(exact == 400);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+// Kills the reaper, which is not started again in this process: the last of the reaper tests.
 TEST_CASE("the forkserver's reaper reports its children's ends; once it is killed, running "
           "children still end and new ones are reported by the zygote itself",
           "[robustness]") {

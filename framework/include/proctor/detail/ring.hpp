@@ -21,9 +21,10 @@ struct ring_header;
 /// any instruction leaves at most an invisible, half-written record; the next process to take the
 /// mutex is told its owner died and re-derives the count by walking the records. Records that do
 /// not check out (bad length or tag) mark the ring corrupt: reported, never followed. A large
-/// record that is copied in after the mutex (create()'s stage_large) is reserved under it with
-/// the writer's pid and start time, and committed by one CAS of its tag; a getter that finds it
-/// uncommitted and its writer gone skips it, as the put never returned.
+/// record that is copied in after the mutex (create()'s stage_large) is reserved under it while
+/// its writer holds one of the ring's robust stage-slot mutexes, and committed by one CAS of its
+/// tag; a getter that finds it uncommitted and the slot's holder dead (the kernel says so) skips
+/// it, as the put never returned.
 ///
 /// Copies share the segment; the creating process's last copy unlinks its name.
 /// @note Thread-safe and process-safe.
