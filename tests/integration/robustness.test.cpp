@@ -187,6 +187,14 @@ pid_t find_spare(std::chrono::milliseconds patience) {
   return find_zygote_helper("proctor-spare", patience);
 }
 
+/// SIGKILLs `pid` and waits (30 s at most) until it is gone.
+void kill_and_wait(pid_t pid) {
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!is_dead(pid) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+}
+
 } // namespace
 
 TEST_CASE("the forkserver forks a spare child ahead of the next start, and a start still works "
@@ -209,10 +217,7 @@ TEST_CASE("the forkserver forks a spare child ahead of the next start, and a sta
   // A spare killed while it waits: the zygote forks the child instead.
   spare = find_spare(30'000ms);
   REQUIRE(spare > 0);
-  REQUIRE(::kill(spare, SIGKILL) == 0);
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!is_dead(spare) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+  kill_and_wait(spare);
   auto third = ctx.make_process(entry<probe_exit>, 5);
   third.start();
   third.join();
@@ -261,10 +266,7 @@ TEST_CASE("the forkserver's reaper reports its children's ends; once it is kille
   CHECK(first.exitcode() == 3); // reported through the reaper
   pid_t reaper = find_zygote_helper("proctor-reaper", 30'000ms);
   REQUIRE(reaper > 0);
-  REQUIRE(::kill(reaper, SIGKILL) == 0);
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!is_dead(reaper) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+  kill_and_wait(reaper);
   // The running child's report died with the reaper: its end is still seen, from its pidfd.
   REQUIRE(running.join(30s));
   CHECK_FALSE(running.is_alive());
