@@ -55,7 +55,7 @@ record_prefix read_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos) 
 }
 
 bool is_staged(std::uint32_t tag) {
-  return tag == staging_tag || tag == staged_tag || tag == abandoned_tag;
+  return tag == staging_tag || tag == staged_tag || tag == taking_tag || tag == abandoned_tag;
 }
 
 /// Where the payload of a record of `tag` at `pos` starts.
@@ -143,8 +143,9 @@ void repair(ring_header* h, std::uint64_t cap) {
   h->put_count.store(h->got_count.load() + n);
 }
 
-/// Turns every staging record whose writer held stage slot `slot` into an abandoned one: that
-/// writer died. Under the ring's mutex.
+/// Undoes what the dead holder of stage slot `slot` was doing: a record it was copying in is
+/// abandoned (its put never returned), one it was copying out is back for the next getter (its
+/// get never returned). Under the ring's mutex.
 void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
@@ -156,10 +157,13 @@ void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
     if (span == 0)
       return; // reported by whoever walks it next
     auto tag = tag_at(h, cap, pos);
-    auto expected = staging_tag;
-    if (tag.load(std::memory_order_acquire) == staging_tag && read_owner(h, cap, pos).slot == slot
-        && tag.compare_exchange_strong(expected, abandoned_tag))
-      h->got_count.fetch_add(1, std::memory_order_relaxed);
+    auto now = tag.load(std::memory_order_acquire);
+    if ((now == staging_tag || now == taking_tag) && read_owner(h, cap, pos).slot == slot) {
+      if (now == taking_tag)
+        tag.compare_exchange_strong(now, staged_tag);
+      else if (tag.compare_exchange_strong(now, abandoned_tag))
+        h->got_count.fetch_add(1, std::memory_order_relaxed);
+    }
     pos += span;
   }
 }
@@ -507,7 +511,8 @@ bool ring::pop(std::uint64_t position) {
     return false;
   bool is_data = false;
   auto span = record_span(h, cap, head, tail, is_data);
-  if (span == 0 || !is_data || read_prefix(h, cap, head).tag == staging_tag)
+  auto tag = read_prefix(h, cap, head).tag;
+  if (span == 0 || !is_data || tag == staging_tag || tag == taking_tag)
     return false;
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
@@ -564,6 +569,46 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   return n;
 }
 
+namespace {
+
+/// Copies the large committed record at `head` out with the lock released, so that putters, and
+/// the copy in of the next record, need not wait for it. The record is marked taking under the
+/// caller's stage slot (`slot`, held): other getters wait while its holder lives, and give the
+/// record back (to be taken again) if it died, as its get never returned. Removes the record
+/// afterwards, or if `consume` throws.
+std::optional<queue_errc> take_outside_lock(ring_header* h, std::uint64_t cap, ring_lock& lock,
+                                            std::uint64_t head, std::uint64_t span,
+                                            std::uint32_t size, std::uint32_t slot,
+                                            ring::consumer consume, void* context) {
+  staging_owner owner{slot, static_cast<std::int32_t>(::getpid()), 0};
+  std::memcpy(data_of(h) + head % cap + sizeof(record_prefix), &owner, sizeof owner);
+  tag_at(h, cap, head).store(taking_tag, std::memory_order_release);
+  lock.unlock();
+  auto finish = [&] {
+    {
+      ring_lock again{h, cap, std::nullopt};
+      // Nobody else moves the head past a record that a live getter takes.
+      if (again.held() && h->head.load(std::memory_order_relaxed) == head) {
+        h->head.store(head + span, std::memory_order_release);
+        h->got_count.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    ::pthread_mutex_unlock(&h->stage_slots[slot]);
+    wake_putters(h);
+    wake_getter(h, true); // the getters that waited behind it
+  };
+  try {
+    consume(context, data_of(h) + head % cap + staged_offset, size);
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  return std::nullopt;
+}
+
+} // namespace
+
 std::optional<queue_errc> ring::take(consumer consume, void* context, deadline until,
                                      std::uint64_t* peek_position) {
   auto* h = header_;
@@ -605,13 +650,17 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       continue;
     }
     auto prefix = read_prefix(h, cap, head);
-    if (prefix.tag == staging_tag) {
-      // Its writer copies it in without the lock. Given up only once the kernel says that
-      // writer died holding its slot: its put never returned.
-      auto writer = stager_of(h, cap, head);
-      if (writer != stager::copying) {
-        auto expected = staging_tag; // finished: committed since the tag was read, or scribbled
-        if (tag_at(h, cap, head).compare_exchange_strong(expected, abandoned_tag))
+    if (prefix.tag == staging_tag || prefix.tag == taking_tag) {
+      // Its writer copies it in, or another getter copies it out, without the lock. Given up
+      // (or given back) only once the kernel says that the copier died holding its slot.
+      auto copier = stager_of(h, cap, head);
+      if (copier != stager::copying) {
+        // Finished meanwhile (the tag moved on: looked at again below), or scribbled.
+        auto expected = prefix.tag;
+        auto tag = tag_at(h, cap, head);
+        if (prefix.tag == taking_tag)
+          tag.compare_exchange_strong(expected, staged_tag);
+        else if (tag.compare_exchange_strong(expected, abandoned_tag))
           h->got_count.fetch_add(1, std::memory_order_relaxed);
         continue; // looked at again under the lock
       }
@@ -623,11 +672,11 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       // wakes us (its commit wakes every getter), or a short while: a writer that dies wakes
       // nobody. A closed ring still gets the commit.
       auto tag = tag_at(h, cap, head);
-      if (spin_for_change(tag, staging_tag, until, std::chrono::nanoseconds{prefix.size}))
+      auto busy = [&] { return h->head.load() == head && tag.load() == prefix.tag; };
+      if (spin_for_change(tag, prefix.tag, until, std::chrono::nanoseconds{prefix.size}))
         continue;
       auto look_again = clock::now() + stager_check;
-      wait_while(h, h->put_seq, seen, h->getters_waiting,
-                 [&] { return h->head.load() == head && tag.load() == staging_tag; },
+      wait_while(h, h->put_seq, seen, h->getters_waiting, busy,
                  until && *until < look_again ? *until : look_again, true);
       continue;
     }
@@ -636,6 +685,10 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       *peek_position = head;
       consume(context, payload, prefix.size);
       return std::nullopt;
+    }
+    if (prefix.tag == staged_tag) {
+      if (auto slot = take_stage_slot(h, cap))
+        return take_outside_lock(h, cap, lock, head, span, prefix.size, *slot, consume, context);
     }
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);

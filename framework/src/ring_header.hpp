@@ -81,6 +81,9 @@ inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 inline constexpr std::uint32_t staging_tag = 0x47415453;        // "STAG"
 inline constexpr std::uint32_t staged_tag = 0x31474942;         // "BIG1"
 inline constexpr std::uint32_t abandoned_tag = 0x44414544;      // "DEAD"
+/// A staged record a getter copies out without the mutex, holding the stage slot its owner names;
+/// back to staged_tag if that getter dies first.
+inline constexpr std::uint32_t taking_tag = 0x454b4154;         // "TAKE"
 inline constexpr std::uint64_t staged_offset = sizeof(record_prefix) + sizeof(staging_owner);
 /// The least payload that is staged: below it the copy is too short to be worth the CAS.
 inline constexpr std::uint64_t stage_threshold = 64 * 1024;

@@ -254,6 +254,26 @@ TEST_CASE("a large item whose writer died while copying it in is skipped; the ot
   CHECK(*q.get(5s) == large);
 }
 
+TEST_CASE("a large item whose getter died while copying it out goes to the next getter",
+          "[queue]") {
+  constexpr std::size_t capacity = 1 << 20;
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
+  std::string large(100'000, 'L');
+  REQUIRE(q.put(large));
+  REQUIRE(q.put(std::string("after")));
+  first_staged record{q, capacity};
+  // As a getter killed mid-copy leaves it: marked taken under its stage slot, which a thread
+  // that is gone holds.
+  record.stage(4);
+  record.tag().store(layout::taking_tag);
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record.slot(4)) == 0); }}.join();
+  auto got = q.get(5s);
+  REQUIRE(got);
+  CHECK(*got == large); // given back, whole, and in its place
+  CHECK(*q.get(5s) == "after");
+  CHECK(q.empty());
+}
+
 TEST_CASE("a getter waits for a large item its live writer is still copying in", "[queue]") {
   constexpr std::size_t capacity = 1 << 20;
   queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};

@@ -24,7 +24,8 @@ struct ring_header;
 /// record that is copied in after the mutex (create()'s stage_large) is reserved under it while
 /// its writer holds one of the ring's robust stage-slot mutexes, and committed by one CAS of its
 /// tag; a getter that finds it uncommitted and the slot's holder dead (the kernel says so) skips
-/// it, as the put never returned.
+/// it, as the put never returned. A getter copies such a record out the same way, marked taken
+/// under a slot of its own; if it dies first, the next getter takes the record back.
 ///
 /// Copies share the segment; the creating process's last copy unlinks its name.
 /// @note Thread-safe and process-safe.
@@ -32,14 +33,15 @@ class ring {
  public:
   using deadline = std::optional<std::chrono::steady_clock::time_point>;
 
-  /// Reads one record in place (under the ring's lock); may throw to reject it.
+  /// Reads one record in place (under the ring's lock, or, for a large staged record, while the
+  /// caller holds it as taken); may throw to reject it.
   using consumer = void (*)(void* context, const std::byte* data, std::size_t size);
 
   /// A ring of `capacity` payload bytes (rounded up to 8) holding at most `max_items` records
   /// (0: no count limit). `type_tag` names what the records hold; open() checks it.
-  /// `stage_large`: records of 64 KiB and more are copied in after the lock is released, so that
-  /// a getter copying one out (under the lock) and a putter copying the next one in work at the
-  /// same time. Not for a ring read with get_batch(), which already copies without the lock.
+  /// `stage_large`: records of 64 KiB and more are copied in and out with the lock released, so
+  /// that a getter copying one out and a putter copying the next one in work at the same time.
+  /// Not for a ring read with get_batch(), which already copies without the lock.
   [[nodiscard]] static ring create(std::size_t capacity, std::size_t max_items,
                                    std::uint64_t type_tag, bool stage_large = false);
 
