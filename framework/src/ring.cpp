@@ -483,8 +483,10 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       return queue_errc::full;
     auto seen = h->get_seq.load();
     lock.unlock();
-    // A getter frees room once it has copied a record out: spin for about that long first.
-    if (spin_for_change(h->head, head, until, std::chrono::nanoseconds{need}))
+    // A getter frees room once it has copied a large record out: spin for about that long
+    // first. Small records leave in a stream: a putter that spins for them only takes the line
+    // the getter writes (queue_throughput ran ~14% slower).
+    if (stage && spin_for_change(h->head, head, until, std::chrono::nanoseconds{need}))
       continue;
     wait_for_move(h, h->get_seq, seen, h->putters_waiting, h->head, head, until);
   }
