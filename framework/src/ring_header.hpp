@@ -25,10 +25,14 @@ struct ring_header {
   std::uint64_t max_items;     ///< 0: bounded by bytes only.
   std::uint32_t stage_large;   ///< Large records are copied in outside the mutex (staged_tag).
   std::uint32_t reserved;
-  pthread_mutex_t mutex;       ///< Robust and process-shared: guards everything below, except
-                               ///< that a mailbox's one reader moves head without it (get_batch).
+  // Read by every call, written about once in a ring's life: with the fields above, on a line
+  // that every process keeps a clean copy of.
   std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> corrupt;
+  /// On a cache line of its own: a lock and an unlock touch one line, not two (a queue of small
+  /// items moved 1.6x as many items as with the mutex across two lines).
+  alignas(64) pthread_mutex_t mutex; ///< Robust and process-shared: guards everything below, except
+                               ///< that a mailbox's one reader moves head without it (get_batch).
   std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
   std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
 
