@@ -6,6 +6,15 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* COUNT, the one argument of a floor program; 0 (with its usage printed) if it is missing or not
+ * positive. */
+static inline long bench_count(int argc, char** argv) {
+  long count = argc == 2 ? atol(argv[1]) : 0;
+  if (count <= 0)
+    fprintf(stderr, "usage: %s COUNT\n", argv[0]);
+  return count;
+}
+
 /* Monotonic time in nanoseconds. */
 static inline double bench_now_ns(void) {
   struct timespec t;

@@ -12,11 +12,9 @@
 enum { message_bytes = 1 << 20, buffers = 8, rounds = 5 };
 
 int main(int argc, char** argv) {
-  long count = argc == 2 ? atol(argv[1]) : 0;
-  if (count <= 0) {
-    fprintf(stderr, "usage: %s COUNT\n", argv[0]);
+  long count = bench_count(argc, argv);
+  if (count <= 0)
     return 2;
-  }
   long per_round = count < rounds ? 1 : count / rounds;
   char* from = malloc((size_t)buffers * message_bytes);
   char* to = malloc((size_t)buffers * message_bytes);

@@ -90,11 +90,9 @@ static double one_round(struct worker* w) {
 }
 
 int main(int argc, char** argv) {
-  long count = argc == 2 ? atol(argv[1]) : 0;
-  if (count <= 0) {
-    fprintf(stderr, "usage: %s COUNT\n", argv[0]);
+  long count = bench_count(argc, argv);
+  if (count <= 0)
     return 2;
-  }
   double* samples = malloc(sizeof(double) * (size_t)count);
   if (samples == NULL)
     return 1;

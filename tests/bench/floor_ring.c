@@ -86,9 +86,11 @@ static void kill_members(const pid_t* pids, int n) {
 }
 
 int main(int argc, char** argv) {
-  long count = argc == 2 ? atol(argv[1]) : 0;
-  if (count <= 0 || count >= stop - 1) {
-    fprintf(stderr, "usage: %s COUNT\n", argv[0]);
+  long count = bench_count(argc, argv);
+  if (count <= 0)
+    return 2;
+  if (count >= stop - 1) {
+    fprintf(stderr, "%s: COUNT must be below %u\n", argv[0], (unsigned)stop - 1u);
     return 2;
   }
   struct slot* ring = mmap(NULL, sizeof(struct slot) * ring_size, PROT_READ | PROT_WRITE,
