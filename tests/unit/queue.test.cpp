@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -226,21 +227,34 @@ struct first_staged {
   layout::staging_owner owner{};
 };
 
+/// A queue whose first item is large, and so staged, followed by the small item `then` if any.
+struct large_first {
+  static constexpr std::size_t capacity = 1 << 20;
+  explicit large_first(const char* then = nullptr) {
+    REQUIRE(q.put(large));
+    if (then != nullptr)
+      REQUIRE(q.put(std::string(then)));
+    record.emplace(q, capacity);
+    REQUIRE(record->prefix.tag == layout::staged_tag); // large items are staged
+  }
+  /// Leaves stage slot `k` held by a thread that is gone (the kernel marks the owner dead).
+  void hold_by_dead_thread(std::uint32_t k) {
+    std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record->slot(k)) == 0); }}.join();
+  }
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
+  std::string large = std::string(100'000, 'L');
+  std::optional<first_staged> record;
+};
+
 } // namespace
 
 TEST_CASE("a large item whose writer died while copying it in is skipped; the others arrive",
           "[queue]") {
-  constexpr std::size_t capacity = 1 << 20;
-  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
-  std::string large(100'000, 'L');
-  REQUIRE(q.put(large));
-  REQUIRE(q.put(std::string("after")));
-  first_staged record{q, capacity};
-  REQUIRE(record.prefix.tag == layout::staged_tag); // large items are staged
-  // As a writer killed mid-copy leaves it: uncommitted, its stage slot held by a thread that is
-  // gone (the kernel marks a robust mutex's owner dead).
-  record.stage(3);
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record.slot(3)) == 0); }}.join();
+  large_first f{"after"};
+  auto& q = f.q;
+  // As a writer killed mid-copy leaves it: uncommitted, its stage slot held by one that is gone.
+  f.record->stage(3);
+  f.hold_by_dead_thread(3);
   CHECK(q.size() == 2);
   auto got = q.get_nowait(); // not even a getter that never waits is held up by it
   REQUIRE(got);
@@ -248,39 +262,32 @@ TEST_CASE("a large item whose writer died while copying it in is skipped; the ot
   CHECK(q.size() == 0);
   CHECK(q.empty());
   CHECK_FALSE(q.get_nowait());
-  REQUIRE(q.put(large)); // and the queue goes on, its slots too
-  REQUIRE(q.put(large));
-  CHECK(*q.get(5s) == large);
-  CHECK(*q.get(5s) == large);
+  REQUIRE(q.put(f.large)); // and the queue goes on, its slots too
+  REQUIRE(q.put(f.large));
+  CHECK(*q.get(5s) == f.large);
+  CHECK(*q.get(5s) == f.large);
 }
 
 TEST_CASE("a large item whose getter died while copying it out goes to the next getter",
           "[queue]") {
-  constexpr std::size_t capacity = 1 << 20;
-  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
-  std::string large(100'000, 'L');
-  REQUIRE(q.put(large));
-  REQUIRE(q.put(std::string("after")));
-  first_staged record{q, capacity};
-  // As a getter killed mid-copy leaves it: marked taken under its stage slot, which a thread
-  // that is gone holds.
-  record.stage(4);
-  record.tag().store(layout::taking_tag);
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record.slot(4)) == 0); }}.join();
+  large_first f{"after"};
+  auto& q = f.q;
+  // As a getter killed mid-copy leaves it: marked taken under its stage slot, held by one that
+  // is gone.
+  f.record->stage(4);
+  f.record->tag().store(layout::taking_tag);
+  f.hold_by_dead_thread(4);
   auto got = q.get(5s);
   REQUIRE(got);
-  CHECK(*got == large); // given back, whole, and in its place
+  CHECK(*got == f.large); // given back, whole, and in its place
   CHECK(*q.get(5s) == "after");
   CHECK(q.empty());
 }
 
 TEST_CASE("a getter waits for a large item its live writer is still copying in", "[queue]") {
-  constexpr std::size_t capacity = 1 << 20;
-  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
-  std::string large(100'000, 'L');
-  REQUIRE(q.put(large));
-  first_staged record{q, capacity};
-  REQUIRE(record.prefix.tag == layout::staged_tag);
+  large_first f;
+  auto& q = f.q;
+  auto& record = *f.record;
   std::atomic<int> step{0};
   std::thread writer{[&] { // still copying: holds slot 5 until told to commit
     REQUIRE(::pthread_mutex_lock(&record.slot(5)) == 0);
@@ -302,7 +309,7 @@ TEST_CASE("a getter waits for a large item its live writer is still copying in",
   auto got = q.get(10s);
   writer.join();
   REQUIRE(got);
-  CHECK(*got == large);
+  CHECK(*got == f.large);
   CHECK(*q.get(5s) == "next");
 }
 
