@@ -34,7 +34,8 @@ constexpr int lock_tries = 100; ///< trylock attempts (with a pause between) bef
 /// How often a getter waiting for a large record's commit looks whether its writer died.
 constexpr auto stager_check = std::chrono::milliseconds(10);
 
-/// How long a getter spins before it sleeps: a busy peer answers faster than a futex wakes.
+/// How long a waiter spins before it sleeps (at least): a busy peer answers faster than a futex
+/// wakes.
 constexpr auto spin_time = std::chrono::microseconds(20);
 
 std::byte* data_of(ring_header* h) {
@@ -73,10 +74,13 @@ void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_p
   std::memcpy(data_of(h) + pos % cap, &p, sizeof(p));
 }
 
-/// The bytes a record at `pos` takes, or 0 if its prefix does not check out.
+/// The bytes a record at `pos` takes, or 0 if its prefix does not check out (a staged record in a
+/// ring that does not stage them, a mailbox, does not). `prefix`, if given, gets the prefix read.
 std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint64_t limit,
-                          bool& is_data) {
+                          bool& is_data, record_prefix* prefix = nullptr) {
   auto p = read_prefix(h, cap, pos);
+  if (prefix != nullptr)
+    *prefix = p;
   std::uint64_t index = pos % cap;
   std::uint64_t span;
   if (p.tag == wrap_tag) {
@@ -84,7 +88,7 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
     if (p.size + sizeof(record_prefix) != span)
       return 0;
     is_data = false;
-  } else if (p.tag == record_tag || is_staged(p.tag)) {
+  } else if (p.tag == record_tag || (is_staged(p.tag) && h->stage_large != 0)) {
     span = (p.tag == record_tag ? sizeof(record_prefix) : staged_offset) + round8(p.size);
     if (index + span > cap)
       return 0;
@@ -108,12 +112,19 @@ bool positions_sane(std::uint64_t head, std::uint64_t tail, std::uint64_t cap) {
   return head % 8 == 0 && tail % 8 == 0 && head <= tail && tail - head <= cap;
 }
 
-/// Re-derives count after a process died holding the mutex; marks the ring corrupt if the
+/// True if head is ahead of tail by less than a lap: a putter restarting an empty ring at the
+/// beginning of the space (under the lock, or killed doing it) has moved the head but not yet
+/// the tail.
+bool restarting_empty(std::uint64_t head, std::uint64_t tail, std::uint64_t cap) {
+  return head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0;
+}
+
+/// Re-derives the counts after a process died holding the mutex; marks the ring corrupt if the
 /// records between head and tail do not walk.
 void repair(ring_header* h, std::uint64_t cap) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
-  if (head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0) {
+  if (restarting_empty(head, tail, cap)) {
     h->tail.store(head); // killed between the two stores that reset an empty ring
     h->put_count.store(h->got_count.load());
     h->pending_tail.store(0);
@@ -143,10 +154,50 @@ void repair(ring_header* h, std::uint64_t cap) {
   h->put_count.store(h->got_count.load() + n);
 }
 
-/// Undoes what the dead holder of stage slot `slot` was doing: a record it was copying in is
-/// abandoned (its put never returned), one it was copying out is back for the next getter (its
-/// get never returned). Under the ring's mutex.
-void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
+// Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
+// (a put moves the tail, a get the head) publishes the change, then, after a full fence, looks at
+// the waiters' count; a waiter counts itself (a full barrier), then looks at the position once
+// more before it sleeps on the word it read before that look. Either the changer sees the waiter,
+// or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
+// locked instruction on the line the other side reads.
+
+/// After a put: wakes one getter if any waits (all: each of them, for a record that getters
+/// may have been waiting behind).
+void wake_getter(ring_header* h, bool all = false) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
+    h->put_seq.fetch_add(1);
+    if (all)
+      futex_wake(h->put_seq);
+    else
+      futex_wake(h->put_seq, 1);
+  }
+}
+
+/// After a get: wakes the putters that wait for room.
+void wake_putters(ring_header* h) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h->putters_waiting.load(std::memory_order_relaxed) != 0) {
+    h->get_seq.fetch_add(1);
+    futex_wake(h->get_seq);
+  }
+}
+
+/// Gives up the copy of the record at `pos`, whose copier is gone: a record being copied in
+/// (`tag` staging) is abandoned, as its put never returned; one being copied out (taking) is back
+/// for the next getter, as its get never returned. A no-op if the tag has moved on. Under the
+/// ring's mutex.
+void give_up_copy(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint32_t tag) {
+  auto word = tag_at(h, cap, pos);
+  if (tag == taking_tag)
+    word.compare_exchange_strong(tag, staged_tag);
+  else if (tag == staging_tag && word.compare_exchange_strong(tag, abandoned_tag))
+    h->got_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Gives up every copy that the dead holder of stage slot `slot` was making. Under the ring's
+/// mutex.
+void give_up_copies_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
   if (!positions_sane(head, tail, cap))
@@ -156,31 +207,22 @@ void abandon_staged_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
     auto span = record_span(h, cap, pos, tail, is_data);
     if (span == 0)
       return; // reported by whoever walks it next
-    auto tag = tag_at(h, cap, pos);
-    auto now = tag.load(std::memory_order_acquire);
-    if ((now == staging_tag || now == taking_tag) && read_owner(h, cap, pos).slot == slot) {
-      if (now == taking_tag)
-        tag.compare_exchange_strong(now, staged_tag);
-      else if (tag.compare_exchange_strong(now, abandoned_tag))
-        h->got_count.fetch_add(1, std::memory_order_relaxed);
-    }
+    auto tag = tag_at(h, cap, pos).load(std::memory_order_acquire);
+    if ((tag == staging_tag || tag == taking_tag) && read_owner(h, cap, pos).slot == slot)
+      give_up_copy(h, cap, pos, tag);
     pos += span;
   }
 }
 
 /// A free stage slot, now held by the caller; nullopt if all are busy. A slot whose holder died
-/// is taken over once that holder's record is abandoned. Under the ring's mutex.
+/// is taken over once that holder's copy is given up. Under the ring's mutex.
 std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) {
   for (std::uint32_t k = 0; k < stage_slot_count; ++k) {
     int rc = ::pthread_mutex_trylock(&h->stage_slots[k]);
-    if (rc == EOWNERDEAD) { // getters waiting behind the dead writer's record look again
-      abandon_staged_by(h, cap, k);
+    if (rc == EOWNERDEAD) {
+      give_up_copies_by(h, cap, k);
       ::pthread_mutex_consistent(&h->stage_slots[k]);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
-        h->put_seq.fetch_add(1);
-        futex_wake(h->put_seq);
-      }
+      wake_getter(h, true); // the getters waiting behind the dead copier's record look again
       rc = 0;
     }
     if (rc == 0)
@@ -189,28 +231,22 @@ std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) 
   return std::nullopt;
 }
 
-/// What became of the writer of a staging record, as the kernel knows it. Under the ring's mutex.
-enum class stager { copying, finished, gone };
-
-stager stager_of(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
+/// True while a live thread copies the record at `pos` (staging or taking) in or out, as the
+/// kernel knows it: it holds the stage slot the record names. Under the ring's mutex.
+bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   auto slot = read_owner(h, cap, pos).slot;
   if (slot >= stage_slot_count)
-    return stager::gone; // scribbled: no writer will ever commit it
+    return false; // scribbled: no copier will ever finish it
   int rc = ::pthread_mutex_trylock(&h->stage_slots[slot]);
-  switch (rc) {
-    case 0:
-      ::pthread_mutex_unlock(&h->stage_slots[slot]);
-      return stager::finished; // it let go of its slot: committed, or it never held it
-    case EOWNERDEAD:
-      abandon_staged_by(h, cap, slot);
-      ::pthread_mutex_consistent(&h->stage_slots[slot]);
-      ::pthread_mutex_unlock(&h->stage_slots[slot]);
-      return stager::gone;
-    case ENOTRECOVERABLE:
-      return stager::gone; // unlocked by a holder told of a death without making it consistent
-    default:
-      return stager::copying; // EBUSY: held by a live thread
+  if (rc == 0) { // it let go of its slot: finished (the tag has moved on), or it never held it
+    ::pthread_mutex_unlock(&h->stage_slots[slot]);
+  } else if (rc == EOWNERDEAD) {
+    give_up_copies_by(h, cap, slot);
+    ::pthread_mutex_consistent(&h->stage_slots[slot]);
+    ::pthread_mutex_unlock(&h->stage_slots[slot]);
   }
+  // ENOTRECOVERABLE: unlocked by a holder told of a death without making it consistent.
+  return rc == EBUSY;
 }
 
 /// Holds the ring's mutex; repairs the ring if its previous holder died.
@@ -280,7 +316,7 @@ void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline u
 /// Spins briefly until `word` moves from `seen`; true if it did.
 /// `at_least`: spins longer (for a copy of that long), but never past `until`.
 template <class Word, class T>
-bool spin_for_change(const Word& word, T seen, ring::deadline until = std::nullopt,
+bool spin_for_change(const Word& word, T seen, ring::deadline until,
                      std::chrono::nanoseconds at_least = std::chrono::nanoseconds{0}) {
   auto stop = clock::now() + std::max<std::chrono::nanoseconds>(spin_time, at_least);
   if (until && *until < stop)
@@ -296,35 +332,6 @@ bool spin_for_change(const Word& word, T seen, ring::deadline until = std::nullo
         return false;
       ::sched_yield();
     }
-  }
-}
-
-// Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
-// (a put moves the tail, a get the head) publishes the change, then, after a full fence, looks at
-// the waiters' count; a waiter counts itself (a full barrier), then looks at the position once
-// more before it sleeps on the word it read before that look. Either the changer sees the waiter,
-// or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
-// locked instruction on the line the other side reads.
-
-/// After a put: wakes one getter if any waits (all: each of them, for a record that getters
-/// may have been waiting behind).
-void wake_getter(ring_header* h, bool all = false) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
-    h->put_seq.fetch_add(1);
-    if (all)
-      futex_wake(h->put_seq);
-    else
-      futex_wake(h->put_seq, 1);
-  }
-}
-
-/// After a get: wakes the putters that wait for room.
-void wake_putters(ring_header* h) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h->putters_waiting.load(std::memory_order_relaxed) != 0) {
-    h->get_seq.fetch_add(1);
-    futex_wake(h->get_seq);
   }
 }
 
@@ -419,8 +426,11 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       h->corrupt.store(1);
       return queue_errc::corrupt;
     }
-    // No free slot (several large puts at once): copied under the lock.
-    auto slot = stage ? take_stage_slot(h, cap) : std::nullopt;
+    // A slot only if a staged record may fit. None free (several large puts at once): copied
+    // under the lock.
+    auto slot = stage && staged_offset + round8(size) <= cap - (tail - head)
+                  ? take_stage_slot(h, cap)
+                  : std::nullopt;
     const std::uint64_t need = slot ? staged_offset + round8(size) : plain_need;
     std::uint64_t contiguous = cap - tail % cap;
     if (head == tail && need > contiguous) {
@@ -433,44 +443,41 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     std::uint64_t waste = need > contiguous ? contiguous : 0;
     bool room = waste + need <= cap - (tail - head)
                 && (h->max_items == 0 || held(h) < h->max_items);
-    if (room && slot) {
-      if (waste != 0)
-        write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
-      auto at = tail + waste;
-      staging_owner owner{*slot, static_cast<std::int32_t>(::getpid()), 0};
-      std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), &owner, sizeof owner);
-      write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), staging_tag});
-      h->tail.store(at + need, std::memory_order_release); // reserved: later records go after it
-      h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
-      lock.unlock();
-      // The space is ours until a getter has taken the record, which it cannot before the commit.
-      std::memcpy(data_of(h) + at % cap + staged_offset, data, size);
-      auto expected = staging_tag;
-      bool committed = tag_at(h, cap, at).compare_exchange_strong(
-        expected, staged_tag, std::memory_order_release, std::memory_order_relaxed);
-      ::pthread_mutex_unlock(&h->stage_slots[*slot]); // after the commit: see stager_of()
-      if (!committed) {
-        h->corrupt.store(1); // only a scribble makes a getter abandon a live writer's record
-        return queue_errc::corrupt;
-      }
-      wake_getter(h, true); // getters may have been waiting behind it, woken by later puts
-      return std::nullopt;
-    }
-    if (slot)
-      ::pthread_mutex_unlock(&h->stage_slots[*slot]);
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
       auto at = tail + waste;
-      std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), data, size);
-      write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), record_tag});
-      if (h->count_tasks)
-        h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
-      h->tail.store(at + need, std::memory_order_release); // the commit: the record exists now
+      if (slot) { // reserved now, copied in after the lock
+        staging_owner owner{*slot, static_cast<std::int32_t>(::getpid()), 0};
+        std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), &owner, sizeof owner);
+        write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), staging_tag});
+      } else {
+        std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), data, size);
+        write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), record_tag});
+        if (h->count_tasks)
+          h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
+      }
+      // The commit (a staged record: its reservation; later records go after it).
+      h->tail.store(at + need, std::memory_order_release);
       // Writers count under the lock: a plain store, no locked instruction.
       h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
+      if (slot) {
+        lock.unlock();
+        // The space is ours until a getter has taken the record, which it cannot before the
+        // commit.
+        std::memcpy(data_of(h) + at % cap + staged_offset, data, size);
+        auto expected = staging_tag;
+        bool committed = tag_at(h, cap, at).compare_exchange_strong(
+          expected, staged_tag, std::memory_order_release, std::memory_order_relaxed);
+        ::pthread_mutex_unlock(&h->stage_slots[*slot]); // after the commit: see copier_alive()
+        if (!committed) {
+          h->corrupt.store(1); // only a scribble makes a getter give up a live writer's record
+          return queue_errc::corrupt;
+        }
+        wake_getter(h, true); // getters may have been waiting behind it, woken by later puts
+        return std::nullopt;
+      }
       if (h->count_tasks) {
         h->unfinished.fetch_add(1);
         h->pending_tail.store(0, std::memory_order_relaxed);
@@ -479,6 +486,8 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       wake_getter(h);
       return std::nullopt;
     }
+    if (slot)
+      ::pthread_mutex_unlock(&h->stage_slots[*slot]);
     if (past(until))
       return queue_errc::full;
     auto seen = h->get_seq.load();
@@ -512,9 +521,9 @@ bool ring::pop(std::uint64_t position) {
   if (head != position || head == tail || !positions_sane(head, tail, cap))
     return false;
   bool is_data = false;
-  auto span = record_span(h, cap, head, tail, is_data);
-  auto tag = read_prefix(h, cap, head).tag;
-  if (span == 0 || !is_data || tag == staging_tag || tag == taking_tag)
+  record_prefix prefix;
+  auto span = record_span(h, cap, head, tail, is_data, &prefix);
+  if (span == 0 || !is_data || prefix.tag == staging_tag || prefix.tag == taking_tag)
     return false;
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
@@ -538,8 +547,8 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
     error = queue_errc::corrupt;
     return 0;
   }
-  if (head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0)
-    return 0; // a writer restarting the empty ring, under the lock (or killed doing it: repaired)
+  if (restarting_empty(head, tail, cap))
+    return 0;
   if (!positions_sane(head, tail, cap)) {
     h->corrupt.store(1);
     error = queue_errc::corrupt;
@@ -548,9 +557,9 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   std::size_t n = 0;
   while (head != tail && n < max_records) {
     bool is_data = false;
-    auto span = record_span(h, cap, head, tail, is_data);
-    auto prefix = read_prefix(h, cap, head);
-    if (span == 0 || is_staged(prefix.tag)) { // a mailbox does not stage records
+    record_prefix prefix;
+    auto span = record_span(h, cap, head, tail, is_data, &prefix);
+    if (span == 0 || (is_data && prefix.tag != record_tag)) { // a mailbox stages no records
       h->corrupt.store(1);
       error = queue_errc::corrupt;
       break;
@@ -640,7 +649,8 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       return queue_errc::corrupt;
     }
     bool is_data = false;
-    auto span = record_span(h, cap, head, tail, is_data);
+    record_prefix prefix;
+    auto span = record_span(h, cap, head, tail, is_data, &prefix);
     if (span == 0) {
       h->corrupt.store(1);
       return queue_errc::corrupt;
@@ -651,20 +661,12 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       wake_putters(h);
       continue;
     }
-    auto prefix = read_prefix(h, cap, head);
     if (prefix.tag == staging_tag || prefix.tag == taking_tag) {
       // Its writer copies it in, or another getter copies it out, without the lock. Given up
       // (or given back) only once the kernel says that the copier died holding its slot.
-      auto copier = stager_of(h, cap, head);
-      if (copier != stager::copying) {
-        // Finished meanwhile (the tag moved on: looked at again below), or scribbled.
-        auto expected = prefix.tag;
-        auto tag = tag_at(h, cap, head);
-        if (prefix.tag == taking_tag)
-          tag.compare_exchange_strong(expected, staged_tag);
-        else if (tag.compare_exchange_strong(expected, abandoned_tag))
-          h->got_count.fetch_add(1, std::memory_order_relaxed);
-        continue; // looked at again under the lock
+      if (!copier_alive(h, cap, head)) {
+        give_up_copy(h, cap, head, prefix.tag); // unless it finished meanwhile
+        continue;                               // looked at again under the lock
       }
       if (past(until))
         return queue_errc::empty;
@@ -713,7 +715,8 @@ bool ring::wait_nonempty(deadline until) {
   auto* h = header_;
   for (;;) {
     auto seen = h->put_seq.load(std::memory_order_acquire);
-    // Positions, not count: a putter killed after its commit leaves count behind until repaired.
+    // Positions, not counts: a putter killed after its commit leaves put_count behind until
+    // repaired.
     auto tail = h->tail.load(std::memory_order_acquire);
     if (tail != h->head.load(std::memory_order_acquire) || h->closed.load() || h->corrupt.load())
       return true;

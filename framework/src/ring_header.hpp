@@ -14,8 +14,8 @@ namespace proctor::detail {
 /// Positions (head, tail) count bytes from the ring's creation and only grow; a record lives at
 /// position % capacity. Every record starts with a record_prefix and takes 8-byte steps.
 /// Invariants under the mutex: head <= tail, tail - head <= capacity, and walking the records from
-/// head lands exactly on tail; count is the number of data records walked (derived state, repaired
-/// after a crash).
+/// head lands exactly on tail; put_count - got_count is the number of data records walked (derived
+/// state, repaired after a crash).
 struct ring_header {
   std::uint64_t magic;         ///< ring_magic once initialized (written last).
   std::uint32_t version;
@@ -31,8 +31,11 @@ struct ring_header {
   std::atomic<std::uint32_t> corrupt;
   /// On a cache line of its own: a lock and an unlock touch one line, not two (a queue of small
   /// items moved 1.6x as many items as with the mutex across two lines).
-  alignas(64) pthread_mutex_t mutex; ///< Robust and process-shared: guards everything below, except
-                               ///< that a mailbox's one reader moves head without it (get_batch).
+  /// Robust and process-shared: guards the positions, the records' space and the counts, except
+  /// that a mailbox's one reader moves head and counts without it (get_batch), and that staged
+  /// records are copied, and their tags moved, outside it. The futex words and waiter counts
+  /// are atomics of their own.
+  alignas(64) pthread_mutex_t mutex;
   std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
   std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
 
@@ -55,9 +58,9 @@ struct ring_header {
                                                ///< putter waiting, and by close.
   std::atomic<std::uint32_t> putters_waiting;
 
-  /// Robust process-shared mutexes, one per large record being copied in: its writer holds one
-  /// from its reservation to its commit, so a getter asks the kernel whether it still lives (a
-  /// trylock that says EOWNERDEAD), rather than guessing from pids.
+  /// Robust process-shared mutexes, one per large record being copied in or out without the
+  /// mutex: its copier holds one until it is done, so that others ask the kernel whether it
+  /// still lives (a trylock that says EOWNERDEAD), rather than guessing from pids.
   alignas(64) pthread_mutex_t stage_slots[8];
 };
 
