@@ -155,7 +155,7 @@ std::atomic<std::atomic<std::uint32_t>*> sigterm_sleep_word{nullptr};
 
 extern "C" void on_sigterm(int) {
   sigterms.fetch_add(1, std::memory_order_relaxed);
-  // Wake a futex sleep that began after the loop last looked at the eventfd.
+  // Wake a futex sleep that began after the loop last looked at the count.
   if (auto* word = sigterm_sleep_word.load(std::memory_order_relaxed)) {
     word->store(awake, std::memory_order_seq_cst);
     futex_wake(*word, 1);
@@ -383,8 +383,8 @@ bool actor_core::pull_one() {
   auto& cell = link_->cell();
   std::optional<queue_errc> err;
   if (!supervised_ && !nested) {
-    // Several records under one lock (never refilled under a nested pull: the outer one is
-    // using a record in this buffer): the sender and this reader meet on the lock half as often.
+    // Several records at once, without the lock (never refilled under a nested pull: the outer
+    // one is using a record in this buffer).
     inbox_.clear();
     inbox_pos_ = 0;
     auto n = messages.get_batch(

@@ -360,19 +360,13 @@ class zygote {
   [[noreturn]] void run_spare(pid_t zygote_pid, int feed) {
     ::prctl(PR_SET_NAME, "proctor-spare"); // first: the name tells it apart from a child
     become_forked_child(zygote_pid, feed);
-    std::uint32_t size = 0;
-    if (!read_exact(feed, reinterpret_cast<char*>(&size), sizeof size) || size > max_request_size)
-      ::_exit(0); // the zygote is gone, or let the spare go
-    std::string body(size, '\0');
-    if (!read_exact(feed, body.data(), size))
-      ::_exit(0);
-    ::close(feed);
     launch_request req;
     try {
-      req = decode_request(body);
+      req = read_request(feed); // as the zygote checked it before handing it over
     } catch (...) {
-      ::_exit(1);
+      ::_exit(0); // the zygote is gone, or let the spare go
     }
+    ::close(feed);
     run_forked(req);
   }
 

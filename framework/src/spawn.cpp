@@ -48,7 +48,6 @@ struct spawned_actor {
 
 struct spawned_table {
   std::mutex mu;
-  pid_t owner = ::getpid();
   std::vector<spawned_actor> actors;
 };
 
@@ -57,7 +56,7 @@ struct spawned_table {
 struct release_at_exit {
   ~release_at_exit() {
     auto* table = per_process<spawned_table>();
-    if (table == nullptr || table->owner != ::getpid())
+    if (table == nullptr) // a forked child has a table of its own (per_process)
       return;
     std::lock_guard guard{table->mu};
     table->actors.clear();

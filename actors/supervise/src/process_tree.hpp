@@ -15,8 +15,8 @@ struct process_id {
 };
 
 /// The processes below this one (children, grandchildren, ...), read from /proc; the forkserver
-/// zygote and its spare are left out (they live as long as this process), its other children
-/// are not.
+/// zygote and its helpers (spare, reaper) are left out (they live as long as this process), the
+/// zygote's other children are not.
 [[nodiscard]] std::vector<process_id> descendants();
 
 /// Waits up to `limit` until none of `procs` runs any more (gone, or a zombie); returns the ones

@@ -53,7 +53,7 @@ class connection {
         peer_checked_ = now;
       }
       // First without waiting for room, which needs no deadline (nor the clock to make one).
-      auto sent = first ? out_->put_now(message) : out_->put(message, poll_slice);
+      auto sent = first ? out_->put_nowait(message) : out_->put(message, poll_slice);
       if (sent || sent.error() != queue_errc::full)
         return sent;
       peer_checked_ = {};
@@ -112,12 +112,6 @@ class connection {
     bool ring_wait(std::chrono::steady_clock::time_point until) {
       return this->ring_.wait_nonempty(until);
     }
-    /// put_nowait() and get_nowait() without reading the clock.
-    status put_now(const T& item) { return this->put_until(item, past); }
-    result get_now() { return this->get_until(past); }
-
-   private:
-    static constexpr std::chrono::steady_clock::time_point past{};
   };
 
   /// The monotonic clock to a few milliseconds, at a fraction of its cost: for liveness_interval.
@@ -154,7 +148,7 @@ class connection {
     if (!in_)
       return queue_errc::closed;
     // First without waiting, which reads no clock: a message that is there is taken at once.
-    if (auto got = in_->get_now(); got || got.error() != queue_errc::empty)
+    if (auto got = in_->get_nowait(); got || got.error() != queue_errc::empty)
       return got;
     for (;;) {
       auto slice = std::chrono::steady_clock::now() + poll_slice;

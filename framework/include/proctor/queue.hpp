@@ -70,7 +70,7 @@ class queue {
   }
 
   /// Puts `item` only if there is room now.
-  status put_nowait(const T& item) { return put(item, duration::zero()); }
+  status put_nowait(const T& item) { return put_until(item, now_or_never); }
 
   /// Removes and returns the oldest item, waiting as long as it takes.
   result get() { return get_until(std::nullopt); }
@@ -79,7 +79,7 @@ class queue {
   result get(duration timeout) { return get_until(std::chrono::steady_clock::now() + timeout); }
 
   /// Removes and returns the oldest item only if there is one now.
-  result get_nowait() { return get(duration::zero()); }
+  result get_nowait() { return get_until(now_or_never); }
 
   /// The number of items now (others may change it at once, as in Python).
   [[nodiscard]] std::size_t size() const { return ring_.size(); }
@@ -99,6 +99,10 @@ class queue {
   [[nodiscard]] segment_handle handle() const { return ring_.handle(); }
 
  protected:
+  /// A deadline already past that needs no clock read: try once, wait for nothing (the ring
+  /// still gives a busy lock a moment).
+  static constexpr std::chrono::steady_clock::time_point now_or_never{};
+
   explicit queue(detail::ring r) : ring_(std::move(r)) {}
   queue(options opts, std::uint64_t type_tag)
     : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, type_tag, true)) {}
