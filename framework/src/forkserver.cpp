@@ -122,7 +122,11 @@ struct reaper_note {
 /// The zygote: forks children on request, reports their end. Single-threaded, never returns.
 class zygote {
  public:
-  zygote(int chan, pid_t host) : chan_(chan), host_(host) {}
+  /// `comm`: the name children take (nullptr: this process's own, as it was forked).
+  zygote(int chan, pid_t host, const char* comm = nullptr) : chan_(chan), host_(host) {
+    if (comm != nullptr)
+      std::strncpy(host_comm_, comm, sizeof host_comm_ - 1);
+  }
 
   [[noreturn]] void run() {
     setup();
@@ -150,7 +154,8 @@ class zygote {
     die_with_parent(host_);
     reset_signals(); // the host's handlers are no business of the zygote or its children
     stdin_from_devnull(); // the zygote never reads it; its children inherit /dev/null
-    ::prctl(PR_GET_NAME, host_comm_);
+    if (host_comm_[0] == '\0')
+      ::prctl(PR_GET_NAME, host_comm_);
     ::prctl(PR_SET_NAME, "proctor-zygote");
     // Keep only stdio and the channel: the zygote must not pin the host's other descriptors.
     if (chan_ > 3)
@@ -460,7 +465,7 @@ class zygote {
 
 } // namespace
 
-std::unique_ptr<forkserver_client> forkserver_client::start() {
+std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
   require_single_thread("the forkserver cannot start now (call proctor::init(argc, argv) first "
                         "in main(), before any thread)");
   ensure_std_fds();
@@ -470,16 +475,34 @@ std::unique_ptr<forkserver_client> forkserver_client::start() {
   unique_fd host_end{fds[0]}, zygote_end{fds[1]};
   flush_std_streams();
   pid_t host = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throw_system_error("fork", errno);
-  if (pid == 0) {
-    host_end.reset();
-    zygote{zygote_end.release(), host}.run();
+  pid_t pid;
+  if (how == origin::fresh) {
+    char comm[17] = {};
+    ::prctl(PR_GET_NAME, comm);
+    pid = spawn_self(zygote_flag, zygote_end.get(), {std::to_string(host), comm});
+  } else {
+    pid = ::fork();
+    if (pid < 0)
+      throw_system_error("fork", errno);
+    if (pid == 0) {
+      host_end.reset();
+      zygote{zygote_end.release(), host}.run();
+    }
   }
+  zygote_end.reset();
   unique_fd pidfd = open_pidfd(pid);
   return std::unique_ptr<forkserver_client>(
     new forkserver_client(pid, std::move(pidfd), std::move(host_end)));
+}
+
+void run_fresh_zygote(int chan, pid_t host, const char* host_comm) {
+  // Started by a process that is now gone (its parent-death signal would come too late), or
+  // by hand: nobody would ever ask it for a child.
+  if (host <= 0 || ::getppid() != host) {
+    std::cerr << "proctor: " << zygote_flag << " is for proctor's own use\n";
+    ::_exit(2);
+  }
+  zygote{chan, host, host_comm}.run();
 }
 
 forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept

@@ -20,8 +20,22 @@ namespace proctor::detail {
 /// @note Thread-safe: requests are serialized by mu_.
 class forkserver_client {
  public:
-  /// Forks the zygote. The caller must be single-threaded (checked by the caller).
-  static std::unique_ptr<forkserver_client> start();
+  /// How the zygote comes to be, and so what its children are copies of.
+  enum class origin {
+    /// A fork of this process: children are copies of it as it is now (at init, or as a fork
+    /// pool starts).
+    fork,
+    /// A new run of this program (posix_spawn of /proc/self/exe; needs proctor::init()):
+    /// children are copies of the program as its init() found it. What a supervisor starts its
+    /// children from: a fork of a process that descends from others through forks shares their
+    /// anonymous memory, and each fork, and each exit, then pays the kernel for every relative
+    /// (the zygote of a pool of a thousand children forked three times slower than a fresh one).
+    fresh,
+  };
+
+  /// Starts the zygote. The caller must be single-threaded (checked here): the zygote dies with
+  /// the thread that started it.
+  static std::unique_ptr<forkserver_client> start(origin how = origin::fork);
 
   ~forkserver_client();
 
@@ -44,6 +58,10 @@ class forkserver_client {
   unique_fd pidfd_;
   unique_fd chan_;
 };
+
+/// The zygote's life in a program that proctor::init() found started as one (origin::fresh):
+/// serves `chan` for `host` until the host closes it. `host_comm`: the name its children take.
+[[noreturn]] void run_fresh_zygote(int chan, pid_t host, const char* host_comm);
 
 /// The zygote that forkserver launches from the calling thread go to instead of the runtime's:
 /// a fork pool sets its own, forked when the pool started, so that every worker it ever starts is

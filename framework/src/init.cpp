@@ -7,7 +7,9 @@
 #include <cstring>
 #include <iostream>
 
+#include "forkserver.hpp"
 #include "launch_request.hpp"
+#include "launchers.hpp"
 #include "proctor/shared_segment.hpp"
 #include "proctor/start_method.hpp"
 #include "registry_table.hpp"
@@ -39,17 +41,30 @@ namespace {
   detail::run_child_entry(req);
 }
 
+/// Serves as a fresh zygote (forkserver_client::origin::fresh): argv is
+/// `program --proctor-zygote FD HOST-PID HOST-COMM`. Never returns.
+[[noreturn]] void run_zygote(int argc, char** argv) {
+  if (argc != 5) {
+    std::cerr << "proctor: " << detail::zygote_flag << " is for proctor's own use\n";
+    ::_exit(2);
+  }
+  detail::runtime::get().mark_init(argc, argv); // so that its children may spawn and start zygotes
+  detail::run_fresh_zygote(std::atoi(argv[2]), static_cast<pid_t>(std::atol(argv[3])), argv[4]);
+}
+
 } // namespace
 
 void init(int argc, char** argv) {
-  if (argc >= 3 && std::strcmp(argv[1], "--proctor-spawn") == 0)
+  if (argc >= 3 && std::strcmp(argv[1], detail::spawn_flag) == 0)
     run_spawned_child(std::atoi(argv[2]), argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], detail::zygote_flag) == 0)
+    run_zygote(argc, argv);
   sweep_stale_segments(); // left in /dev/shm by runs that died (SIGKILL) before unlinking
   auto& rt = detail::runtime::get();
   rt.mark_init(argc, argv);
   detail::ensure_std_fds();
   detail::ensure_node_registry(); // before any child exists, so that every one inherits it
-  rt.start_zygote_if_possible(); // forkserver children fork from it; spawned ones start from it
+  rt.start_zygote_if_possible(true); // forkserver children fork from it; spawned ones start from it
 }
 
 int forkserver_pid() {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "forkserver.hpp"
 #include "launchers.hpp"
@@ -16,9 +17,6 @@ extern char** environ;
 namespace proctor::detail {
 
 namespace {
-
-/// The descriptor a spawned child reads its launch request from.
-constexpr int request_fd = 3;
 
 /// RAII for the posix_spawn attribute objects.
 struct spawn_setup {
@@ -37,6 +35,48 @@ struct spawn_setup {
 };
 
 } // namespace
+
+pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args) {
+  // Keep the child's end away from passed_fd so that dup2 really clears its close-on-exec flag.
+  unique_fd passed{::fcntl(fd, F_DUPFD_CLOEXEC, passed_fd + 1)};
+  if (!passed)
+    throw_system_error("fcntl", errno);
+
+  spawn_setup setup;
+  posix_spawn_file_actions_adddup2(&setup.actions, passed.get(), passed_fd);
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, passed_fd + 1);
+  posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // exec resets caught signals to their default and keeps ignored ones: the same state the fork
+  // and forkserver children get from reset_signals().
+  // SIGCHLD alone goes back to default even if ignored here: ignored, it would make the kernel
+  // reap the child's own children behind its back.
+  sigset_t none, chld;
+  sigemptyset(&none);
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&setup.attr, 0);
+  posix_spawnattr_setsigmask(&setup.attr, &none);
+  posix_spawnattr_setsigdefault(&setup.attr, &chld);
+
+  auto& rt = runtime::get();
+  std::vector<std::string> words;
+  words.push_back(rt.argv0().empty() ? "proctor-child" : rt.argv0());
+  words.emplace_back(flag);
+  words.push_back(std::to_string(passed_fd));
+  for (auto arg : args)
+    words.emplace_back(arg);
+  std::vector<char*> argv;
+  for (auto& w : words)
+    argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv.data(),
+                              environ))
+    throw_system_error("posix_spawn /proc/self/exe", err);
+  return pid;
+}
 
 launched launch_spawn(const launch_request& request) {
   auto& rt = runtime::get();
@@ -58,38 +98,8 @@ launched launch_spawn(const launch_request& request) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw_system_error("socketpair", errno);
-  unique_fd mine{fds[0]};
-  // Keep the child's end away from request_fd so that dup2 really clears its close-on-exec flag.
-  unique_fd theirs{::fcntl(fds[1], F_DUPFD_CLOEXEC, request_fd + 1)};
-  ::close(fds[1]);
-  if (!theirs)
-    throw_system_error("fcntl", errno);
-
-  spawn_setup setup;
-  posix_spawn_file_actions_adddup2(&setup.actions, theirs.get(), request_fd);
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, request_fd + 1);
-  posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  // exec resets caught signals to their default and keeps ignored ones: the same state the fork
-  // and forkserver children get from reset_signals().
-  // SIGCHLD alone goes back to default even if ignored here: ignored, it would make the kernel
-  // reap the child's own children behind its back.
-  sigset_t none, chld;
-  sigemptyset(&none);
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  posix_spawnattr_setflags(&setup.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&setup.attr, 0);
-  posix_spawnattr_setsigmask(&setup.attr, &none);
-  posix_spawnattr_setsigdefault(&setup.attr, &chld);
-
-  std::string argv0 = rt.argv0().empty() ? "proctor-child" : rt.argv0();
-  std::string flag = "--proctor-spawn";
-  std::string fd_arg = std::to_string(request_fd);
-  char* argv[] = {argv0.data(), flag.data(), fd_arg.data(), nullptr};
-  pid_t pid = 0;
-  if (int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv, environ))
-    throw_system_error("posix_spawn /proc/self/exe", err);
+  unique_fd mine{fds[0]}, theirs{fds[1]};
+  pid_t pid = spawn_self(spawn_flag, theirs.get(), {});
   theirs.reset();
 
   launched out;

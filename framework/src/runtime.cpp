@@ -137,6 +137,10 @@ void runtime::mark_init(int argc, char** argv) {
 }
 
 forkserver_client& runtime::zygote() {
+  return zygote(init_called_ ? forkserver_client::origin::fresh : forkserver_client::origin::fork);
+}
+
+forkserver_client& runtime::zygote(forkserver_client::origin how) {
   std::unique_lock lock{mu_};
   zygote_ready_.wait(lock, [this] { return !zygote_starting_; });
   if (zygote_ && !zygote_->alive())
@@ -148,7 +152,7 @@ forkserver_client& runtime::zygote() {
   lock.unlock();
   std::unique_ptr<forkserver_client> started;
   try {
-    started = forkserver_client::start();
+    started = forkserver_client::start(how);
   } catch (...) {
     lock.lock();
     zygote_starting_ = false;
@@ -162,9 +166,13 @@ forkserver_client& runtime::zygote() {
   return *zygote_;
 }
 
-void runtime::start_zygote_if_possible() noexcept {
+void runtime::start_zygote_if_possible(bool at_init) noexcept {
   try {
-    if (thread_count() == 1)
+    if (thread_count() != 1)
+      return;
+    if (at_init)
+      zygote(forkserver_client::origin::fork); // its children: copies of the program as it is now
+    else
       zygote();
   } catch (const std::exception& e) {
     std::cerr << "proctor: cannot start the forkserver: " << e.what() << '\n';

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "forkserver.hpp"
 #include "launch_request.hpp"
 #include "proctor/current_process.hpp"
 
 namespace proctor::detail {
 
 struct process_state;
-class forkserver_client;
 
 /// The proctor state of one OS process: who it is, the children it started and its zygote.
 /// One instance per process (a child resets it with become_child()).
@@ -64,11 +64,14 @@ class runtime {
   [[nodiscard]] bool init_called() const noexcept { return init_called_; }
   [[nodiscard]] const std::string& argv0() const noexcept { return argv0_; }
 
-  /// The zygote, started now if needed. Throws if it cannot be started (threads already run).
+  /// The zygote, started now if needed: a fresh run of the program once init() has been called
+  /// (init() itself starts a fork of the program as it is then). Throws if it cannot be started
+  /// (threads already run).
   forkserver_client& zygote();
 
-  /// Starts the zygote if this process is still single-threaded; quiet otherwise.
-  void start_zygote_if_possible() noexcept;
+  /// Starts the zygote if this process is still single-threaded; quiet otherwise. `at_init`:
+  /// from init(), a fork of the program as it is now.
+  void start_zygote_if_possible(bool at_init = false) noexcept;
 
   /// Stops the zygote and waits for it (at exit).
   void stop_zygote() noexcept;
@@ -81,6 +84,8 @@ class runtime {
 
  private:
   runtime();
+
+  forkserver_client& zygote(forkserver_client::origin how);
 
   mutable std::mutex mu_;
   std::condition_variable zygote_ready_;

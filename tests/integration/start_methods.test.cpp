@@ -14,6 +14,7 @@
 #include "support/probe.hpp"
 
 using namespace proctor::test;
+using namespace std::chrono_literals;
 using proctor::entry;
 using proctor::process;
 using proctor::process_errc;
@@ -46,7 +47,36 @@ class extra_thread {
   std::thread thread_;
 };
 
+/// A global of the program: what every new run of it starts with.
+int program_marker = 3;
+
+void exit_with_marker() {
+  proctor::exit(program_marker);
+}
+
+/// Changes the marker, starts a forkserver child of its own and ends as that child ended.
+void change_marker_then_start_child() {
+  program_marker = 77;
+  auto p = proctor::get_context(start_method::forkserver).make_process(entry<exit_with_marker>);
+  p.start();
+  p.join();
+  proctor::exit(p.exitcode().value_or(100));
+}
+
 } // namespace
+
+TEST_CASE("a child's forkserver children start from the program as init() left it, not from a "
+          "copy of the child",
+          "[start_method]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method of the child " << proctor::to_string(m));
+  leftover_guard guard;
+  auto p = proctor::get_context(m).make_process(entry<change_marker_then_start_child>);
+  p.start();
+  REQUIRE(p.join(60s));
+  CHECK(p.exitcode() == 3);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
 
 TEST_CASE("fork is refused while the process runs other threads", "[start_method]") {
   leftover_guard guard;
