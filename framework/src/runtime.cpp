@@ -218,6 +218,9 @@ void run_child_target(const std::function<void()>& target) {
   runtime::get().shutdown_children();
   runtime::get().stop_zygote();
   flush_std_streams();
+  // The last thing before _exit: a supervisor reading the child's stderr takes end of file as
+  // "its program has finished", before the kernel has torn the process down.
+  ::close(STDERR_FILENO);
   ::_exit(code);
 }
 

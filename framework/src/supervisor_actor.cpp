@@ -1,6 +1,7 @@
 #include "supervisor_actor.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -145,6 +146,7 @@ void supervisor_actor::start(child& c) {
   // (whichever way it was started), so the supervisor holds it only until the child is ready.
   int fds[2] = {-1, -1};
   if (::pipe2(fds, O_CLOEXEC) == 0) {
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK); // read here from the event loop, and in stop()
     cell.stderr_fd = fds[1];
     cell.stderr_pid = ::getpid();
   } else {
@@ -227,34 +229,56 @@ void supervisor_actor::read_stderr(child& c) {
     if (ec || n == 0 || found == nullptr || found->err.get() != stream)
       return;
     auto& c = *found;
-    // Pass the child's stderr on, line by line, and keep the last lines for crash reports.
-    c.err_partial.append(buf->data(), n);
-    std::size_t start = 0;
-    for (;;) {
-      auto nl = c.err_partial.find('\n', start);
-      if (nl == std::string::npos)
-        break;
-      auto line = c.err_partial.substr(start, nl - start);
-      std::fprintf(stderr, "%s\n", line.c_str());
-      c.err_tail.push_back(std::move(line));
-      if (c.err_tail.size() > stderr_lines_kept)
-        c.err_tail.pop_front();
-      start = nl + 1;
-    }
-    c.err_partial.erase(0, start);
-    if (c.err_partial.size() > 4096) { // a "line" that never ends: pass it on as it is
-      std::fprintf(stderr, "%s\n", c.err_partial.c_str());
-      c.err_tail.push_back(std::move(c.err_partial));
-      c.err_partial.clear();
-      if (c.err_tail.size() > stderr_lines_kept)
-        c.err_tail.pop_front();
-    }
+    take_stderr(c, buf->data(), n);
     if (c.err)
       read_stderr(c);
   });
 }
 
-void supervisor_actor::stop(child& c) {
+void supervisor_actor::take_stderr(child& c, const char* data, std::size_t n) {
+  // Pass the child's stderr on, line by line, and keep the last lines for crash reports.
+  c.err_partial.append(data, n);
+  std::size_t start = 0;
+  for (;;) {
+    auto nl = c.err_partial.find('\n', start);
+    if (nl == std::string::npos)
+      break;
+    auto line = c.err_partial.substr(start, nl - start);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    c.err_tail.push_back(std::move(line));
+    if (c.err_tail.size() > stderr_lines_kept)
+      c.err_tail.pop_front();
+    start = nl + 1;
+  }
+  c.err_partial.erase(0, start);
+  if (c.err_partial.size() > 4096) { // a "line" that never ends: pass it on as it is
+    std::fprintf(stderr, "%s\n", c.err_partial.c_str());
+    c.err_tail.push_back(std::move(c.err_partial));
+    c.err_partial.clear();
+    if (c.err_tail.size() > stderr_lines_kept)
+      c.err_tail.pop_front();
+  }
+}
+
+bool supervisor_actor::program_finished(child& c) {
+  if (!c.err)
+    return false;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(c.err->native_handle(), buf, sizeof buf);
+    if (n > 0) {
+      take_stderr(c, buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    // End of file: the child closed its stderr, the last thing it does before _exit (an actor
+    // that closed it early has not recorded its exit yet).
+    return n == 0 && has_ended(c.box.cell());
+  }
+}
+
+void supervisor_actor::stop(child& c, bool let_finish) {
   c.restarting = false; // a scheduled restart finds it so and leaves it
   if (!c.running || !c.proc)
     return;
@@ -270,13 +294,26 @@ void supervisor_actor::stop(child& c) {
   // A second SIGTERM to this supervisor while it stops its children turns the ordered stop into
   // a fast kill (the root of a tree owns SIGINT/SIGTERM: once is orderly, twice is now).
   auto hurry = [] { return sigterms_received() >= 2; };
+  // True once the child is gone, or — with `let_finish` — once its program has finished (see
+  // finish_stopped()); false at the limit.
+  bool finishing = false;
   auto wait_for = [&](std::optional<std::chrono::milliseconds> limit) {
     auto until = clock::now() + limit.value_or(std::chrono::hours{24 * 365});
-    while (!proc.join(std::chrono::milliseconds{20})) {
+    if (!let_finish || !c.err) {
+      while (!proc.join(std::chrono::milliseconds{20}))
+        if (hurry() || clock::now() >= until)
+          return false;
+      return true;
+    }
+    for (;;) {
+      pollfd fds[2] = {{proc.sentinel(), POLLIN, 0}, {c.err->native_handle(), POLLIN, 0}};
+      ::poll(fds, 2, 20);
+      if ((fds[0].revents != 0 && proc.join(std::chrono::milliseconds{20}))
+          || (fds[1].revents != 0 && (finishing = program_finished(c))))
+        return true;
       if (hurry() || clock::now() >= until)
         return false;
     }
-    return true;
   };
   auto kill_now = [&] {
     c.box.cell().kill_requested.store(1);
@@ -299,6 +336,8 @@ void supervisor_actor::stop(child& c) {
       break;
   }
   signal_group(SIGKILL); // whatever of its subtree is left
+  if (finishing)
+    finishing_.push_back({*c.proc, pid});
   auto& cell = c.box.cell();
   if (!has_ended(cell))
     record_exit(cell, {exit_kind::shutdown, 0, false, "stopped by its supervisor"});
@@ -312,9 +351,20 @@ void supervisor_actor::stop(child& c) {
 
 void supervisor_actor::on_exit(const exit_reason&) {
   shutting_down_ = true;
+  // In reverse order, each once the one before has finished. A child has finished when its
+  // program has: the kernel's teardown of its process (hundreds of microseconds: its page tables)
+  // and its reaping overlap the next child's stop, and are waited for at the end.
   for (auto it = children_.rbegin(); it != children_.rend(); ++it)
-    close_for_good(**it, {exit_kind::shutdown, 0, false, "its supervisor stopped"});
+    close_for_good(**it, {exit_kind::shutdown, 0, false, "its supervisor stopped"}, true);
+  finish_stopped();
   collect_orphans(true);
+}
+
+void supervisor_actor::finish_stopped() {
+  // Each was sent SIGKILL once its program had finished: past _exit, or about to call it.
+  for (auto& f : finishing_)
+    f.proc.join();
+  finishing_.clear();
 }
 
 void supervisor_actor::collect_orphans(bool kill_them) {
@@ -333,8 +383,8 @@ void supervisor_actor::collect_orphans(bool kill_them) {
   }
 }
 
-void supervisor_actor::close_for_good(child& c, const exit_reason& why) {
-  stop(c);
+void supervisor_actor::close_for_good(child& c, const exit_reason& why, bool let_finish) {
+  stop(c, let_finish);
   auto& cell = c.box.cell();
   cell.supervised = 0; // senders get noproc from now on
   record_exit(cell, why);

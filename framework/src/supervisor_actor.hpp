@@ -68,7 +68,16 @@ class supervisor_actor {
   child* find(const std::string& id);
   std::size_t index_of(const child* c) const;
   void start(child& c);            ///< Throws spawn_error.
-  void stop(child& c);
+  /// Stops the child: SIGTERM to its process group, SIGKILL at its shutdown deadline. With
+  /// `let_finish`, returns once its program has finished (it recorded its exit and closed its
+  /// stderr, the last thing before _exit) and leaves the rest to finish_stopped().
+  void stop(child& c, bool let_finish = false);
+  /// Waits for the processes stop() left finishing.
+  void finish_stopped();
+  /// True once the child's stderr (read here) is at end of file and its exit is recorded.
+  bool program_finished(child& c);
+  /// Passes the child's stderr on, line by line, keeping the last lines for crash reports.
+  void take_stderr(child& c, const char* data, std::size_t n);
   void watch(child& c);
   void read_stderr(child& c);
   void on_exit_of(child* c);
@@ -78,7 +87,7 @@ class supervisor_actor {
   void schedule_restart(std::vector<std::string> ids, std::chrono::milliseconds delay);
   void restart_group(const std::vector<std::string>& ids);
   /// Stops the child for good: its mailbox is closed, waiting requests are answered.
-  void close_for_good(child& c, const exit_reason& why);
+  void close_for_good(child& c, const exit_reason& why, bool let_finish = false);
   /// close_for_good() and the spec is dropped.
   void retire(child& c, const exit_reason& why);
   void give_up();
@@ -92,6 +101,12 @@ class supervisor_actor {
   supervisor_spec spec_;
   std::string name_;
   std::vector<std::unique_ptr<child>> children_;
+  /// Children stopped whose processes may not be gone yet (see stop()).
+  struct finishing {
+    process proc;
+    pid_t pid;
+  };
+  std::vector<finishing> finishing_;
   std::deque<clock::time_point> restart_times_;
   std::deque<crash_report> reports_; ///< The last 1,000.
   std::vector<dead_letter> dead_;

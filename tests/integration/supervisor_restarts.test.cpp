@@ -35,11 +35,6 @@ proctor::child_spec with_restart(proctor::child_spec s, restart_type r) {
   return s;
 }
 
-proctor::child_spec with_shutdown(proctor::child_spec s, shutdown_spec how) {
-  s.shutdown = how;
-  return s;
-}
-
 bool has_note(const std::vector<sup_note>& notes, const std::string& event, const std::string& tag) {
   for (auto& n : notes)
     if (n.event == event && n.tag == tag)

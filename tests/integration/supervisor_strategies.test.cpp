@@ -86,6 +86,30 @@ TEST_CASE("a stopping supervisor stops its children in reverse order, each with 
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
+TEST_CASE("a stopping supervisor stops a child only after the one after it has finished its on_exit",
+          "[supervisor][strategy]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    // b's on_exit takes seconds: a supervisor that went on to a before b had finished would let
+    // a's exit note in between b's two.
+    proctor::supervisor_spec spec{
+      flags(strategy::one_for_one),
+      {member_spec("a", self.ref()),
+       with_shutdown(member_spec("b", self.ref(), slow_exit), proctor::shutdown_spec::infinity())}};
+    auto sup = proctor::start_supervisor(spec, {.name = "patient-order"});
+    stop_at_exit cleanup{sup};
+    auto before = pids(sup);
+    (void)queued_notes(self);
+    REQUIRE(proctor::stop_supervisor(sup));
+    CHECK(story(queued_notes(self), {"exit", "exit-done"})
+          == strings{"exit b", "exit-done b", "exit a"});
+    for (auto& [id, pid] : before)
+      CHECK(gone(pid));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
 TEST_CASE("one_for_one restarts only the child that crashed", "[supervisor][strategy]") {
   proctor::test::leftover_guard guard;
   {

@@ -281,6 +281,12 @@ class stop_at_exit {
 
 // -- specs ---------------------------------------------------------------------------------------
 
+/// `s` with shutdown `how`.
+inline proctor::child_spec with_shutdown(proctor::child_spec s, proctor::shutdown_spec how) {
+  s.shutdown = how;
+  return s;
+}
+
 inline proctor::child_spec member_spec(const std::string& id, const proctor::actor_ref& observer,
                                        std::int32_t flags = 0) {
   proctor::child_spec s;
