@@ -52,6 +52,9 @@ struct actor_cell {
   std::uint64_t limit_memory;                ///< rlimits the actor sets on itself (0: none).
   std::uint64_t limit_cpu;
   std::uint64_t limit_files;
+  /// 1 once the actor's process has done all it will do (its children and zygote stopped, its
+  /// streams flushed): the last store before _exit. Reset by the supervisor at every start.
+  std::atomic<std::uint32_t> finished;
 
   std::atomic<std::uint64_t> dead_letters;   ///< Messages no handler took.
   std::atomic<std::uint64_t> malformed;      ///< Records that did not decode.
@@ -74,7 +77,7 @@ enum sleep_mode : std::uint32_t {
 };
 
 inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"
-inline constexpr std::uint32_t cell_version = 1;
+inline constexpr std::uint32_t cell_version = 2;
 inline constexpr std::uint64_t mailbox_type_tag = 0x584f424c49414d50; // "PMAILBOX"
 
 static_assert(std::is_standard_layout_v<actor_cell>);

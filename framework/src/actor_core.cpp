@@ -828,13 +828,14 @@ void actor_core::on_death(std::uint64_t target_id) {
   watches_.erase(it);
   if (w.poll != 0)
     cancel_timer(w.poll);
-  auto target_link = std::move(w.target_link); // mapped since the watch began
-  exit_reason why = target_link ? recorded_reason(target_link->cell(), w.incarnation)
-                                : exit_reason{exit_kind::noproc, 0, false, {}};
-  if (target_link && !restartable(target_link->cell()) && !has_ended(target_link->cell())) {
+  // Mapped since the watch began (watch_of() makes none without it).
+  auto target_link = std::move(w.target_link);
+  auto& cell = target_link->cell();
+  exit_reason why = recorded_reason(cell, w.incarnation);
+  if (!restartable(cell) && !has_ended(cell)) {
     // It died without a word (a signal): say so in its cell, so that every sender gets noproc
     // from now on, not only its spawner once it looks.
-    record_exit(target_link->cell(), why);
+    record_exit(cell, why);
     target_link->messages().close();
   }
   for (auto m : w.monitors)
@@ -843,7 +844,7 @@ void actor_core::on_death(std::uint64_t target_id) {
     ended_links_.insert(target_id); // the EXIT below counts only while this stands
     self_system(message_traits<sys_exit>::id, w.target, encode(sys_exit{why, true}));
   }
-  if (target_link && restartable(target_link->cell()))
+  if (restartable(cell))
     return; // requests wait for the next incarnation (see request())
   for (auto& [req, p] : pending_)
     if (p.target == target_id)

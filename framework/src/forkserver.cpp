@@ -87,6 +87,9 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) no
   return n;
 }
 
+/// What a fresh zygote writes on its channel once it serves.
+constexpr char serving = 'Z';
+
 /// What the zygote tells its reaper (see zygote::start_reaper()).
 struct reaper_note {
   enum kind_t : int32_t { adopt, exited } kind; ///< adopt: with the child's status socket
@@ -122,14 +125,19 @@ struct reaper_note {
 /// The zygote: forks children on request, reports their end. Single-threaded, never returns.
 class zygote {
  public:
-  /// `comm`: the name children take (nullptr: this process's own, as it was forked).
+  /// `comm`: the name children take (nullptr: this process's own, as it was forked). A fresh
+  /// zygote (`comm` given) tells its host it serves (one byte on the channel) once set up.
   zygote(int chan, pid_t host, const char* comm = nullptr) : chan_(chan), host_(host) {
-    if (comm != nullptr)
+    if (comm != nullptr) {
       std::strncpy(host_comm_, comm, sizeof host_comm_ - 1);
+      announce_ = true;
+    }
   }
 
   [[noreturn]] void run() {
     setup();
+    if (announce_ && !write_all(chan_, {&serving, 1}))
+      ::_exit(0); // the host is gone
     for (;;) {
       // The reaper's channel only while notes wait for room in it.
       pollfd fds[3] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {reaper_.get(), POLLOUT, 0}};
@@ -453,6 +461,7 @@ class zygote {
 
   int chan_;
   pid_t host_;
+  bool announce_ = false;
   int sigfd_ = -1;
   char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_;
@@ -463,24 +472,54 @@ class zygote {
   std::deque<reaper_note> backlog_; ///< Notes for the reaper that wait for room in its channel.
 };
 
+/// Starts a fresh zygote on `zygote_end` (closed here once passed on) and waits until it serves. 0 if it does not (the
+/// program does not call proctor::init(argc, argv) first in main(), say): it is gone, and
+/// start() forks one instead.
+pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end) {
+  constexpr auto patience = std::chrono::seconds{10};
+  char comm[17] = {};
+  ::prctl(PR_GET_NAME, comm);
+  pid_t pid;
+  try {
+    pid = spawn_self(zygote_flag, zygote_end.get(), {std::to_string(::getpid()), comm});
+  } catch (const std::exception& e) {
+    std::cerr << "proctor: a new run of the program could not start (" << e.what()
+              << "): the forkserver is a fork of this process\n";
+    return 0;
+  }
+  zygote_end.reset(); // so that a run that ends without serving is an end of file here
+  char got = 0;
+  if (wait_readable(host_end.get(), patience) && ::read(host_end.get(), &got, 1) == 1
+      && got == serving)
+    return pid;
+  discard_child(pid);
+  std::cerr << "proctor: a new run of the program did not start serving as a forkserver within "
+            << patience.count() << " s (does main() call proctor::init(argc, argv) first?): "
+            << "the forkserver is a fork of this process\n";
+  return 0;
+}
+
 } // namespace
 
 std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
   require_single_thread("the forkserver cannot start now (call proctor::init(argc, argv) first "
                         "in main(), before any thread)");
   ensure_std_fds();
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-    throw_system_error("socketpair", errno);
-  unique_fd host_end{fds[0]}, zygote_end{fds[1]};
+  unique_fd host_end, zygote_end;
+  auto new_channel = [&] {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      throw_system_error("socketpair", errno);
+    host_end = unique_fd{fds[0]};
+    zygote_end = unique_fd{fds[1]};
+  };
+  new_channel();
   flush_std_streams();
   pid_t host = ::getpid();
-  pid_t pid;
-  if (how == origin::fresh) {
-    char comm[17] = {};
-    ::prctl(PR_GET_NAME, comm);
-    pid = spawn_self(zygote_flag, zygote_end.get(), {std::to_string(host), comm});
-  } else {
+  pid_t pid = how == origin::fresh ? start_fresh(host_end, zygote_end) : 0;
+  if (pid <= 0) {
+    if (how == origin::fresh)
+      new_channel(); // nothing the failed one left in the old one
     pid = ::fork();
     if (pid < 0)
       throw_system_error("fork", errno);
@@ -496,14 +535,21 @@ std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
 }
 
 void run_fresh_zygote(int chan, pid_t host, const char* host_comm) {
-  // Started by a process that is now gone (its parent-death signal would come too late), or
-  // by hand: nobody would ever ask it for a child.
   if (host <= 0 || ::getppid() != host) {
-    std::cerr << "proctor: " << zygote_flag << " is for proctor's own use\n";
+    // Started by hand (or by a process that is gone already): nobody would ask it for a child.
+    if (::getppid() != 1)
+      std::cerr << "proctor: " << zygote_flag << " is for proctor's own use\n";
+    ::_exit(2);
+  }
+  if (thread_count() != 1) {
+    // Threads started before init() (by a static constructor): forks would copy their locks.
+    std::cerr << "proctor: a new run of the program runs threads before proctor::init(): it "
+                 "cannot serve as a forkserver\n";
     ::_exit(2);
   }
   zygote{chan, host, host_comm}.run();
 }
+
 
 forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept
   : pid_(pid), pidfd_(std::move(pidfd)), chan_(std::move(chan)) {}

@@ -61,6 +61,7 @@ void runtime::become_child(const launch_request& req) {
     zygote_.reset();
   }
   zygote_starting_ = false; // a zygote is forked while this flag is set
+  finish_word_.store(nullptr); // the parent's, in a mapping a forked child may not have
 }
 
 void runtime::adopt(std::shared_ptr<process_state> child) {
@@ -218,8 +219,10 @@ void run_child_target(const std::function<void()>& target) {
   runtime::get().shutdown_children();
   runtime::get().stop_zygote();
   flush_std_streams();
-  // The last thing before _exit: a supervisor reading the child's stderr takes end of file as
-  // "its program has finished", before the kernel has torn the process down.
+  // The last things before _exit: a supervisor can go on once this child has finished, before
+  // the kernel has torn its process down (the end of file on its stderr pipe wakes it).
+  if (auto* word = runtime::get().finish_word())
+    word->store(1, std::memory_order_release);
   ::close(STDERR_FILENO);
   ::_exit(code);
 }

@@ -2,7 +2,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -82,6 +84,14 @@ class runtime {
   /// The zygote's pid, or 0.
   [[nodiscard]] pid_t zygote_pid() const;
 
+  // -- the end --------------------------------------------------------------------------------
+
+  /// A word (in shared memory that stays mapped) that run_child_target() sets to 1 as the last
+  /// thing before _exit: an actor's cell tells its supervisor that its process has finished.
+  /// A child starts without one.
+  void finish_word(std::atomic<std::uint32_t>* word) noexcept { finish_word_.store(word); }
+  [[nodiscard]] std::atomic<std::uint32_t>* finish_word() const noexcept { return finish_word_.load(); }
+
  private:
   runtime();
 
@@ -100,6 +110,7 @@ class runtime {
   std::unique_ptr<forkserver_client> zygote_;
   bool init_called_ = false;
   std::string argv0_;
+  std::atomic<std::atomic<std::uint32_t>*> finish_word_{nullptr};
 };
 
 /// Runs a child's target and ends the process with its exit code: 0 on return, n for

@@ -1,18 +1,16 @@
 #include "segment_name.hpp"
 
-#include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 
 #include "proctor/shm_error.hpp"
-#include "unique_fd.hpp"
+#include "sys.hpp"
 
 namespace proctor::detail {
 
@@ -38,54 +36,10 @@ bool is_lower_hex(std::string_view text) noexcept {
 } // namespace
 
 std::optional<segment_run> live_run(pid_t pid) {
-  // Read with plain system calls: this runs on every spawn and every liveness check.
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  unique_fd fd{::open(path, O_RDONLY | O_CLOEXEC)};
-  if (!fd)
+  auto st = read_proc_stat(pid);
+  if (!st || st->state == 'Z' || st->state == 'X' || st->state == 'x')
     return std::nullopt;
-  char buf[1024];
-  std::size_t got = 0;
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf + got, sizeof buf - 1 - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    got += static_cast<std::size_t>(n);
-    if (got == sizeof buf - 1)
-      break;
-  }
-  std::string_view line{buf, got};
-  // The command name may hold spaces and parentheses: fields are counted after the last ')'.
-  auto close = line.rfind(')');
-  if (close == std::string_view::npos)
-    return std::nullopt;
-  line.remove_prefix(close + 1);
-  // Field 3 is the state, field 22 the start time.
-  std::string_view fields[20];
-  std::size_t count = 0;
-  while (count < 20) {
-    auto start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos)
-      break;
-    line.remove_prefix(start);
-    auto end = line.find(' ');
-    fields[count++] = line.substr(0, end);
-    if (end == std::string_view::npos)
-      break;
-    line.remove_prefix(end);
-  }
-  if (count < 20 || fields[0].empty())
-    return std::nullopt;
-  char state = fields[0][0];
-  if (state == 'Z' || state == 'X' || state == 'x')
-    return std::nullopt;
-  std::uint64_t start_time = 0;
-  auto [end, ec] = std::from_chars(fields[19].data(), fields[19].data() + fields[19].size(), start_time);
-  if (ec != std::errc{} || end != fields[19].data() + fields[19].size())
-    return std::nullopt;
-  return segment_run{pid, start_time};
+  return segment_run{pid, st->start_time};
 }
 
 segment_run current_run() {

@@ -21,6 +21,7 @@
 #include "per_process.hpp"
 #include "proctor/scoped_actor.hpp"
 #include "registry_table.hpp"
+#include "runtime.hpp"
 #include "segment_name.hpp"
 #include "spawn_internals.hpp"
 #include "sys.hpp"
@@ -276,7 +277,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     forget_names_of(cell.id);
     core->notify_links(why);
     record_exit(cell, why);
-    fatal_cell = nullptr; // the mapping goes with this function
+    fatal_cell = nullptr; // no fatal signal is the actor's from here on
     if (cell.supervised == 0) {
       // Wakes senders blocked on a full mailbox: noproc from now on. The names go too (processes
       // that mapped the mailbox keep it; new ones get noproc): the spawner may not look for a
@@ -286,6 +287,10 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
       ::shm_unlink(cell_handle.name.c_str());
     }
   }
+  // The cell stays mapped until the process ends: its last word says the process has finished.
+  static shared_object kept;
+  kept = std::move(cell_obj);
+  runtime::get().finish_word(&cell.finished);
   if (why.kind != exit_kind::normal && why.kind != exit_kind::shutdown)
     throw exit_request{why.kind == exit_kind::exit_code && why.code != 0 ? why.code : 1};
 }

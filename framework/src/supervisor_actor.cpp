@@ -71,7 +71,7 @@ supervisor_actor::~supervisor_actor() = default;
 // -- start and stop -----------------------------------------------------------------------------
 
 void supervisor_actor::init() {
-  // The zygote children are forked from, started while this process is small.
+  // The zygote children are forked from: a new run of the program (see forkserver_client).
   runtime::get().start_zygote_if_possible();
   // A subreaper: what a child leaves behind when it dies (a process it forked itself) is adopted
   // here rather than by init, reaped while the supervisor runs and killed when it stops.
@@ -137,6 +137,7 @@ void supervisor_actor::start(child& c) {
     cell.state.store(cell_starting, std::memory_order_release);
   }
   auto& cell = c.box.cell();
+  cell.finished.store(0, std::memory_order_relaxed);
   cell.watchdog_ms = static_cast<std::uint32_t>(c.spec.watchdog.count());
   cell.limit_memory = c.spec.limits.memory_bytes;
   cell.limit_cpu = c.spec.limits.cpu_seconds;
@@ -167,8 +168,8 @@ void supervisor_actor::start(child& c) {
                           invoke(bytes);
                         },
                         key, bytes, {}, false};
-  // From the supervisor's own zygote, forked while the supervisor was small: a child forked from
-  // a supervisor of thousands of children would copy (and dirty) all of its memory map.
+  // From the supervisor's own zygote, a new run of the program: a child forked from a supervisor
+  // of thousands of children would copy (and dirty) all of its memory map.
   process p{process::options{c.spec.id, true, start_method::forkserver}, std::move(target)};
   c.unresponsive = false;
   auto readies_before = cell.readies.load(std::memory_order_acquire);
@@ -260,22 +261,32 @@ void supervisor_actor::take_stderr(child& c, const char* data, std::size_t n) {
   }
 }
 
-bool supervisor_actor::program_finished(child& c) {
+bool supervisor_actor::drain_stderr(child& c) {
   if (!c.err)
-    return false;
+    return true;
   char buf[4096];
-  for (;;) {
+  // A bounded amount at a time: a child that writes without end must not keep its stop from
+  // looking at the clock.
+  for (int i = 0; i < 16; ++i) {
     ssize_t n = ::read(c.err->native_handle(), buf, sizeof buf);
-    if (n > 0) {
+    if (n > 0)
       take_stderr(c, buf, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    // End of file: the child closed its stderr, the last thing it does before _exit (an actor
-    // that closed it early has not recorded its exit yet).
-    return n == 0 && has_ended(c.box.cell());
+    else if (n == 0)
+      return true;
+    else if (errno != EINTR)
+      return false; // EAGAIN: nothing more for now
   }
+  return false;
+}
+
+void supervisor_actor::flush_stderr_partial(child& c) {
+  if (c.err_partial.empty())
+    return;
+  std::fprintf(stderr, "%s\n", c.err_partial.c_str());
+  c.err_tail.push_back(std::move(c.err_partial));
+  c.err_partial.clear();
+  if (c.err_tail.size() > stderr_lines_kept)
+    c.err_tail.pop_front();
 }
 
 void supervisor_actor::stop(child& c, bool let_finish) {
@@ -285,8 +296,9 @@ void supervisor_actor::stop(child& c, bool let_finish) {
   c.watch.reset();
   auto& proc = *c.proc;
   pid_t pid = c.pid;
-  // The child leads its own process group: the signal reaches its whole subtree. The pid cannot
-  // be reused meanwhile: the child is not reaped before join().
+  // The child leads its own process group: the signal reaches its whole subtree. Its zygote
+  // reaps it as soon as it ends, but a group keeps its id while any member lives, and a new
+  // process gets that id only once pids have wrapped around.
   auto signal_group = [pid](int sig) {
     if (pid > 0)
       ::kill(-pid, sig);
@@ -294,22 +306,30 @@ void supervisor_actor::stop(child& c, bool let_finish) {
   // A second SIGTERM to this supervisor while it stops its children turns the ordered stop into
   // a fast kill (the root of a tree owns SIGINT/SIGTERM: once is orderly, twice is now).
   auto hurry = [] { return sigterms_received() >= 2; };
-  // True once the child is gone, or — with `let_finish` — once its program has finished (see
-  // finish_stopped()); false at the limit.
+  // True once the child is gone, or — with `let_finish` — once its process has finished (its
+  // cell says so: the last thing it does before _exit, just before it closes its stderr, whose
+  // end of file wakes this loop); false at the limit.
   bool finishing = false;
+  auto& cell = c.box.cell();
   auto wait_for = [&](std::optional<std::chrono::milliseconds> limit) {
     auto until = clock::now() + limit.value_or(std::chrono::hours{24 * 365});
-    if (!let_finish || !c.err) {
+    if (!let_finish) {
       while (!proc.join(std::chrono::milliseconds{20}))
         if (hurry() || clock::now() >= until)
           return false;
       return true;
     }
+    bool err_open = c.err != nullptr; // until its end of file (which may come early: a child
+                                      // whose stderr is not the pipe)
     for (;;) {
-      pollfd fds[2] = {{proc.sentinel(), POLLIN, 0}, {c.err->native_handle(), POLLIN, 0}};
+      pollfd fds[2] = {{proc.sentinel(), POLLIN, 0},
+                       {err_open ? c.err->native_handle() : -1, POLLIN, 0}};
       ::poll(fds, 2, 20);
-      if ((fds[0].revents != 0 && proc.join(std::chrono::milliseconds{20}))
-          || (fds[1].revents != 0 && (finishing = program_finished(c))))
+      if (fds[1].revents != 0 && drain_stderr(c))
+        err_open = false;
+      if (cell.finished.load(std::memory_order_acquire) != 0)
+        return finishing = true;
+      if (fds[0].revents != 0 && proc.join(std::chrono::milliseconds{20}))
         return true;
       if (hurry() || clock::now() >= until)
         return false;
@@ -337,8 +357,8 @@ void supervisor_actor::stop(child& c, bool let_finish) {
   }
   signal_group(SIGKILL); // whatever of its subtree is left
   if (finishing)
-    finishing_.push_back({*c.proc, pid});
-  auto& cell = c.box.cell();
+    finishing_.push_back(*c.proc);
+  flush_stderr_partial(c);
   if (!has_ended(cell))
     record_exit(cell, {exit_kind::shutdown, 0, false, "stopped by its supervisor"});
   c.running = false;
@@ -362,8 +382,8 @@ void supervisor_actor::on_exit(const exit_reason&) {
 
 void supervisor_actor::finish_stopped() {
   // Each was sent SIGKILL once its program had finished: past _exit, or about to call it.
-  for (auto& f : finishing_)
-    f.proc.join();
+  for (auto& p : finishing_)
+    p.join();
   finishing_.clear();
 }
 
@@ -459,11 +479,7 @@ void supervisor_actor::on_exit_of(child* cp) {
     ssize_t n;
     while ((n = ::read(c.err->native_handle(), buf, sizeof buf)) > 0)
       c.err_partial.append(buf, static_cast<std::size_t>(n));
-    if (!c.err_partial.empty()) {
-      std::fprintf(stderr, "%s\n", c.err_partial.c_str());
-      c.err_tail.push_back(c.err_partial);
-      c.err_partial.clear();
-    }
+    flush_stderr_partial(c);
     c.err->close();
     c.err.reset();
   }

@@ -69,13 +69,15 @@ class supervisor_actor {
   std::size_t index_of(const child* c) const;
   void start(child& c);            ///< Throws spawn_error.
   /// Stops the child: SIGTERM to its process group, SIGKILL at its shutdown deadline. With
-  /// `let_finish`, returns once its program has finished (it recorded its exit and closed its
-  /// stderr, the last thing before _exit) and leaves the rest to finish_stopped().
+  /// `let_finish`, returns once its process has finished (actor_cell::finished), and leaves the
+  /// wait for its end to finish_stopped().
   void stop(child& c, bool let_finish = false);
   /// Waits for the processes stop() left finishing.
   void finish_stopped();
-  /// True once the child's stderr (read here) is at end of file and its exit is recorded.
-  bool program_finished(child& c);
+  /// Passes on what the child's stderr holds now (a bounded amount); true at its end of file.
+  bool drain_stderr(child& c);
+  /// Passes on the last line of the child's stderr if it did not end with a newline.
+  void flush_stderr_partial(child& c);
   /// Passes the child's stderr on, line by line, keeping the last lines for crash reports.
   void take_stderr(child& c, const char* data, std::size_t n);
   void watch(child& c);
@@ -102,11 +104,7 @@ class supervisor_actor {
   std::string name_;
   std::vector<std::unique_ptr<child>> children_;
   /// Children stopped whose processes may not be gone yet (see stop()).
-  struct finishing {
-    process proc;
-    pid_t pid;
-  };
-  std::vector<finishing> finishing_;
+  std::vector<process> finishing_;
   std::deque<clock::time_point> restart_times_;
   std::deque<crash_report> reports_; ///< The last 1,000.
   std::vector<dead_letter> dead_;

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include "proctor/process_error.hpp"
@@ -85,30 +87,69 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
   }
 }
 
+std::optional<proc_stat> read_proc_stat(pid_t pid) noexcept {
+  // Plain system calls: this runs on every spawn and every liveness check.
+  char path[32];
+  if (pid > 0)
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  else
+    std::snprintf(path, sizeof path, "/proc/self/stat");
+  unique_fd fd{::open(path, O_RDONLY | O_CLOEXEC)};
+  if (!fd)
+    return std::nullopt;
+  char buf[1024];
+  std::size_t got = 0;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf + got, sizeof buf - 1 - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += static_cast<std::size_t>(n);
+    if (got == sizeof buf - 1)
+      break;
+  }
+  std::string_view line{buf, got};
+  // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string_view::npos)
+    return std::nullopt;
+  line.remove_prefix(close + 1);
+  // fields[0] is field 3 (the state), fields[17] field 20 (num_threads), fields[19] field 22
+  // (starttime).
+  std::string_view fields[20];
+  std::size_t count = 0;
+  while (count < 20) {
+    auto start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos)
+      break;
+    line.remove_prefix(start);
+    auto end = line.find(' ');
+    fields[count++] = line.substr(0, end);
+    if (end == std::string_view::npos)
+      break;
+    line.remove_prefix(end);
+  }
+  if (count < 20 || fields[0].empty())
+    return std::nullopt;
+  proc_stat out;
+  out.state = fields[0][0];
+  auto number = [](std::string_view text, auto& value) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc{} && end == text.data() + text.size();
+  };
+  if (!number(fields[17], out.threads) || !number(fields[19], out.start_time))
+    return std::nullopt;
+  return out;
+}
+
 int thread_count() noexcept {
   // procfs counts a task directory's links as its threads plus two: one system call.
   struct stat task{};
   if (::stat("/proc/self/task", &task) == 0 && task.st_nlink > 2)
     return static_cast<int>(task.st_nlink - 2);
-  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  // The command name may hold spaces and parentheses: fields are counted after the last ')'.
-  const char* p = std::strrchr(buf, ')');
-  if (p == nullptr)
-    return -1;
-  int field = 2; // the ')' closes field 2; num_threads is field 20
-  for (; *p != '\0'; ++p) {
-    if (*p == ' ' && ++field == 20)
-      return std::atoi(p + 1);
-  }
-  return -1;
+  auto st = read_proc_stat(0);
+  return st ? static_cast<int>(st->threads) : -1;
 }
 
 void require_single_thread(const std::string& what) {

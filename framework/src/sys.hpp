@@ -37,7 +37,17 @@ std::optional<exit_status> try_reap_pidfd(int pidfd);
 /// Waits until `fd` is readable or `timeout` passes (nullopt: forever). True if readable.
 bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout);
 
-/// The number of threads of the calling process (from /proc/self/stat), or -1 if unreadable.
+/// What proctor reads from /proc/PID/stat.
+struct proc_stat {
+  char state = '?';             ///< R, S, D, Z, X...
+  long threads = 0;             ///< num_threads
+  std::uint64_t start_time = 0; ///< starttime, in clock ticks since boot
+};
+
+/// /proc/PID/stat of `pid` (0: the calling process); empty if it cannot be read or parsed.
+[[nodiscard]] std::optional<proc_stat> read_proc_stat(pid_t pid) noexcept;
+
+/// The number of threads of the calling process (from /proc), or -1 if unreadable.
 [[nodiscard]] int thread_count() noexcept;
 
 /// Throws process_error(multithreaded) unless the caller is single-threaded; `what` says why it

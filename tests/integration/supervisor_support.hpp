@@ -5,6 +5,7 @@
 // that wait for what a supervisor does. Every wait has a generous upper bound and never stands for
 // an assertion about time.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ enum member_flags : std::int32_t {
   process_grandchild = 8, ///< init starts a proctor::process that sleeps ten minutes
   slow_exit = 16,         ///< on_exit sleeps 3 s, then says exit-done
   session_grandchild = 32, ///< init forks a child that leaves for a session of its own, pause()s
+  own_stderr = 64,         ///< init points its stderr at /dev/null: its supervisor's pipe closes
 };
 
 inline void no_core_file() {
@@ -165,6 +167,11 @@ class member {
     note("init-begin");
     if (flags_ & slow_init)
       std::this_thread::sleep_for(300ms);
+    if (flags_ & own_stderr) {
+      int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
     if (flags_ & block_sigterm) {
       sigset_t set;
       sigemptyset(&set);
