@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <deque>
@@ -192,7 +193,9 @@ class zygote {
   // inherited: with one status socket per live child held here, a fork would cost more with every
   // child (~60 µs more per thousand). The zygote hands each status socket to the reaper, a child
   // of its own that never forks, and tells it the wait status when it reaps the child. Without a
-  // reaper (it could not start, or was killed) the zygote holds the sockets itself.
+  // reaper (it could not start, or was killed) the zygote holds the sockets itself; a killed one
+  // is replaced at a later start, at most once a second (what it held is lost: those children's
+  // parents see their end through their pidfds, with an unknown status).
 
   void start_reaper() {
     int pair[2];
@@ -213,6 +216,7 @@ class zygote {
       return;
     reaper_pid_ = pid;
     reaper_ = std::move(mine);
+    reaper_started_ = clock::now();
   }
 
   /// True if a failed send to the reaper means that it is gone (not merely busy or full).
@@ -304,6 +308,8 @@ class zygote {
     hold_status(child.pid, std::move(status));
     if (!req.spawn)
       make_spare(); // for the next request, while this child starts
+    if (reaper_pid_ == 0 && clock::now() - reaper_started_ >= reaper_patience)
+      start_reaper(); // the last one was killed: the next children's sockets go to a new one
   }
 
   /// A child forked from the zygote: no descriptor but stdio (the channel, the signalfd and every
@@ -467,8 +473,11 @@ class zygote {
   std::map<pid_t, unique_fd> children_;
   pid_t spare_pid_ = 0;
   unique_fd spare_feed_;
+  using clock = std::chrono::steady_clock;
+  static constexpr auto reaper_patience = std::chrono::seconds{1};
   pid_t reaper_pid_ = 0;
   unique_fd reaper_;
+  clock::time_point reaper_started_{};
   std::deque<reaper_note> backlog_; ///< Notes for the reaper that wait for room in its channel.
 };
 

@@ -183,7 +183,7 @@ TEST_CASE("a barrier waiter killed while waiting still counts as arrived: the ot
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
-TEST_CASE("a barrier action that throws breaks the barrier; the thrower gets its exception",
+TEST_CASE("a barrier action that throws breaks the barrier, and the thrower gets its exception",
           "[barrier]") {
   leftover_guard guard;
   {

@@ -34,7 +34,7 @@ TEST_CASE("joining, signalling or polling the sentinel before start is an error"
   CHECK_THROWS_MATCHES((void)p.sentinel(), process_error, has_code(process_errc::misuse));
 }
 
-TEST_CASE("closing a running process is an error; after close every use is", "[misuse]") {
+TEST_CASE("closing a running process is an error, and after close every use is", "[misuse]") {
   leftover_guard guard;
   process p{entry<probe_sleep_ms>, 60'000};
   p.start();

@@ -252,9 +252,8 @@ TEST_CASE("a stopped reaper holds up no start: the ends it reports wait for it, 
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
-// Kills the reaper, which is not started again in this process: the last of the reaper tests.
-TEST_CASE("the forkserver's reaper reports its children's ends; once it is killed, running "
-          "children still end and new ones are reported by the zygote itself",
+TEST_CASE("the forkserver's reaper reports its children's ends, and once it is killed, running "
+          "children still end and a later start brings a new one",
           "[robustness]") {
   leftover_guard guard;
   auto ctx = proctor::get_context(start_method::forkserver);
@@ -274,5 +273,18 @@ TEST_CASE("the forkserver's reaper reports its children's ends; once it is kille
   next.start();
   next.join();
   CHECK(next.exitcode() == 5); // reported by the zygote
+  // A start a second after the last reaper started brings a new one, which reports what follows.
+  std::this_thread::sleep_for(1100ms);
+  auto after = ctx.make_process(entry<probe_exit>, 6);
+  after.start();
+  after.join();
+  CHECK(after.exitcode() == 6);
+  pid_t new_reaper = find_zygote_helper("proctor-reaper", 30'000ms);
+  CHECK(new_reaper > 0);
+  CHECK(new_reaper != reaper);
+  auto last = ctx.make_process(entry<probe_exit>, 7);
+  last.start();
+  last.join();
+  CHECK(last.exitcode() == 7); // reported through the new reaper
   REQUIRE_NO_LEFTOVERS(guard);
 }

@@ -248,7 +248,7 @@ struct large_first {
 
 } // namespace
 
-TEST_CASE("a large item whose writer died while copying it in is skipped; the others arrive",
+TEST_CASE("a large item whose writer died while copying it in is skipped, and the others arrive",
           "[queue]") {
   large_first f{"after"};
   auto& q = f.q;
