@@ -619,7 +619,10 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
   for (auto& id : dropped)
     if (auto* t = find(id))
       retire(*t, {exit_kind::shutdown, 0, false, "a temporary child stopped by its strategy"});
-  schedule_restart(std::move(group), delay);
+  if (delay.count() == 0)
+    restart_group(group); // now, as OTP does: not after a trip through the event loop
+  else
+    schedule_restart(std::move(group), delay);
 }
 
 void supervisor_actor::schedule_restart(std::vector<std::string> ids, std::chrono::milliseconds delay) {
