@@ -227,6 +227,13 @@ class zygote {
   /// Gives `status` (the socket on which `pid`'s end is reported) to the reaper if it can take it
   /// now; otherwise keeps it. An adoption is never queued: the zygote keeps what it cannot hand.
   void hold_status(pid_t pid, unique_fd status) {
+    // A few sockets cost a fork nothing to speak of, and an end reported from here takes one
+    // hop fewer: the reaper takes them only beyond those.
+    if (held_here_ < keep_here) {
+      ++held_here_;
+      children_.emplace(pid, std::move(status));
+      return;
+    }
     if (reaper_ && backlog_.empty()) {
       reaper_note note{reaper_note::adopt, pid, 0};
       if (send_with_fd(reaper_.get(), &note, sizeof note, status.get(), MSG_DONTWAIT)) {
@@ -236,6 +243,7 @@ class zygote {
       if (reaper_lost(errno))
         reaper_.reset();
     }
+    ++held_here_;
     children_.emplace(pid, std::move(status));
   }
 
@@ -434,6 +442,8 @@ class zygote {
       if (pos == children_.end())
         continue;
       report_exit(pid, wstatus, pos->second);
+      if (pos->second)
+        --held_here_;
       children_.erase(pos);
     }
   }
@@ -470,7 +480,9 @@ class zygote {
   bool announce_ = false;
   int sigfd_ = -1;
   char host_comm_[17] = {};
-  std::map<pid_t, unique_fd> children_;
+  std::map<pid_t, unique_fd> children_; ///< Each child's status socket, or none: the reaper's.
+  static constexpr std::size_t keep_here = 32;
+  std::size_t held_here_ = 0;           ///< Status sockets in children_.
   pid_t spare_pid_ = 0;
   unique_fd spare_feed_;
   using clock = std::chrono::steady_clock;

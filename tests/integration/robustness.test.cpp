@@ -187,6 +187,17 @@ pid_t find_spare(std::chrono::milliseconds patience) {
   return find_zygote_helper("proctor-spare", patience);
 }
 
+/// Children that sleep `ms`, started so that the zygote holds as many status sockets as it keeps
+/// itself (32): the ends of the children started next are reported through its reaper.
+std::vector<proctor::process> fill_zygote(const proctor::context& ctx, int ms) {
+  std::vector<proctor::process> sleepers;
+  for (int i = 0; i < 32; ++i) {
+    sleepers.push_back(ctx.make_process(entry<probe_sleep_ms>, ms));
+    sleepers.back().start();
+  }
+  return sleepers;
+}
+
 /// SIGKILLs `pid` and waits (30 s at most) until it is gone.
 void kill_and_wait(pid_t pid) {
   REQUIRE(::kill(pid, SIGKILL) == 0);
@@ -230,9 +241,7 @@ TEST_CASE("a stopped reaper holds up no start: the ends it reports wait for it, 
           "[robustness]") {
   leftover_guard guard;
   auto ctx = proctor::get_context(start_method::forkserver);
-  auto first = ctx.make_process(entry<probe_exit>, 0);
-  first.start();
-  first.join();
+  auto sleepers = fill_zygote(ctx, 3000);
   pid_t reaper = find_zygote_helper("proctor-reaper", 30'000ms);
   REQUIRE(reaper > 0);
   REQUIRE(::kill(reaper, SIGSTOP) == 0);
@@ -249,6 +258,10 @@ TEST_CASE("a stopped reaper holds up no start: the ends it reports wait for it, 
     exact += children[static_cast<std::size_t>(i)].exitcode() == i % 7;
   }
   CHECK(exact == 400);
+  for (auto& p : sleepers) {
+    REQUIRE(p.join(60s));
+    CHECK(p.exitcode() == 0);
+  }
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
@@ -257,6 +270,7 @@ TEST_CASE("the forkserver's reaper reports its children's ends, and once it is k
           "[robustness]") {
   leftover_guard guard;
   auto ctx = proctor::get_context(start_method::forkserver);
+  auto sleepers = fill_zygote(ctx, 2000);
   auto running = ctx.make_process(entry<probe_sleep_ms>, 300);
   running.start();
   auto first = ctx.make_process(entry<probe_exit>, 3);
@@ -273,7 +287,8 @@ TEST_CASE("the forkserver's reaper reports its children's ends, and once it is k
   next.start();
   next.join();
   CHECK(next.exitcode() == 5); // reported by the zygote
-  // A start a second after the last reaper started brings a new one, which reports what follows.
+  // A start a second after the last reaper started brings a new one, which reports the ends of
+  // children beyond those the zygote keeps.
   std::this_thread::sleep_for(1100ms);
   auto after = ctx.make_process(entry<probe_exit>, 6);
   after.start();
@@ -282,9 +297,13 @@ TEST_CASE("the forkserver's reaper reports its children's ends, and once it is k
   pid_t new_reaper = find_zygote_helper("proctor-reaper", 30'000ms);
   CHECK(new_reaper > 0);
   CHECK(new_reaper != reaper);
+  auto more_sleepers = fill_zygote(ctx, 2000);
   auto last = ctx.make_process(entry<probe_exit>, 7);
   last.start();
   last.join();
   CHECK(last.exitcode() == 7); // reported through the new reaper
+  for (auto* group : {&sleepers, &more_sleepers})
+    for (auto& p : *group)
+      REQUIRE(p.join(60s));
   REQUIRE_NO_LEFTOVERS(guard);
 }
