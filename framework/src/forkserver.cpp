@@ -54,6 +54,28 @@ bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) 
   }
 }
 
+/// Sends as much of `bytes` as one sendmsg takes, with `fd` attached; the count sent, or -1
+/// (errno set). One call for a whole request: its reader wakes once.
+ssize_t send_first_with_fd(int sock, std::string_view bytes, int fd) noexcept {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr hdr{};
+  hdr.msg_iov = &iov;
+  hdr.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  hdr.msg_control = control;
+  hdr.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&hdr);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do
+    n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 /// Receives up to `len` bytes and at most one attached fd (into `fd`, else -1).
 /// Returns the byte count, 0 on EOF, -1 on error (errno set).
 ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) noexcept {
@@ -409,8 +431,9 @@ class zygote {
     // replaced for want of a descriptor (it is an unreaped child: the pid is still its own).
     unique_fd pidfd = open_pidfd(pid);
     auto size = static_cast<std::uint32_t>(body.size());
-    if (!pidfd || !write_all(feed.get(), {reinterpret_cast<const char*>(&size), sizeof size})
-        || !write_all(feed.get(), body)) {
+    std::string frame(reinterpret_cast<const char*>(&size), sizeof size);
+    frame.append(body); // one write: the spare wakes once
+    if (!pidfd || !write_all(feed.get(), frame)) {
       discard_child(pid); // killed while it waited (or no descriptor): fork as usual
       return std::nullopt;
     }
@@ -604,8 +627,9 @@ launched forkserver_client::launch(const launch_request& req) {
   unique_fd mine{pair[0]}, theirs{pair[1]};
   {
     std::lock_guard guard{mu_};
-    if (!chan_ || !send_with_fd(chan_.get(), frame.data(), 1, theirs.get())
-        || !write_all(chan_.get(), std::string_view{frame}.substr(1)))
+    ssize_t sent = chan_ ? send_first_with_fd(chan_.get(), frame, theirs.get()) : -1;
+    if (sent <= 0
+        || !write_all(chan_.get(), std::string_view{frame}.substr(static_cast<std::size_t>(sent))))
       throw process_error(process_errc::forkserver_lost,
                           "process '" + req.name + "': the forkserver is gone");
   }
