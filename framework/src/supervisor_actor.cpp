@@ -87,40 +87,52 @@ void supervisor_actor::init() {
   }
   if (spec_.flags.how == strategy::simple_one_for_one)
     return; // the spec is a template: start_child makes the children
-  for (auto& s : spec_.children) {
+  // Each child's mailbox is made while the child before it runs its init (in its own process).
+  auto make = [](const child_spec& s) {
     auto c = std::make_unique<child>();
     c->spec = s;
-    children_.push_back(std::move(c));
+    return c;
+  };
+  std::unique_ptr<child> next;
+  for (std::size_t i = 0; i < spec_.children.size(); ++i) {
+    children_.push_back(next ? std::move(next) : make(spec_.children[i]));
+    if (i + 1 < spec_.children.size())
+      next = make(spec_.children[i + 1]);
     try {
-      start(*children_.back());
+      start(*children_.back(), next.get());
     } catch (...) {
       children_.pop_back();
+      next.reset();
       on_exit({exit_kind::shutdown, 0, false, {}});
       throw;
     }
   }
 }
 
-void supervisor_actor::start(child& c) {
+void supervisor_actor::make_mailbox(child& c) {
+  spawn_options o;
+  o.name = c.spec.id;
+  o.mailbox_bytes = c.spec.mailbox_bytes;
+  try {
+    c.box = create_mailbox(o);
+  } catch (const std::exception& e) { // no room in /dev/shm, say
+    throw spawn_error{actor_error{actor_errc::spawn_failed,
+                                  "child '" + c.spec.id + "': no mailbox: " + e.what(),
+                                  {exit_kind::exception, 0, false, e.what()}}};
+  }
+  c.box.cell().supervised = 1;
+  // Children map their own mailbox by name: siblings' mappings only make every fork slower.
+  c.box.cell_obj.dont_fork();
+  c.box.messages.dont_fork();
+}
+
+void supervisor_actor::start(child& c, child* ahead) {
   if (c.spec.watchdog.count() > 0 && !watchdog_armed_) {
     watchdog_armed_ = true;
     self_.run_every(std::chrono::milliseconds{20}, [this] { check_watchdogs(); });
   }
   if (!c.box.cell_obj) {
-    spawn_options o;
-    o.name = c.spec.id;
-    o.mailbox_bytes = c.spec.mailbox_bytes;
-    try {
-      c.box = create_mailbox(o);
-    } catch (const std::exception& e) { // no room in /dev/shm, say
-      throw spawn_error{actor_error{actor_errc::spawn_failed,
-                                    "child '" + c.spec.id + "': no mailbox: " + e.what(),
-                                    {exit_kind::exception, 0, false, e.what()}}};
-    }
-    c.box.cell().supervised = 1;
-    // Children map their own mailbox by name: siblings' mappings only make every fork slower.
-    c.box.cell_obj.dont_fork();
-    c.box.messages.dont_fork();
+    make_mailbox(c);
   } else {
     auto& cell = c.box.cell();
     // A new incarnation on the same mailbox: keep the last exit for late watchers.
@@ -186,6 +198,12 @@ void supervisor_actor::start(child& c) {
   }
   c.proc = p;
   c.pid = p.pid().value_or(0);
+  if (ahead != nullptr && !ahead->box.cell_obj) {
+    try {
+      make_mailbox(*ahead); // while this child runs its init
+    } catch (const spawn_error&) { // said again, and handled, when that child starts
+    }
+  }
   if (fds[0] >= 0) {
     c.err = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(), fds[0]);
     c.err_partial.clear();

@@ -67,7 +67,9 @@ class supervisor_actor {
 
   child* find(const std::string& id);
   std::size_t index_of(const child* c) const;
-  void start(child& c);            ///< Throws spawn_error.
+  /// Starts `c` (throws spawn_error); makes `ahead`'s mailbox while `c` runs its init.
+  void start(child& c, child* ahead = nullptr);
+  void make_mailbox(child& c);     ///< Throws spawn_error.
   /// Stops the child: SIGTERM to its process group, SIGKILL at its shutdown deadline. With
   /// `let_finish`, returns once its process has finished (actor_cell::finished), and leaves the
   /// wait for its end to finish_stopped().
