@@ -28,9 +28,9 @@ namespace proctor::detail {
 
 namespace {
 
-/// Sends `msg` with `fd` attached (fd < 0: none). Returns false (errno set) if it could not:
-/// the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full.
-bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
+/// Sends as much of `msg` as one sendmsg takes, with `fd` attached (fd < 0: none): the count
+/// sent, or -1 (errno set: the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full).
+ssize_t send_some_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
   iovec iov{const_cast<void*>(msg), len};
   msghdr hdr{};
   hdr.msg_iov = &iov;
@@ -45,35 +45,17 @@ bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) 
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  for (;;) {
-    ssize_t n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL | flags);
-    if (n >= 0)
-      return static_cast<size_t>(n) == len;
-    if (errno != EINTR)
-      return false;
-  }
-}
-
-/// Sends as much of `bytes` as one sendmsg takes, with `fd` attached; the count sent, or -1
-/// (errno set). One call for a whole request: its reader wakes once.
-ssize_t send_first_with_fd(int sock, std::string_view bytes, int fd) noexcept {
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr hdr{};
-  hdr.msg_iov = &iov;
-  hdr.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  hdr.msg_control = control;
-  hdr.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&hdr);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   ssize_t n;
   do
-    n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL);
+    n = ::sendmsg(sock, &hdr, MSG_NOSIGNAL | flags);
   while (n < 0 && errno == EINTR);
   return n;
+}
+
+/// Sends all of `msg` (a datagram, or a small message) with `fd` attached (fd < 0: none). False
+/// (errno set) if it could not.
+bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
+  return send_some_with_fd(sock, msg, len, fd, flags) == static_cast<ssize_t>(len);
 }
 
 /// Receives up to `len` bytes and at most one attached fd (into `fd`, else -1).
@@ -627,7 +609,9 @@ launched forkserver_client::launch(const launch_request& req) {
   unique_fd mine{pair[0]}, theirs{pair[1]};
   {
     std::lock_guard guard{mu_};
-    ssize_t sent = chan_ ? send_first_with_fd(chan_.get(), frame, theirs.get()) : -1;
+    // One sendmsg for as much of it as the socket takes: the zygote wakes once.
+    ssize_t sent = chan_ ? send_some_with_fd(chan_.get(), frame.data(), frame.size(), theirs.get())
+                         : -1;
     if (sent <= 0
         || !write_all(chan_.get(), std::string_view{frame}.substr(static_cast<std::size_t>(sent))))
       throw process_error(process_errc::forkserver_lost,
