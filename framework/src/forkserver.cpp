@@ -195,13 +195,15 @@ class zygote {
   //
   // Every fork copies the forking process's descriptor table, and the child then closes what it
   // inherited: with one status socket per live child held here, a fork would cost more with every
-  // child (~60 µs more per thousand). The zygote hands each status socket to the reaper, a child
-  // of its own that never forks, and tells it the wait status when it reaps the child. Without a
+  // child (~60 µs more per thousand). Beyond the first 32 (see hold_status()), the zygote hands
+  // each status socket to the reaper, a child of its own that never forks, and tells it the wait
+  // status when it reaps the child. Without a
   // reaper (it could not start, or was killed) the zygote holds the sockets itself; a killed one
   // is replaced at a later start, at most once a second (what it held is lost: those children's
   // parents see their end through their pidfds, with an unknown status).
 
   void start_reaper() {
+    reaper_started_ = clock::now(); // an attempt that fails waits its second too
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
       return;
@@ -220,7 +222,6 @@ class zygote {
       return;
     reaper_pid_ = pid;
     reaper_ = std::move(mine);
-    reaper_started_ = clock::now();
   }
 
   /// True if a failed send to the reaper means that it is gone (not merely busy or full).
@@ -502,7 +503,9 @@ class zygote {
 /// program does not call proctor::init(argc, argv) first in main(), say): it is gone, and
 /// start() forks one instead.
 pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end) {
-  constexpr auto patience = std::chrono::seconds{10};
+  // Well within a child's start timeout (10 s unless set): a supervisor that starts a zygote
+  // in its init must still be able to fall back before its own start is given up.
+  constexpr auto patience = std::chrono::seconds{3};
   char comm[17] = {};
   ::prctl(PR_GET_NAME, comm);
   pid_t pid;
@@ -562,8 +565,9 @@ std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
 
 void run_fresh_zygote(int chan, pid_t host, const char* host_comm) {
   if (host <= 0 || ::getppid() != host) {
-    // Started by hand (or by a process that is gone already): nobody would ask it for a child.
-    if (::getppid() != 1)
+    // Started by hand, or by a process that is gone already (quietly): nobody would ask it for
+    // a child.
+    if (host <= 0 || ::kill(host, 0) == 0 || errno == EPERM)
       std::cerr << "proctor: " << zygote_flag << " is for proctor's own use\n";
     ::_exit(2);
   }

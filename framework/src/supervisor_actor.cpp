@@ -121,6 +121,7 @@ void supervisor_actor::make_mailbox(child& c) {
                                   {exit_kind::exception, 0, false, e.what()}}};
   }
   c.box.cell().supervised = 1;
+  c.new_box = true; // its first incarnation is not a restart
   // Children map their own mailbox by name: siblings' mappings only make every fork slower.
   c.box.cell_obj.dont_fork();
   c.box.messages.dont_fork();
@@ -131,8 +132,10 @@ void supervisor_actor::start(child& c, child* ahead) {
     watchdog_armed_ = true;
     self_.run_every(std::chrono::milliseconds{20}, [this] { check_watchdogs(); });
   }
-  if (!c.box.cell_obj) {
+  if (!c.box.cell_obj)
     make_mailbox(c);
+  if (c.new_box) {
+    c.new_box = false;
   } else {
     auto& cell = c.box.cell();
     // A new incarnation on the same mailbox: keep the last exit for late watchers.
@@ -201,7 +204,7 @@ void supervisor_actor::start(child& c, child* ahead) {
   if (ahead != nullptr && !ahead->box.cell_obj) {
     try {
       make_mailbox(*ahead); // while this child runs its init
-    } catch (const spawn_error&) { // said again, and handled, when that child starts
+    } catch (const std::exception&) { // tried again, and reported, when that child starts
     }
   }
   if (fds[0] >= 0) {
@@ -279,13 +282,13 @@ void supervisor_actor::take_stderr(child& c, const char* data, std::size_t n) {
   }
 }
 
-bool supervisor_actor::drain_stderr(child& c) {
+bool supervisor_actor::drain_stderr(child& c, bool all) {
   if (!c.err)
     return true;
   char buf[4096];
-  // A bounded amount at a time: a child that writes without end must not keep its stop from
-  // looking at the clock.
-  for (int i = 0; i < 16; ++i) {
+  // A bounded amount at a time, unless the child has finished: one that writes without end must
+  // not keep its stop from looking at the clock.
+  for (int i = 0; all || i < 16; ++i) {
     ssize_t n = ::read(c.err->native_handle(), buf, sizeof buf);
     if (n > 0)
       take_stderr(c, buf, static_cast<std::size_t>(n));
@@ -345,8 +348,10 @@ void supervisor_actor::stop(child& c, bool let_finish) {
       ::poll(fds, 2, 20);
       if (fds[1].revents != 0 && drain_stderr(c))
         err_open = false;
-      if (cell.finished.load(std::memory_order_acquire) != 0)
+      if (cell.finished.load(std::memory_order_acquire) != 0) {
+        (void)drain_stderr(c, true); // all it wrote is in the pipe by now
         return finishing = true;
+      }
       if (fds[0].revents != 0 && proc.join(std::chrono::milliseconds{20}))
         return true;
       if (hurry() || clock::now() >= until)

@@ -63,6 +63,7 @@ class supervisor_actor {
     std::uint64_t crash_pos = 0;    ///< The mailbox position it last crashed on (+1), and how
     std::uint32_t crash_count = 0;  ///< often in a row.
     bool unresponsive = false;      ///< Killed by the watchdog.
+    bool new_box = false;           ///< The mailbox is new: the next start is not a restart.
   };
 
   child* find(const std::string& id);
@@ -76,8 +77,9 @@ class supervisor_actor {
   void stop(child& c, bool let_finish = false);
   /// Waits for the processes stop() left finishing.
   void finish_stopped();
-  /// Passes on what the child's stderr holds now (a bounded amount); true at its end of file.
-  bool drain_stderr(child& c);
+  /// Passes on what the child's stderr holds now (a bounded amount, or `all` of it); true at its
+  /// end of file.
+  bool drain_stderr(child& c, bool all = false);
   /// Passes on the last line of the child's stderr if it did not end with a newline.
   void flush_stderr_partial(child& c);
   /// Passes the child's stderr on, line by line, keeping the last lines for crash reports.
