@@ -216,10 +216,7 @@ void supervisor_actor::start(child& c, child* ahead) {
     wait_ready(cell, *c.proc, c.spec.start_timeout, c.spec.id, readies_before); // spawn_error
   } catch (...) {
     drop_write_end();
-    if (c.err) {
-      c.err->close();
-      c.err.reset();
-    }
+    close_stderr(c); // what it wrote before its init failed is passed on
     throw;
   }
   drop_write_end();
@@ -257,29 +254,25 @@ void supervisor_actor::read_stderr(child& c) {
   });
 }
 
+void supervisor_actor::pass_stderr_line(child& c, std::string line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  c.err_tail.push_back(std::move(line));
+  if (c.err_tail.size() > stderr_lines_kept)
+    c.err_tail.pop_front();
+}
+
 void supervisor_actor::take_stderr(child& c, const char* data, std::size_t n) {
   // Pass the child's stderr on, line by line, and keep the last lines for crash reports.
   c.err_partial.append(data, n);
   std::size_t start = 0;
-  for (;;) {
-    auto nl = c.err_partial.find('\n', start);
-    if (nl == std::string::npos)
-      break;
-    auto line = c.err_partial.substr(start, nl - start);
-    std::fprintf(stderr, "%s\n", line.c_str());
-    c.err_tail.push_back(std::move(line));
-    if (c.err_tail.size() > stderr_lines_kept)
-      c.err_tail.pop_front();
+  for (auto nl = c.err_partial.find('\n'); nl != std::string::npos;
+       nl = c.err_partial.find('\n', start)) {
+    pass_stderr_line(c, c.err_partial.substr(start, nl - start));
     start = nl + 1;
   }
   c.err_partial.erase(0, start);
-  if (c.err_partial.size() > 4096) { // a "line" that never ends: pass it on as it is
-    std::fprintf(stderr, "%s\n", c.err_partial.c_str());
-    c.err_tail.push_back(std::move(c.err_partial));
-    c.err_partial.clear();
-    if (c.err_tail.size() > stderr_lines_kept)
-      c.err_tail.pop_front();
-  }
+  if (c.err_partial.size() > 4096) // a "line" that never ends: pass it on as it is
+    pass_stderr_line(c, std::exchange(c.err_partial, {}));
 }
 
 bool supervisor_actor::drain_stderr(child& c, bool all) {
@@ -300,14 +293,14 @@ bool supervisor_actor::drain_stderr(child& c, bool all) {
   return false;
 }
 
-void supervisor_actor::flush_stderr_partial(child& c) {
-  if (c.err_partial.empty())
+void supervisor_actor::close_stderr(child& c) {
+  if (!c.err)
     return;
-  std::fprintf(stderr, "%s\n", c.err_partial.c_str());
-  c.err_tail.push_back(std::move(c.err_partial));
-  c.err_partial.clear();
-  if (c.err_tail.size() > stderr_lines_kept)
-    c.err_tail.pop_front();
+  (void)drain_stderr(c, true);
+  if (!c.err_partial.empty()) // a last line without its newline
+    pass_stderr_line(c, std::exchange(c.err_partial, {}));
+  c.err->close();
+  c.err.reset();
 }
 
 void supervisor_actor::stop(child& c, bool let_finish) {
@@ -381,15 +374,11 @@ void supervisor_actor::stop(child& c, bool let_finish) {
   signal_group(SIGKILL); // whatever of its subtree is left
   if (finishing)
     finishing_.push_back(*c.proc);
-  flush_stderr_partial(c);
+  close_stderr(c);
   if (!has_ended(cell))
     record_exit(cell, {exit_kind::shutdown, 0, false, "stopped by its supervisor"});
   c.running = false;
   c.pid = 0;
-  if (c.err) {
-    c.err->close();
-    c.err.reset();
-  }
 }
 
 void supervisor_actor::on_exit(const exit_reason&) {
@@ -496,16 +485,7 @@ void supervisor_actor::on_exit_of(child* cp) {
   auto why = reason_of(c);
   if (!has_ended(c.box.cell()))
     record_exit(c.box.cell(), why);
-  // Collect what is left in its stderr pipe before the report.
-  if (c.err) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(c.err->native_handle(), buf, sizeof buf)) > 0)
-      c.err_partial.append(buf, static_cast<std::size_t>(n));
-    flush_stderr_partial(c);
-    c.err->close();
-    c.err.reset();
-  }
+  close_stderr(c); // what is left in the pipe goes into the report
   handle_crash(c, std::move(why));
 }
 

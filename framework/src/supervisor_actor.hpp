@@ -80,10 +80,12 @@ class supervisor_actor {
   /// Passes on what the child's stderr holds now (a bounded amount, or `all` of it); true at its
   /// end of file.
   bool drain_stderr(child& c, bool all = false);
-  /// Passes on the last line of the child's stderr if it did not end with a newline.
-  void flush_stderr_partial(child& c);
+  /// Reads what is left in the child's stderr pipe, passes it on (a last line without its
+  /// newline too) and closes the pipe.
+  void close_stderr(child& c);
   /// Passes the child's stderr on, line by line, keeping the last lines for crash reports.
   void take_stderr(child& c, const char* data, std::size_t n);
+  void pass_stderr_line(child& c, std::string line);
   void watch(child& c);
   void read_stderr(child& c);
   void on_exit_of(child* c);
