@@ -410,6 +410,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
   // record whose writer died would never be done.
   const bool stage = size >= stage_threshold && header_->stage_large && !header_->count_tasks
                      && staged_offset + round8(size) <= cap;
+  bool fresh = stage; // read the getters' head, not the view of it this process keeps
   for (;;) {
     ring_lock lock{h, cap, until};
     if (!lock.held())
@@ -418,11 +419,26 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       return queue_errc::corrupt;
     if (h->closed.load())
       return queue_errc::closed;
-    // Acquire: a mailbox's reader moves the head without the lock (get_batch), once it has
-    // copied what lies before it.
-    auto head = h->head.load(std::memory_order_acquire);
+    // The head and the count of records taken as this process last saw them: both only grow,
+    // so a stale view only understates the room. The line the getters write is read again only
+    // when that view says the ring is full (or a large record may be staged): a put in a stream
+    // leaves that line with the getter.
     auto tail = h->tail.load(std::memory_order_relaxed);
-    if (!positions_sane(head, tail, cap)) {
+    auto head = seen_head();
+    auto look_again = [&] {
+      // Acquire: a mailbox's reader moves the head without the lock (get_batch), once it has
+      // copied what lies before it.
+      auto now = h->head.load(std::memory_order_acquire);
+      if (now < head)
+        h->corrupt.store(1); // moved back: scribbled
+      head = now;
+      seen_head(now);
+      seen_got(h->got_count.load(std::memory_order_relaxed));
+      fresh = true;
+    };
+    if (fresh || !positions_sane(head, tail, cap))
+      look_again(); // asked to, or behind by more than a lap
+    if (!positions_sane(head, tail, cap) || h->corrupt.load()) {
       h->corrupt.store(1);
       return queue_errc::corrupt;
     }
@@ -436,13 +452,26 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     if (head == tail && need > contiguous) {
       // Empty: restart at the beginning of the space, so that any record that fits at all fits.
       head = tail = tail + contiguous;
+      seen_head(head);
       h->head.store(head, std::memory_order_relaxed);
       h->tail.store(tail, std::memory_order_relaxed);
       contiguous = cap;
     }
     std::uint64_t waste = need > contiguous ? contiguous : 0;
-    bool room = waste + need <= cap - (tail - head)
-                && (h->max_items == 0 || held(h) < h->max_items);
+    auto has_room = [&] {
+      if (h->max_items == 0)
+        return waste + need <= cap - (tail - head);
+      auto put = h->put_count.load(std::memory_order_relaxed);
+      auto got = seen_got();
+      return waste + need <= cap - (tail - head) && (put < got || put - got < h->max_items);
+    };
+    bool room = has_room();
+    if (!room && !fresh) {
+      if (slot)
+        ::pthread_mutex_unlock(&h->stage_slots[*slot]);
+      fresh = true;
+      continue; // decided again on what the getters left (an empty ring may restart)
+    }
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
@@ -744,6 +773,15 @@ void ring::close() {
 bool ring::empty() const {
   return header_->tail.load(std::memory_order_acquire)
          == header_->head.load(std::memory_order_acquire);
+}
+
+bool ring::poll_nonempty() const {
+  auto* h = header_;
+  auto head = h->head.load(std::memory_order_relaxed);
+  // The line the next record goes to, fetched together with the tail's: when a record comes,
+  // both lines arrive in one wait rather than one after the other.
+  __builtin_prefetch(data_of(h) + head % capacity_);
+  return h->tail.load(std::memory_order_acquire) != head;
 }
 
 std::size_t ring::size() const {

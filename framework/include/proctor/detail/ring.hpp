@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +89,9 @@ class ring {
   [[nodiscard]] std::size_t size() const;
   /// From the positions, so a crash between commit and count cannot hide a record.
   [[nodiscard]] bool empty() const;
+  /// !empty() for the one reader's spin (get_batch()'s): also fetches the line the next record
+  /// goes to, so that a record's arrival costs one wait for the writer's lines, not two.
+  [[nodiscard]] bool poll_nonempty() const;
   [[nodiscard]] std::size_t capacity() const;
   [[nodiscard]] std::size_t max_items() const;
   [[nodiscard]] bool closed() const;
@@ -122,6 +126,23 @@ class ring {
   std::shared_ptr<shared_segment> segment_;
   ring_header* header_ = nullptr;
   std::uint64_t capacity_ = 0;  ///< Read once: a scribbled header cannot send us out of bounds.
+
+  // What put() last saw of the getters' side: the head and the count of records taken, both of
+  // which only grow. Read through atomic_ref: the threads of a process may share this object.
+  [[nodiscard]] std::uint64_t seen_head() const noexcept {
+    return std::atomic_ref<const std::uint64_t>{seen_head_}.load(std::memory_order_relaxed);
+  }
+  void seen_head(std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>{seen_head_}.store(v, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t seen_got() const noexcept {
+    return std::atomic_ref<const std::uint64_t>{seen_got_}.load(std::memory_order_relaxed);
+  }
+  void seen_got(std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>{seen_got_}.store(v, std::memory_order_relaxed);
+  }
+  alignas(8) std::uint64_t seen_head_ = 0;
+  alignas(8) std::uint64_t seen_got_ = 0;
 };
 
 } // namespace proctor::detail
