@@ -147,6 +147,7 @@ class actor_core {
   bool supervised_ = false;
   bool io_used_ = false;
   std::chrono::nanoseconds spin_budget_{std::chrono::microseconds{20}};
+  std::uint64_t sent_ = 0; ///< Messages sent since the last idle_wait(): 0 spins as a sink.
   int bell_fd_ = -1;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> term_; ///< Readable after SIGTERM.
