@@ -140,18 +140,32 @@ void repair(ring_header* h, std::uint64_t cap) {
       h->unfinished.fetch_add(1);
     h->pending_tail.store(0);
   }
-  std::uint64_t n = 0;
-  for (auto pos = head; pos != tail;) {
-    bool is_data = false;
-    auto span = record_span(h, cap, pos, tail, is_data);
-    if (span == 0) {
+  // A getter that takes records without the mutex (get_batch, or a leased get) moves the head,
+  // then counts: a walk is trusted only if neither moved while it ran (read head, count; then
+  // count, head), else a record taken meanwhile would be counted as held, or not at all.
+  for (;;) {
+    auto got = h->got_count.load();
+    std::uint64_t n = 0;
+    for (auto pos = head; pos != tail;) {
+      bool is_data = false;
+      auto span = record_span(h, cap, pos, tail, is_data);
+      if (span == 0) {
+        h->corrupt.store(1);
+        return;
+      }
+      n += is_data;
+      pos += span;
+    }
+    if (h->got_count.load() == got && h->head.load() == head) {
+      h->put_count.store(got + n);
+      return;
+    }
+    head = h->head.load();
+    if (!positions_sane(head, tail, cap)) {
       h->corrupt.store(1);
       return;
     }
-    n += is_data;
-    pos += span;
   }
-  h->put_count.store(h->got_count.load() + n);
 }
 
 // Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
@@ -249,32 +263,52 @@ bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   return rc == EBUSY;
 }
 
-/// Holds the ring's mutex; repairs the ring if its previous holder died.
+/// Locks one of the ring's robust mutexes: a few tries first, which usually get it without a
+/// system call (and without reading the clock, which only a wait needs), then a wait until
+/// `until` — at least lock_grace, for a busy lock is not a full or empty ring. The result of
+/// pthread_mutex_lock: 0, EOWNERDEAD, ENOTRECOVERABLE or ETIMEDOUT.
+int lock_patiently(pthread_mutex_t* m, ring::deadline until) {
+  int rc = EBUSY;
+  for (int i = 0; i < lock_tries && rc == EBUSY; ++i) {
+    rc = ::pthread_mutex_trylock(m);
+    if (rc == EBUSY)
+      __builtin_ia32_pause();
+  }
+  if (rc != EBUSY)
+    return rc;
+  if (!until)
+    return ::pthread_mutex_lock(m);
+  until = std::max(*until, clock::now() + lock_grace);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until->time_since_epoch()).count();
+  timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  return ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
+}
+
+/// Holds one of the ring's mutexes: the mutex itself (repairing the ring if its previous holder
+/// died), or, as a `lease`, the getters' read_mutex (`skip`: holds nothing, for a ring without
+/// it). A getter that died holding the lease may have moved the head without counting: the
+/// counts are repaired under the mutex.
 class ring_lock {
  public:
-  ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until) : h_(h) {
-    // The lock is held for a copy: a few tries usually get it without a system call (and
-    // without reading the clock, which only a wait needs).
-    int rc = EBUSY;
-    for (int i = 0; i < lock_tries && rc == EBUSY; ++i) {
-      rc = ::pthread_mutex_trylock(&h->mutex);
-      if (rc == EBUSY)
-        __builtin_ia32_pause();
+  enum kind { mutex, lease, skip };
+
+  ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until, kind k = mutex)
+    : h_(h), m_(k == lease ? &h->read_mutex : &h->mutex) {
+    if (k == skip) {
+      held_ = true;
+      m_ = nullptr;
+      return;
     }
-    if (rc != EBUSY) {
-      // acquired, or EOWNERDEAD / ENOTRECOVERABLE: handled below
-    } else if (until) {
-      until = std::max(*until, clock::now() + lock_grace);
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  until->time_since_epoch()).count();
-      timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-      rc = ::pthread_mutex_clocklock(&h->mutex, CLOCK_MONOTONIC, &abs);
-    } else {
-      rc = ::pthread_mutex_lock(&h->mutex);
-    }
+    int rc = lock_patiently(m_, until);
     if (rc == EOWNERDEAD) {
-      repair(h, cap);
-      ::pthread_mutex_consistent(&h->mutex);
+      if (k == mutex) {
+        repair(h, cap);
+      } else {
+        ring_lock fix{h, cap, std::nullopt};
+        if (fix.held())
+          repair(h, cap);
+      }
+      ::pthread_mutex_consistent(m_);
       rc = 0;
     }
     if (rc == ENOTRECOVERABLE)
@@ -287,16 +321,16 @@ class ring_lock {
   ring_lock& operator=(const ring_lock&) = delete;
 
   void unlock() {
-    if (held_) {
-      ::pthread_mutex_unlock(&h_->mutex);
-      held_ = false;
-    }
+    if (held_ && m_ != nullptr)
+      ::pthread_mutex_unlock(m_);
+    held_ = false;
   }
   [[nodiscard]] bool held() const { return held_; }
   [[nodiscard]] bool timed_out() const { return timed_out_; }
 
  private:
   ring_header* h_;
+  pthread_mutex_t* m_;
   bool held_ = false;
   bool timed_out_ = false;
 };
@@ -368,6 +402,7 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   h->capacity = cap;
   h->max_items = max_items;
   h->stage_large = stage_large ? 1 : 0;
+  h->read_lease = stage_large ? 1 : 0; // a queue's ring, with getters in many processes
   pthread_mutexattr_t attr;
   ::pthread_mutexattr_init(&attr);
   ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -376,11 +411,13 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   for (auto& slot : h->stage_slots)
     if (rc == 0)
       rc = ::pthread_mutex_init(&slot, &attr);
+  if (rc == 0)
+    rc = ::pthread_mutex_init(&h->read_mutex, &attr);
   ::pthread_mutexattr_destroy(&attr);
   if (rc != 0)
     throw shm_error(shm_errc::system, std::string{"queue: pthread_mutex_init: "} + std::strerror(rc));
   std::atomic_ref<std::uint64_t>{h->magic}.store(ring_magic, std::memory_order_release);
-  return ring{std::move(segment), h, cap};
+  return ring{std::move(segment), h, cap, h->read_lease != 0};
 }
 
 ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
@@ -395,7 +432,7 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
   if (h->type_tag != type_tag)
     throw shm_error(shm_errc::invalid,
                     "queue: segment " + handle.name + " holds items of another type");
-  return ring{std::move(segment), h, h->capacity};
+  return ring{std::move(segment), h, h->capacity, h->read_lease != 0};
 }
 
 std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
@@ -542,8 +579,9 @@ std::optional<queue_errc> ring::peek(consumer consume, void* context, deadline u
 bool ring::pop(std::uint64_t position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_;
+  ring_lock lease{h, cap, std::nullopt, leased_ ? ring_lock::lease : ring_lock::skip};
   ring_lock lock{h, cap, std::nullopt};
-  if (!lock.held() || h->corrupt.load())
+  if (!lease.held() || !lock.held() || h->corrupt.load())
     return false;
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_acquire);
@@ -649,11 +687,91 @@ std::optional<queue_errc> take_outside_lock(ring_header* h, std::uint64_t cap, r
 
 } // namespace
 
+namespace {
+
+enum class leased_take { taken, empty, closed, locked };
+
+/// Takes the oldest record without the ring's mutex, if it is a plain one, for a getter that
+/// holds the read lease: nobody else moves the head meanwhile, but a putter restarting an empty
+/// ring (which the tail, read first, tells apart). `locked`: anything else — a staged record, a
+/// ring that fails a check — is for the caller to look at under the mutex. `tail` gets the tail
+/// an empty ring had.
+leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consume, void* context,
+                        std::uint64_t& tail) {
+  // Closed first: a put that came before the close is then in the tail read after it.
+  bool closed = h->closed.load() != 0;
+  tail = h->tail.load(std::memory_order_acquire);
+  auto head = h->head.load(std::memory_order_acquire);
+  bool moved = false;
+  auto result = leased_take::locked;
+  while (positions_sane(head, tail, cap)) {
+    if (head == tail) {
+      result = closed ? leased_take::closed : leased_take::empty;
+      break;
+    }
+    bool is_data = false;
+    record_prefix prefix;
+    auto span = record_span(h, cap, head, tail, is_data, &prefix);
+    if (span == 0 || (prefix.tag != record_tag && prefix.tag != wrap_tag))
+      break;
+    if (prefix.tag == wrap_tag) {
+      head += span;
+      h->head.store(head, std::memory_order_release);
+      moved = true;
+      continue;
+    }
+    // Removed once copied (release: the copy is done before a putter reuses the bytes), then
+    // counted: repair() tells a getter killed between the two from one that did both.
+    auto finish = [&] {
+      h->head.store(head + span, std::memory_order_release);
+      h->got_count.fetch_add(1, std::memory_order_relaxed); // give_up_copy() counts too
+      wake_putters(h);
+    };
+    try {
+      consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+    return leased_take::taken;
+  }
+  if (moved)
+    wake_putters(h);
+  return result;
+}
+
+} // namespace
+
 std::optional<queue_errc> ring::take(consumer consume, void* context, deadline until,
                                      std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   for (;;) {
+    ring_lock lease{h, cap, until, leased_ ? ring_lock::lease : ring_lock::skip};
+    if (!lease.held())
+      return lease.timed_out() ? queue_errc::empty : queue_errc::corrupt;
+    if (leased_ && peek_position == nullptr) {
+      if (h->corrupt.load())
+        return queue_errc::corrupt;
+      std::uint64_t tail = 0;
+      auto quick = take_leased(h, cap, consume, context, tail);
+      if (quick == leased_take::taken)
+        return std::nullopt;
+      if (quick == leased_take::closed)
+        return queue_errc::closed;
+      if (quick == leased_take::empty) {
+        if (past(until))
+          return queue_errc::empty;
+        auto seen = h->put_seq.load();
+        lease.unlock();
+        if (spin_for_change(h->tail, tail, until))
+          continue;
+        wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
+        continue;
+      }
+      // locked: looked at under the mutex below
+    }
     ring_lock lock{h, cap, until};
     if (!lock.held())
       return lock.timed_out() ? queue_errc::empty : queue_errc::corrupt;
@@ -668,6 +786,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
         return queue_errc::empty;
       auto seen = h->put_seq.load();
       lock.unlock();
+      lease.unlock();
       if (spin_for_change(h->tail, tail, until))
         continue;
       wait_for_move(h, h->put_seq, seen, h->getters_waiting, h->tail, tail, until);
@@ -701,6 +820,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
         return queue_errc::empty;
       auto seen = h->put_seq.load();
       lock.unlock();
+      lease.unlock();
       // Spin for as long as a slow copy of its size takes (1 byte/ns), then sleep until a put
       // wakes us (its commit wakes every getter), or a short while: a writer that dies wakes
       // nobody. A closed ring still gets the commit.

@@ -24,7 +24,8 @@ struct ring_header {
   std::uint64_t capacity;      ///< Bytes of record space; a multiple of 8.
   std::uint64_t max_items;     ///< 0: bounded by bytes only.
   std::uint32_t stage_large;   ///< Large records are copied in outside the mutex (staged_tag).
-  std::uint32_t reserved;
+  std::uint32_t read_lease;    ///< Getters hold read_mutex and take plain records without the
+                               ///< mutex (a queue's ring; a mailbox's has one reader anyway).
   // Read by every call, written about once in a ring's life: with the fields above, on a line
   // that every process keeps a clean copy of.
   std::atomic<std::uint32_t> closed;
@@ -62,6 +63,12 @@ struct ring_header {
   /// mutex: its copier holds one until it is done, so that others ask the kernel whether it
   /// still lives (a trylock that says EOWNERDEAD), rather than guessing from pids.
   alignas(64) pthread_mutex_t stage_slots[8];
+
+  /// Robust and process-shared, in a ring with read_lease: held by every get, peek and pop, so
+  /// that getters move the head one at a time and putters, who never take it, do not contend
+  /// with them. A getter takes a plain record under it alone; anything else (a staged record)
+  /// under the mutex as well, always taken second.
+  alignas(64) pthread_mutex_t read_mutex;
 };
 
 struct record_prefix {
@@ -77,7 +84,7 @@ struct staging_owner {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 4;
+inline constexpr std::uint32_t ring_version = 5;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 // A large record in a ring that stages them: reserved under the mutex as staging_tag while its

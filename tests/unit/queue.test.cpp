@@ -397,3 +397,44 @@ TEST_CASE("a plain queue cannot be opened as a joinable one, nor the reverse", "
   CHECK_THROWS_AS(proctor::joinable_queue<int>::open(plain.handle()), proctor::shm_error);
   CHECK_THROWS_AS(queue<int>::open(joinable.handle()), proctor::shm_error);
 }
+
+TEST_CASE("a getter that died between taking an item and counting it leaves a right count",
+          "[queue]") {
+  queue<std::string> q;
+  for (const char* item : {"first", "second", "third"})
+    REQUIRE(q.put(std::string(item)));
+  proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+  auto* h = static_cast<layout::ring_header*>(view.data());
+  REQUIRE(h->read_lease == 1); // a queue's getters take plain items holding the read lease
+  // As a getter killed between its two stores leaves it: the head past "first", the count not
+  // yet moved, the lease held by one that is gone.
+  layout::record_prefix first{};
+  auto head = h->head.load();
+  std::memcpy(&first, static_cast<std::byte*>(view.data()) + layout::data_offset
+                        + head % h->capacity, sizeof first);
+  REQUIRE(first.tag == layout::record_tag);
+  h->head.store(head + sizeof first + (first.size + 7) / 8 * 8);
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  CHECK(q.size() == 3); // what the counts say until a getter repairs them
+  auto got = q.get(5s);
+  REQUIRE(got);
+  CHECK(*got == "second");
+  CHECK(q.size() == 1);
+  CHECK(*q.get(5s) == "third");
+  CHECK(q.size() == 0);
+  CHECK(q.empty());
+}
+
+TEST_CASE("a getter that died holding the read lease holds up nobody, and takes nothing with it",
+          "[queue]") {
+  queue<std::string> q;
+  REQUIRE(q.put(std::string("kept")));
+  proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+  auto* h = static_cast<layout::ring_header*>(view.data());
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  auto got = q.get_nowait();
+  REQUIRE(got);
+  CHECK(*got == "kept");
+  CHECK(q.size() == 0);
+  CHECK_FALSE(q.get_nowait());
+}

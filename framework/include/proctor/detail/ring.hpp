@@ -28,6 +28,12 @@ struct ring_header;
 /// it, as the put never returned. A getter copies such a record out the same way, marked taken
 /// under a slot of its own; if it dies first, the next getter takes the record back.
 ///
+/// A queue's ring (create()'s stage_large) has getters in many processes: they hold a second
+/// robust mutex, the read lease, and take a plain record under it alone — copy out, then one
+/// store of the head — so that putters and getters do not contend for one lock. A getter that
+/// dies holding the lease has taken the record or not, by that store; the next one repairs the
+/// count.
+///
 /// Copies share the segment; the creating process's last copy unlinks its name.
 /// @note Thread-safe and process-safe.
 class ring {
@@ -120,12 +126,14 @@ class ring {
   std::optional<queue_errc> take(consumer consume, void* context, deadline until,
                                  std::uint64_t* peek_position);
 
-  ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity) noexcept
-    : segment_(std::move(segment)), header_(header), capacity_(capacity) {}
+  ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity,
+       bool leased) noexcept
+    : segment_(std::move(segment)), header_(header), capacity_(capacity), leased_(leased) {}
 
   std::shared_ptr<shared_segment> segment_;
   ring_header* header_ = nullptr;
   std::uint64_t capacity_ = 0;  ///< Read once: a scribbled header cannot send us out of bounds.
+  bool leased_ = false;         ///< Getters hold the read lease (read once, like capacity_).
 
   // What put() last saw of the getters' side: the head and the count of records taken, both of
   // which only grow. Read through atomic_ref: the threads of a process may share this object.
