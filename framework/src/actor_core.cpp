@@ -241,6 +241,7 @@ void actor_core::arm_bell() {
 exit_reason actor_core::run() {
   try {
     auto last_poll = clock::now();
+    unsigned idle_looks = 0; ///< idle_wait() calls in a row that found a message but none came
     while (!quit_) {
       std::size_t handled = 0;
       while (handled < batch && !quit_ && pull_one())
@@ -248,14 +249,25 @@ exit_reason actor_core::run() {
       if (quit_)
         break;
       // Timers, deaths and signals are looked at between batches, but at most every
-      // io_poll_interval while messages keep coming: each look is a system call.
-      auto now = clock::now();
-      if (handled == batch || now - last_poll >= io_poll_interval) {
-        poll_io();
-        last_poll = now;
+      // io_poll_interval while messages keep coming: each look is a system call. An empty
+      // look goes straight to idle_wait(), which polls before it sleeps.
+      if (handled != 0) {
+        idle_looks = 0;
+        auto now = clock::now();
+        if (handled == batch || now - last_poll >= io_poll_interval) {
+          poll_io();
+          last_poll = now;
+        }
+      } else if (!quit_) {
+        if (idle_wait(std::nullopt)) {
+          last_poll = clock::now();
+        } else if (++idle_looks % 256 == 0) {
+          // A mailbox that looks non-empty but yields nothing (a writer died mid-restart of an
+          // empty ring, until the next writer repairs it) still lets timers and signals in.
+          poll_io();
+          last_poll = clock::now();
+        }
       }
-      if (handled == 0 && !quit_ && idle_wait(std::nullopt))
-        last_poll = clock::now();
     }
   } catch (const exit_request& r) {
     quit_.reset();
