@@ -30,6 +30,7 @@ constexpr auto wait_slice = std::chrono::seconds(1);
 /// even for put_nowait and get_nowait.
 constexpr auto lock_grace = std::chrono::milliseconds(20);
 constexpr int lock_tries = 100; ///< trylock attempts (with a pause between) before blocking
+constexpr int yields_before_sleep = 20; ///< then attempts after a sched_yield() each
 
 /// How often a getter waiting for a large record's commit looks whether its writer died.
 constexpr auto stager_check = std::chrono::milliseconds(10);
@@ -263,16 +264,18 @@ bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   return rc == EBUSY;
 }
 
-/// Locks one of the ring's robust mutexes: a few tries first, which usually get it without a
-/// system call (and without reading the clock, which only a wait needs), then a wait until
-/// `until` — at least lock_grace, for a busy lock is not a full or empty ring. The result of
-/// pthread_mutex_lock: 0, EOWNERDEAD, ENOTRECOVERABLE or ETIMEDOUT.
-int lock_patiently(pthread_mutex_t* m, ring::deadline until) {
+/// lock_patiently() once the first try failed: a few more with a pause between, then a few after
+/// a sched_yield() each — the holder may be waiting for a CPU (many writers on few cores), and a
+/// sleep in the kernel costs both sides a switch — then a wait.
+[[gnu::noinline, gnu::cold]] int lock_contended(pthread_mutex_t* m, ring::deadline until) {
   int rc = EBUSY;
-  for (int i = 0; i < lock_tries && rc == EBUSY; ++i) {
+  for (int i = 1; i < lock_tries && rc == EBUSY; ++i) {
+    __builtin_ia32_pause();
     rc = ::pthread_mutex_trylock(m);
-    if (rc == EBUSY)
-      __builtin_ia32_pause();
+  }
+  for (int i = 0; i < yields_before_sleep && rc == EBUSY; ++i) {
+    ::sched_yield();
+    rc = ::pthread_mutex_trylock(m);
   }
   if (rc != EBUSY)
     return rc;
@@ -282,6 +285,15 @@ int lock_patiently(pthread_mutex_t* m, ring::deadline until) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until->time_since_epoch()).count();
   timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   return ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
+}
+
+/// Locks one of the ring's robust mutexes: the result of pthread_mutex_lock (0, EOWNERDEAD,
+/// ENOTRECOVERABLE) or ETIMEDOUT once `until` passed — at least lock_grace after the call, for a
+/// busy lock is not a full or empty ring. The first try usually gets it, without a system call
+/// and without reading the clock, which only a wait needs.
+int lock_patiently(pthread_mutex_t* m, ring::deadline until) {
+  int rc = ::pthread_mutex_trylock(m);
+  return rc == EBUSY ? lock_contended(m, until) : rc;
 }
 
 /// Holds one of the ring's mutexes: the mutex itself (repairing the ring if its previous holder
