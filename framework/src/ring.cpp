@@ -120,53 +120,55 @@ bool restarting_empty(std::uint64_t head, std::uint64_t tail, std::uint64_t cap)
   return head > tail && head - tail < cap && head % 8 == 0 && tail % 8 == 0;
 }
 
+/// Re-derives the count of records put from those between head and tail; marks the ring corrupt
+/// if they do not walk. Exact under the mutex while no getter takes a record without it (the
+/// caller holds the read lease, or is a mailbox's only reader).
+void recount(ring_header* h, std::uint64_t cap) {
+  auto head = h->head.load(std::memory_order_acquire);
+  auto tail = h->tail.load(std::memory_order_relaxed);
+  if (!positions_sane(head, tail, cap)) {
+    h->corrupt.store(1);
+    return;
+  }
+  std::uint64_t n = 0;
+  for (auto pos = head; pos != tail;) {
+    bool is_data = false;
+    auto span = record_span(h, cap, pos, tail, is_data);
+    if (span == 0) {
+      h->corrupt.store(1);
+      return;
+    }
+    n += is_data;
+    pos += span;
+  }
+  h->put_count.store(h->got_count.load() + n);
+}
+
 /// Re-derives the counts after a process died holding the mutex; marks the ring corrupt if the
-/// records between head and tail do not walk.
-void repair(ring_header* h, std::uint64_t cap) {
+/// records between head and tail do not walk. `quiet`: no getter can be taking a record without
+/// the mutex meanwhile; otherwise one may be between moving the head and counting, and the count
+/// is taken again later (recount).
+void repair(ring_header* h, std::uint64_t cap, bool quiet) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
   if (restarting_empty(head, tail, cap)) {
     h->tail.store(head); // killed between the two stores that reset an empty ring
     h->put_count.store(h->got_count.load());
     h->pending_tail.store(0);
-    return;
-  }
-  if (!positions_sane(head, tail, cap)) {
+  } else if (!positions_sane(head, tail, cap)) {
     h->corrupt.store(1);
     return;
-  }
-  // Killed after committing a record but before counting its task: count it now.
-  if (auto pending = h->pending_tail.load(); pending != 0) {
-    if (pending == tail && h->count_tasks)
-      h->unfinished.fetch_add(1);
-    h->pending_tail.store(0);
-  }
-  // A getter that takes records without the mutex (get_batch, or a leased get) moves the head,
-  // then counts: a walk is trusted only if neither moved while it ran (read head, count; then
-  // count, head), else a record taken meanwhile would be counted as held, or not at all.
-  for (;;) {
-    auto got = h->got_count.load();
-    std::uint64_t n = 0;
-    for (auto pos = head; pos != tail;) {
-      bool is_data = false;
-      auto span = record_span(h, cap, pos, tail, is_data);
-      if (span == 0) {
-        h->corrupt.store(1);
-        return;
-      }
-      n += is_data;
-      pos += span;
+  } else {
+    // Killed after committing a record but before counting its task: count it now.
+    if (auto pending = h->pending_tail.load(); pending != 0) {
+      if (pending == tail && h->count_tasks)
+        h->unfinished.fetch_add(1);
+      h->pending_tail.store(0);
     }
-    if (h->got_count.load() == got && h->head.load() == head) {
-      h->put_count.store(got + n);
-      return;
-    }
-    head = h->head.load();
-    if (!positions_sane(head, tail, cap)) {
-      h->corrupt.store(1);
-      return;
-    }
+    recount(h, cap);
   }
+  if (!quiet)
+    h->recount.store(1);
 }
 
 // Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
@@ -296,13 +298,31 @@ int lock_patiently(pthread_mutex_t* m, ring::deadline until) {
   return rc == EBUSY ? lock_contended(m, until) : rc;
 }
 
+/// repair() for a caller of the mutex without the read lease: with the lease held meanwhile if
+/// it is free (or its holder died), so that no getter is half-way through a take without the
+/// mutex; otherwise the getter counts again later. Never waits for the lease: the order is
+/// lease, then mutex. A mailbox's reader takes without a lease: its count is always taken again.
+void repair_without_lease(ring_header* h, std::uint64_t cap) {
+  int rc = h->read_lease != 0 ? ::pthread_mutex_trylock(&h->read_mutex) : EBUSY;
+  if (rc == EOWNERDEAD) {
+    ::pthread_mutex_consistent(&h->read_mutex);
+    rc = 0;
+  }
+  repair(h, cap, rc == 0);
+  if (rc == 0)
+    ::pthread_mutex_unlock(&h->read_mutex);
+}
+
 /// Holds one of the ring's mutexes: the mutex itself (repairing the ring if its previous holder
 /// died), or, as a `lease`, the getters' read_mutex (`skip`: holds nothing, for a ring without
 /// it). A getter that died holding the lease may have moved the head without counting: the
 /// counts are repaired under the mutex.
 class ring_lock {
  public:
-  enum kind { mutex, lease, skip };
+  /// mutex: the ring's mutex, for a caller that does not hold the read lease; mutex_quiet: for
+  /// one that does, or is a mailbox's only reader (no getter can be half-way through a take
+  /// without the mutex); lease: the read lease; skip: nothing, for a ring without a lease.
+  enum kind { mutex, mutex_quiet, lease, skip };
 
   ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until, kind k = mutex)
     : h_(h), m_(k == lease ? &h->read_mutex : &h->mutex) {
@@ -313,13 +333,12 @@ class ring_lock {
     }
     int rc = lock_patiently(m_, until);
     if (rc == EOWNERDEAD) {
-      if (k == mutex) {
-        repair(h, cap);
-      } else {
-        ring_lock fix{h, cap, std::nullopt};
-        if (fix.held())
-          repair(h, cap);
-      }
+      if (k == lease)
+        h->recount.store(1); // it may have died between moving the head and counting: see take()
+      else if (k == mutex_quiet)
+        repair(h, cap, true);
+      else
+        repair_without_lease(h, cap);
       ::pthread_mutex_consistent(m_);
       rc = 0;
     }
@@ -487,6 +506,27 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     };
     if (fresh || !positions_sane(head, tail, cap))
       look_again(); // asked to, or behind by more than a lap
+    if (fresh && leased_ && h->max_items != 0
+        && h->put_count.load(std::memory_order_relaxed) - seen_got() >= h->max_items) {
+      // Full by the count, which may be one too high: a repair left it to be taken again by a
+      // getter, or a getter died between moving the head and counting. With the lease free (or
+      // its holder dead), this putter takes it, so that the queue does not stay full for want
+      // of a get.
+      int rc = ::pthread_mutex_trylock(&h->read_mutex);
+      bool died = rc == EOWNERDEAD;
+      if (died) {
+        ::pthread_mutex_consistent(&h->read_mutex);
+        rc = 0;
+      }
+      if (rc == 0) {
+        if (died || h->recount.load() != 0) {
+          h->recount.store(0);
+          recount(h, cap);
+          look_again();
+        }
+        ::pthread_mutex_unlock(&h->read_mutex);
+      }
+    }
     if (!positions_sane(head, tail, cap) || h->corrupt.load()) {
       h->corrupt.store(1);
       return queue_errc::corrupt;
@@ -521,6 +561,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       fresh = true;
       continue; // decided again on what the getters left (an empty ring may restart)
     }
+
     if (room) {
       if (waste != 0)
         write_prefix(h, cap, tail, {static_cast<std::uint32_t>(waste - sizeof(record_prefix)), wrap_tag});
@@ -575,7 +616,11 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     // the getter writes (queue_throughput ran ~14% slower).
     if (stage && spin_for_change(h->head, head, until, std::chrono::nanoseconds{need}))
       continue;
-    wait_for_move(h, h->get_seq, seen, h->putters_waiting, h->head, head, until);
+    // The count too: a getter without the mutex moves the head, then counts; a putter full by
+    // the count that looked between the two must not sleep on a head that has moved already.
+    const auto got = seen_got();
+    wait_while(h, h->get_seq, seen, h->putters_waiting,
+               [&] { return h->head.load() == head && h->got_count.load() == got; }, until);
   }
 }
 
@@ -592,7 +637,7 @@ bool ring::pop(std::uint64_t position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_;
   ring_lock lease{h, cap, std::nullopt, leased_ ? ring_lock::lease : ring_lock::skip};
-  ring_lock lock{h, cap, std::nullopt};
+  ring_lock lock{h, cap, std::nullopt, leased_ ? ring_lock::mutex_quiet : ring_lock::mutex};
   if (!lease.held() || !lock.held() || h->corrupt.load())
     return false;
   auto head = h->head.load(std::memory_order_relaxed);
@@ -655,6 +700,15 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
     // bytes): a reader killed half-way loses nothing it did not take.
     h->head.store(head, std::memory_order_release);
   }
+  if (h->recount.load(std::memory_order_relaxed) != 0) {
+    // A writer's repair counted while this reader may have been between its count and its head
+    // (see repair()): count again, between batches.
+    ring_lock lock{h, cap, std::nullopt, ring_lock::mutex_quiet};
+    if (lock.held()) {
+      h->recount.store(0);
+      recount(h, cap);
+    }
+  }
   wake_putters(h);
   return n;
 }
@@ -667,16 +721,17 @@ namespace {
 /// record back (to be taken again) if it died, as its get never returned. Removes the record
 /// afterwards, or if `consume` throws.
 std::optional<queue_errc> take_outside_lock(ring_header* h, std::uint64_t cap, ring_lock& lock,
-                                            std::uint64_t head, std::uint64_t span,
-                                            std::uint32_t size, std::uint32_t slot,
-                                            ring::consumer consume, void* context) {
+                                            ring_lock::kind relock, std::uint64_t head,
+                                            std::uint64_t span, std::uint32_t size,
+                                            std::uint32_t slot, ring::consumer consume,
+                                            void* context) {
   staging_owner owner{slot, static_cast<std::int32_t>(::getpid()), 0};
   std::memcpy(data_of(h) + head % cap + sizeof(record_prefix), &owner, sizeof owner);
   tag_at(h, cap, head).store(taking_tag, std::memory_order_release);
   lock.unlock();
   auto finish = [&] {
     {
-      ring_lock again{h, cap, std::nullopt};
+      ring_lock again{h, cap, std::nullopt, relock};
       // Nobody else moves the head past a record that a live getter takes.
       if (again.held() && h->head.load(std::memory_order_relaxed) == head) {
         h->head.store(head + span, std::memory_order_release);
@@ -759,10 +814,23 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
                                      std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
+  // Holding the lease, this getter is the only one that could be half-way through a take.
+  const auto mutex_kind = leased_ ? ring_lock::mutex_quiet : ring_lock::mutex;
   for (;;) {
     ring_lock lease{h, cap, until, leased_ ? ring_lock::lease : ring_lock::skip};
     if (!lease.held())
       return lease.timed_out() ? queue_errc::empty : queue_errc::corrupt;
+    if (leased_ && h->recount.load(std::memory_order_relaxed) != 0) {
+      // A repair counted while a getter may have been half-way (or a getter died holding the
+      // lease): count again now that none can be. Taken up by the next get if the mutex is
+      // busy past the deadline.
+      ring_lock lock{h, cap, until, mutex_kind};
+      if (lock.held()) {
+        h->recount.store(0);
+        recount(h, cap);
+        wake_putters(h); // the count may have dropped: putters waiting for room look again
+      }
+    }
     if (leased_ && peek_position == nullptr) {
       if (h->corrupt.load())
         return queue_errc::corrupt;
@@ -784,7 +852,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       }
       // locked: looked at under the mutex below
     }
-    ring_lock lock{h, cap, until};
+    ring_lock lock{h, cap, until, mutex_kind};
     if (!lock.held())
       return lock.timed_out() ? queue_errc::empty : queue_errc::corrupt;
     if (h->corrupt.load())
@@ -853,7 +921,8 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     }
     if (prefix.tag == staged_tag) {
       if (auto slot = take_stage_slot(h, cap))
-        return take_outside_lock(h, cap, lock, head, span, prefix.size, *slot, consume, context);
+        return take_outside_lock(h, cap, lock, mutex_kind, head, span, prefix.size, *slot,
+                                 consume, context);
     }
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);

@@ -30,6 +30,10 @@ struct ring_header {
   // that every process keeps a clean copy of.
   std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> corrupt;
+  /// Set by a repair that may have counted while a getter took a record without the mutex
+  /// (between its store of the head and its count): the next getter that holds the read lease,
+  /// or a mailbox's reader, counts again under the mutex. Read at every get; rarely written.
+  std::atomic<std::uint32_t> recount;
   /// On a cache line of its own: a lock and an unlock touch one line, not two (a queue of small
   /// items moved 1.6x as many items as with the mutex across two lines).
   /// Robust and process-shared: guards the positions, the records' space and the counts, except

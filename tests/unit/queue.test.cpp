@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -437,4 +438,66 @@ TEST_CASE("a getter that died holding the read lease holds up nobody, and takes 
   CHECK(*got == "kept");
   CHECK(q.size() == 0);
   CHECK_FALSE(q.get_nowait());
+}
+
+namespace {
+
+/// The first record of a queue, and where a getter that took it would leave the head.
+std::uint64_t past_first_record(layout::ring_header* h, const proctor::shared_segment& view) {
+  layout::record_prefix first{};
+  auto head = h->head.load();
+  std::memcpy(&first, static_cast<const std::byte*>(view.data()) + layout::data_offset
+                        + head % h->capacity, sizeof first);
+  REQUIRE(first.tag == layout::record_tag);
+  return head + sizeof first + (first.size + 7) / 8 * 8;
+}
+
+} // namespace
+
+TEST_CASE("a queue full by a count a dying getter left too high takes the next put", "[queue]") {
+  queue<std::string> q{1}; // maxsize 1
+  REQUIRE(q.put(std::string("taken")));
+  proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+  auto* h = static_cast<layout::ring_header*>(view.data());
+  // A getter killed between moving the head past the item and counting it, holding the lease.
+  h->head.store(past_first_record(h, view));
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  // No getter comes: the putter itself finds the dead lease and counts again.
+  REQUIRE(q.put(std::string("next"), 2s));
+  CHECK(q.size() == 1);
+  CHECK(*q.get(5s) == "next");
+  CHECK(q.size() == 0);
+}
+
+TEST_CASE("a repair while a getter is between taking an item and counting it is counted again",
+          "[queue]") {
+  queue<std::string> q;
+  for (const char* item : {"a", "b", "c"})
+    REQUIRE(q.put(std::string(item)));
+  proctor::shared_segment view = proctor::shared_segment::open(q.handle());
+  auto* h = static_cast<layout::ring_header*>(view.data());
+  // A live getter, holding the lease, has moved the head past "a" and not yet counted it...
+  std::promise<void> taken, finish;
+  std::thread getter{[&] {
+    REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0);
+    h->head.store(past_first_record(h, view));
+    taken.set_value();
+    finish.get_future().wait();
+    h->got_count.fetch_add(1);
+    ::pthread_mutex_unlock(&h->read_mutex);
+  }};
+  taken.get_future().wait();
+  // ...when a putter finds that the previous holder of the mutex died, and repairs the counts.
+  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->mutex) == 0); }}.join();
+  REQUIRE(q.put(std::string("d")));
+  finish.set_value();
+  getter.join();
+  auto got = q.get(5s); // the next getter counts again
+  REQUIRE(got);
+  CHECK(*got == "b");
+  CHECK(q.size() == 2);
+  CHECK(*q.get(5s) == "c");
+  CHECK(*q.get(5s) == "d");
+  CHECK(q.size() == 0);
+  CHECK(q.empty());
 }
