@@ -322,6 +322,8 @@ bool actor_core::idle_wait(deadline until) {
     ::sched_yield();
   }
   spin_budget_ /= 2;
+  if (!supervised_)
+    messages.settle(); // a count a writer's repair left to its reader, before the reader sleeps
   poll_io(); // timers, deaths, signals that came due meanwhile
   if (quit_ || !deferred_.empty())
     return true;

@@ -200,6 +200,14 @@ void wake_putters(ring_header* h) {
   }
 }
 
+/// After a repair or recount, which may lower the count: every putter waiting for room looks
+/// again. Unconditional: such a putter may have counted itself after the change, on a word read
+/// before it (its wait looks at the positions and the taken count, not at this).
+void count_dropped(ring_header* h) {
+  h->get_seq.fetch_add(1);
+  futex_wake(h->get_seq);
+}
+
 /// Gives up the copy of the record at `pos`, whose copier is gone: a record being copied in
 /// (`tag` staging) is abandoned, as its put never returned; one being copied out (taking) is back
 /// for the next getter, as its get never returned. A no-op if the tag has moved on. Under the
@@ -339,6 +347,8 @@ class ring_lock {
         repair(h, cap, true);
       else
         repair_without_lease(h, cap);
+      if (k != lease)
+        count_dropped(h);
       ::pthread_mutex_consistent(m_);
       rc = 0;
     }
@@ -522,6 +532,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
         if (died || h->recount.load() != 0) {
           h->recount.store(0);
           recount(h, cap);
+          count_dropped(h);
           look_again();
         }
         ::pthread_mutex_unlock(&h->read_mutex);
@@ -661,6 +672,7 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   auto* h = header_;
   const std::uint64_t cap = capacity_;
   error.reset();
+  settle();
   // The tail first: a record is committed by its tail store (release), and a writer that
   // restarts an empty ring at the beginning of the space moves the head before the tail.
   auto tail = h->tail.load(std::memory_order_acquire);
@@ -700,17 +712,29 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
     // bytes): a reader killed half-way loses nothing it did not take.
     h->head.store(head, std::memory_order_release);
   }
-  if (h->recount.load(std::memory_order_relaxed) != 0) {
-    // A writer's repair counted while this reader may have been between its count and its head
-    // (see repair()): count again, between batches.
-    ring_lock lock{h, cap, std::nullopt, ring_lock::mutex_quiet};
-    if (lock.held()) {
-      h->recount.store(0);
-      recount(h, cap);
-    }
-  }
   wake_putters(h);
   return n;
+}
+
+void ring::settle() {
+  auto* h = header_;
+  if (h->recount.load(std::memory_order_relaxed) == 0)
+    return;
+  // A writer's repair counted while this reader may have been between its count and its head
+  // (see repair()): count again, between takes. Never waits: a writer that holds the mutex
+  // (stopped, say) leaves it for the next time.
+  int rc = ::pthread_mutex_trylock(&h->mutex);
+  if (rc == EOWNERDEAD) {
+    repair(h, capacity_, true);
+    ::pthread_mutex_consistent(&h->mutex);
+    rc = 0;
+  }
+  if (rc != 0)
+    return;
+  h->recount.store(0);
+  recount(h, capacity_);
+  ::pthread_mutex_unlock(&h->mutex);
+  count_dropped(h);
 }
 
 namespace {
@@ -828,7 +852,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       if (lock.held()) {
         h->recount.store(0);
         recount(h, cap);
-        wake_putters(h); // the count may have dropped: putters waiting for room look again
+        count_dropped(h);
       }
     }
     if (leased_ && peek_position == nullptr) {

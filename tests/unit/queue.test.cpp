@@ -26,6 +26,14 @@ using proctor::queue_errc;
 
 namespace {
 
+/// Locks `m` from a thread that then ends: the kernel marks the holder dead, as it does for a
+/// process killed while holding it. The lock's result (Catch2 asserts on this thread only).
+int lock_by_thread_that_ends(pthread_mutex_t& m) {
+  int rc = -1;
+  std::thread{[&] { rc = ::pthread_mutex_lock(&m); }}.join();
+  return rc;
+}
+
 struct order {
   std::string item;
   std::vector<int> sizes;
@@ -240,7 +248,7 @@ struct large_first {
   }
   /// Leaves stage slot `k` held by a thread that is gone (the kernel marks the owner dead).
   void hold_by_dead_thread(std::uint32_t k) {
-    std::thread{[&] { REQUIRE(::pthread_mutex_lock(&record->slot(k)) == 0); }}.join();
+    REQUIRE(lock_by_thread_that_ends(record->slot(k)) == 0);
   }
   queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
   std::string large = std::string(100'000, 'L');
@@ -415,7 +423,7 @@ TEST_CASE("a getter that died between taking an item and counting it leaves a ri
                         + head % h->capacity, sizeof first);
   REQUIRE(first.tag == layout::record_tag);
   h->head.store(head + sizeof first + (first.size + 7) / 8 * 8);
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  REQUIRE(lock_by_thread_that_ends(h->read_mutex) == 0);
   CHECK(q.size() == 3); // what the counts say until a getter repairs them
   auto got = q.get(5s);
   REQUIRE(got);
@@ -432,7 +440,7 @@ TEST_CASE("a getter that died holding the read lease holds up nobody, and takes 
   REQUIRE(q.put(std::string("kept")));
   proctor::shared_segment view = proctor::shared_segment::open(q.handle());
   auto* h = static_cast<layout::ring_header*>(view.data());
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  REQUIRE(lock_by_thread_that_ends(h->read_mutex) == 0);
   auto got = q.get_nowait();
   REQUIRE(got);
   CHECK(*got == "kept");
@@ -461,7 +469,7 @@ TEST_CASE("a queue full by a count a dying getter left too high takes the next p
   auto* h = static_cast<layout::ring_header*>(view.data());
   // A getter killed between moving the head past the item and counting it, holding the lease.
   h->head.store(past_first_record(h, view));
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0); }}.join();
+  REQUIRE(lock_by_thread_that_ends(h->read_mutex) == 0);
   // No getter comes: the putter itself finds the dead lease and counts again.
   REQUIRE(q.put(std::string("next"), 2s));
   CHECK(q.size() == 1);
@@ -477,18 +485,20 @@ TEST_CASE("a repair while a getter is between taking an item and counting it is 
   proctor::shared_segment view = proctor::shared_segment::open(q.handle());
   auto* h = static_cast<layout::ring_header*>(view.data());
   // A live getter, holding the lease, has moved the head past "a" and not yet counted it...
-  std::promise<void> taken, finish;
+  const auto past_a = past_first_record(h, view);
+  std::promise<int> taken;
+  std::promise<void> finish;
   std::thread getter{[&] {
-    REQUIRE(::pthread_mutex_lock(&h->read_mutex) == 0);
-    h->head.store(past_first_record(h, view));
-    taken.set_value();
+    int rc = ::pthread_mutex_lock(&h->read_mutex);
+    h->head.store(past_a);
+    taken.set_value(rc);
     finish.get_future().wait();
     h->got_count.fetch_add(1);
     ::pthread_mutex_unlock(&h->read_mutex);
   }};
-  taken.get_future().wait();
+  REQUIRE(taken.get_future().get() == 0);
   // ...when a putter finds that the previous holder of the mutex died, and repairs the counts.
-  std::thread{[&] { REQUIRE(::pthread_mutex_lock(&h->mutex) == 0); }}.join();
+  REQUIRE(lock_by_thread_that_ends(h->mutex) == 0);
   REQUIRE(q.put(std::string("d")));
   finish.set_value();
   getter.join();
@@ -500,4 +510,28 @@ TEST_CASE("a repair while a getter is between taking an item and counting it is 
   CHECK(*q.get(5s) == "d");
   CHECK(q.size() == 0);
   CHECK(q.empty());
+}
+
+TEST_CASE("a mailbox's reader takes again a count repaired while it was half-way through a take",
+          "[queue]") {
+  using proctor::detail::ring;
+  const auto now = std::chrono::steady_clock::time_point{}; // past: never waits for room
+  auto r = ring::create(4096, 1, 0x5453455454554e55); // one reader, at most one record
+  REQUIRE_FALSE(r.put("x", 1, now));
+  proctor::shared_segment view = proctor::shared_segment::open(r.handle());
+  auto* h = static_cast<layout::ring_header*>(view.data());
+  REQUIRE(h->read_lease == 0);
+  // The reader (get_batch) has counted the record and not yet moved the head past it, when a
+  // writer finds that the previous holder of the lock died and repairs the counts.
+  const auto past_x = past_first_record(h, view);
+  h->got_count.fetch_add(1);
+  REQUIRE(lock_by_thread_that_ends(h->mutex) == 0);
+  CHECK(r.put("y", 1, now) == queue_errc::full); // the walk still saw "x"
+  h->head.store(past_x);                          // the reader's take ends
+  CHECK(r.empty());
+  CHECK(r.size() == 1); // one too many, until the reader counts again before it sleeps
+  r.settle();
+  CHECK(r.size() == 0);
+  CHECK_FALSE(r.put("y", 1, now));
+  CHECK(r.size() == 1);
 }

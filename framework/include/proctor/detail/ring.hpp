@@ -76,6 +76,10 @@ class ring {
   std::size_t get_batch(consumer consume, void* context, std::size_t max_records,
                         std::optional<queue_errc>& error);
 
+  /// For the only reader of a ring read with get_batch(), between takes: takes the count again
+  /// if a writer's repair asked for it (see get_batch()); never waits for the lock. Called by
+  /// get_batch() itself, and by a reader about to sleep on an empty ring.
+  void settle();
   /// Like get(), but leaves the record in the ring and stores its position: pop(position) removes
   /// it once it has been dealt with, so a consumer that dies meanwhile leaves it for the next.
   /// @note For a ring with one consumer at a time (an actor's mailbox).
