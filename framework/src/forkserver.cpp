@@ -647,6 +647,13 @@ std::optional<exit_status> try_read_zygote_status(int status_fd, int child_pidfd
     zygote_reply reply{};
     int fd = -1;
     ssize_t n = recv_with_fd(status_fd, &reply, sizeof(reply), fd, MSG_DONTWAIT);
+    if (n == 0) {
+      // End of file is believed on a second look only: a read that races the zygote's report
+      // and its close right after can find the queue empty, then the end (seen about once in
+      // 40,000 starts, the report there for the next read). The report is queued before the
+      // close, so once the end has been seen, a read finds it if it was sent.
+      n = recv_with_fd(status_fd, &reply, sizeof(reply), fd, MSG_DONTWAIT);
+    }
     if (fd >= 0)
       ::close(fd);
     if (n == sizeof(reply) && reply.kind == zygote_reply::exited)
