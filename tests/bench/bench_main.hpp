@@ -76,8 +76,9 @@ double median_of(long count, int warmup, Round round) {
 /// it in the message ("child", "producer").
 inline void require_clean_exit(proctor::process& p, const char* role) {
   p.join();
-  if (p.exitcode() != 0)
-    throw std::runtime_error(std::string("the ") + role + " did not exit with 0");
+  if (auto code = p.exitcode(); code != 0)
+    throw std::runtime_error(std::string("the ") + role + " did not exit with 0 (exit code "
+                             + (code ? std::to_string(*code) : std::string{"none"}) + ")");
 }
 
 } // namespace bench
