@@ -333,7 +333,7 @@ class ring_lock {
   enum kind { mutex, mutex_quiet, lease, skip };
 
   ring_lock(ring_header* h, std::uint64_t cap, ring::deadline until, kind k = mutex)
-    : h_(h), m_(k == lease ? &h->read_mutex : &h->mutex) {
+    : m_(k == lease ? &h->read_mutex : &h->mutex) {
     if (k == skip) {
       held_ = true;
       m_ = nullptr;
@@ -370,7 +370,6 @@ class ring_lock {
   [[nodiscard]] bool timed_out() const { return timed_out_; }
 
  private:
-  ring_header* h_;
   pthread_mutex_t* m_;
   bool held_ = false;
   bool timed_out_ = false;

@@ -407,6 +407,20 @@ TEST_CASE("a plain queue cannot be opened as a joinable one, nor the reverse", "
   CHECK_THROWS_AS(queue<int>::open(joinable.handle()), proctor::shm_error);
 }
 
+namespace {
+
+/// The first record of a queue, and where a getter that took it would leave the head.
+std::uint64_t past_first_record(layout::ring_header* h, const proctor::shared_segment& view) {
+  layout::record_prefix first{};
+  auto head = h->head.load();
+  std::memcpy(&first, static_cast<const std::byte*>(view.data()) + layout::data_offset
+                        + head % h->capacity, sizeof first);
+  REQUIRE(first.tag == layout::record_tag);
+  return head + sizeof first + (first.size + 7) / 8 * 8;
+}
+
+} // namespace
+
 TEST_CASE("a getter that died between taking an item and counting it leaves a right count",
           "[queue]") {
   queue<std::string> q;
@@ -417,12 +431,7 @@ TEST_CASE("a getter that died between taking an item and counting it leaves a ri
   REQUIRE(h->read_lease == 1); // a queue's getters take plain items holding the read lease
   // As a getter killed between its two stores leaves it: the head past "first", the count not
   // yet moved, the lease held by one that is gone.
-  layout::record_prefix first{};
-  auto head = h->head.load();
-  std::memcpy(&first, static_cast<std::byte*>(view.data()) + layout::data_offset
-                        + head % h->capacity, sizeof first);
-  REQUIRE(first.tag == layout::record_tag);
-  h->head.store(head + sizeof first + (first.size + 7) / 8 * 8);
+  h->head.store(past_first_record(h, view));
   REQUIRE(lock_by_thread_that_ends(h->read_mutex) == 0);
   CHECK(q.size() == 3); // what the counts say until a getter repairs them
   auto got = q.get(5s);
@@ -447,20 +456,6 @@ TEST_CASE("a getter that died holding the read lease holds up nobody, and takes 
   CHECK(q.size() == 0);
   CHECK_FALSE(q.get_nowait());
 }
-
-namespace {
-
-/// The first record of a queue, and where a getter that took it would leave the head.
-std::uint64_t past_first_record(layout::ring_header* h, const proctor::shared_segment& view) {
-  layout::record_prefix first{};
-  auto head = h->head.load();
-  std::memcpy(&first, static_cast<const std::byte*>(view.data()) + layout::data_offset
-                        + head % h->capacity, sizeof first);
-  REQUIRE(first.tag == layout::record_tag);
-  return head + sizeof first + (first.size + 7) / 8 * 8;
-}
-
-} // namespace
 
 TEST_CASE("a queue full by a count a dying getter left too high takes the next put", "[queue]") {
   queue<std::string> q{1}; // maxsize 1
