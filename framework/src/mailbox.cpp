@@ -254,7 +254,7 @@ actor_ref make_ref(std::uint64_t id, std::string cell_name) {
 void mailbox_link::ring_bell() noexcept {
   auto* cell_ = this->cell_.load(std::memory_order_acquire);
   // The sleeper stores its mode, fences, then looks at the ring; the put that comes before this
-  // ended with a seq_cst fence after its commit (ring.cpp, wake_getter()), which pairs with it.
+  // ended with a full barrier after its commit (ring.cpp, wake_getter()), which pairs with it.
   if (cell_->sleeping.load(std::memory_order_seq_cst) == awake)
     return;
   auto mode = cell_->sleeping.exchange(awake, std::memory_order_seq_cst);

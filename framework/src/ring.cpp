@@ -178,10 +178,30 @@ void repair(ring_header* h, std::uint64_t cap, bool quiet) {
 // or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
 // locked instruction on the line the other side reads.
 
+/// How the change a wake_*() follows was ordered before its look at the waiters.
+enum class ordered {
+  fence,         ///< not yet: the wake fences
+  by_locked_op,  ///< the caller has just executed a locked instruction (a mutex's unlock, an
+                 ///< atomic add) after the change
+};
+
+/// The full barrier between a change and the look at the waiters. On x86 a locked instruction
+/// is one (it drains the store buffer), so after one only the compiler is held back: a second
+/// fence right after a robust mutex's unlock made a queue of small items move a third less.
+void barrier_before_look(ordered how) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (how == ordered::by_locked_op) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return;
+  }
+#endif
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 /// After a put: wakes one getter if any waits (all: each of them, for a record that getters
 /// may have been waiting behind).
-void wake_getter(ring_header* h, bool all = false) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+void wake_getter(ring_header* h, bool all = false, ordered how = ordered::fence) {
+  barrier_before_look(how);
   if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
     h->put_seq.fetch_add(1);
     if (all)
@@ -191,10 +211,14 @@ void wake_getter(ring_header* h, bool all = false) {
   }
 }
 
-/// After a get: wakes the putters that wait for room.
-void wake_putters(ring_header* h) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h->putters_waiting.load(std::memory_order_relaxed) != 0) {
+/// After a get: wakes the putters that wait for room. Putters raise a flag rather than count
+/// themselves, and the getter that wakes them lowers it: while a woken putter is on its way
+/// back, later gets make no system call (counted, every get until it came back made one, and a
+/// queue of small items moved a fraction of what it can).
+void wake_putters(ring_header* h, ordered how = ordered::fence) {
+  barrier_before_look(how);
+  if (h->putters_waiting.load(std::memory_order_relaxed) != 0
+      && h->putters_waiting.exchange(0) != 0) {
     h->get_seq.fetch_add(1);
     futex_wake(h->get_seq);
   }
@@ -422,6 +446,18 @@ void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t 
   waiting.fetch_sub(1);
 }
 
+/// Sleeps on `word` (which held `seen` before the caller last looked) while `unchanged()`, with
+/// `flag` raised: whoever changes what the sleeper waits for lowers it and wakes every sleeper
+/// (see wake_putters()). A waiter that leaves without being woken leaves the flag up, which
+/// costs the next change one system call.
+template <class Unchanged>
+void wait_flagged(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
+                  std::atomic<std::uint32_t>& flag, Unchanged unchanged, ring::deadline until) {
+  flag.store(1); // seq_cst: before the look below
+  if (unchanged() && h->closed.load() == 0)
+    park(word, seen, until);
+}
+
 /// Sleeps on `word` (which held `seen` before `position` was last seen at `was`) unless `position`
 /// has moved since; `waiting` counts the sleeper meanwhile.
 void wait_for_move(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
@@ -612,7 +648,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
         h->pending_tail.store(0, std::memory_order_relaxed);
       }
       lock.unlock();
-      wake_getter(h);
+      wake_getter(h, false, ordered::by_locked_op);
       return std::nullopt;
     }
     if (slot)
@@ -629,8 +665,8 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
     // The count too: a getter without the mutex moves the head, then counts; a putter full by
     // the count that looked between the two must not sleep on a head that has moved already.
     const auto got = seen_got();
-    wait_while(h, h->get_seq, seen, h->putters_waiting,
-               [&] { return h->head.load() == head && h->got_count.load() == got; }, until);
+    wait_flagged(h, h->get_seq, seen, h->putters_waiting,
+                 [&] { return h->head.load() == head && h->got_count.load() == got; }, until);
   }
 }
 
@@ -662,7 +698,7 @@ bool ring::pop(std::uint64_t position) {
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
   lock.unlock();
-  wake_putters(h);
+  wake_putters(h, ordered::by_locked_op);
   return true;
 }
 
@@ -786,16 +822,30 @@ enum class leased_take { taken, empty, closed, locked };
 /// ring (which the tail, read first, tells apart). `locked`: anything else — a staged record, a
 /// ring that fails a check — is for the caller to look at under the mutex. `tail` gets the tail
 /// an empty ring had.
+/// `tail`: in, the tail as this process last saw it; out, the tail looked at.
 leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consume, void* context,
                         std::uint64_t& tail) {
   // Closed first: a put that came before the close is then in the tail read after it.
   bool closed = h->closed.load() != 0;
-  tail = h->tail.load(std::memory_order_acquire);
   auto head = h->head.load(std::memory_order_acquire);
+  // The putters' line is read only when the view of it says empty: positions only grow, so the
+  // records between the head and a tail seen before are committed, and stay until taken. A get
+  // in a stream then leaves that line with the putter, whose stores need not wait for it.
+  bool fresh = false;
+  auto look = [&] {
+    tail = h->tail.load(std::memory_order_acquire);
+    fresh = true;
+  };
+  if (!(head < tail && tail - head <= cap))
+    look();
   bool moved = false;
   auto result = leased_take::locked;
   while (positions_sane(head, tail, cap)) {
     if (head == tail) {
+      if (!fresh) {
+        look();
+        continue;
+      }
       result = closed ? leased_take::closed : leased_take::empty;
       break;
     }
@@ -815,7 +865,7 @@ leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consum
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
       h->got_count.fetch_add(1, std::memory_order_relaxed); // give_up_copy() counts too
-      wake_putters(h);
+      wake_putters(h, ordered::by_locked_op);
     };
     try {
       consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
@@ -857,8 +907,9 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     if (leased_ && peek_position == nullptr) {
       if (h->corrupt.load())
         return queue_errc::corrupt;
-      std::uint64_t tail = 0;
+      std::uint64_t tail = seen_tail();
       auto quick = take_leased(h, cap, consume, context, tail);
+      seen_tail(tail);
       if (quick == leased_take::taken)
         return std::nullopt;
       if (quick == leased_take::closed)
@@ -909,7 +960,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     if (!is_data) { // a wrap record, or an abandoned one: skip it
       h->head.store(head + span, std::memory_order_release);
       lock.unlock(); // taken again: cheap, and keeps this loop simple
-      wake_putters(h);
+      wake_putters(h, ordered::by_locked_op);
       continue;
     }
     if (prefix.tag == staging_tag || prefix.tag == taking_tag) {
@@ -951,7 +1002,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       h->head.store(head + span, std::memory_order_release);
       h->got_count.fetch_add(1, std::memory_order_relaxed);
       lock.unlock();
-      wake_putters(h);
+      wake_putters(h, ordered::by_locked_op);
     };
     try {
       consume(context, payload, prefix.size);

@@ -61,7 +61,8 @@ struct ring_header {
   std::atomic<std::uint64_t> got_count;        ///< Records taken.
   std::atomic<std::uint32_t> get_seq;          ///< Futex word: bumped by a get that sees a
                                                ///< putter waiting, and by close.
-  std::atomic<std::uint32_t> putters_waiting;
+  std::atomic<std::uint32_t> putters_waiting;  ///< A flag: raised by a putter about to sleep,
+                                               ///< lowered by the get that wakes them all.
 
   /// Robust process-shared mutexes, one per large record being copied in or out without the
   /// mutex: its copier holds one until it is done, so that others ask the kernel whether it
@@ -88,7 +89,7 @@ struct staging_owner {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 5;
+inline constexpr std::uint32_t ring_version = 6;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 // A large record in a ring that stages them: reserved under the mutex as staging_tag while its

@@ -158,6 +158,14 @@ class ring {
   }
   alignas(8) std::uint64_t seen_head_ = 0;
   alignas(8) std::uint64_t seen_got_ = 0;
+  // What a get last saw of the putters' tail: records before it stay committed until taken.
+  [[nodiscard]] std::uint64_t seen_tail() const noexcept {
+    return std::atomic_ref<const std::uint64_t>{seen_tail_}.load(std::memory_order_relaxed);
+  }
+  void seen_tail(std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>{seen_tail_}.store(v, std::memory_order_relaxed);
+  }
+  alignas(8) std::uint64_t seen_tail_ = 0;
 };
 
 } // namespace proctor::detail
