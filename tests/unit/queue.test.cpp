@@ -530,3 +530,40 @@ TEST_CASE("a mailbox's reader takes again a count repaired while it was half-way
   CHECK_FALSE(r.put("y", 1, now));
   CHECK(r.size() == 1);
 }
+
+TEST_CASE("getters that each remember the tail they last saw take every item once, in order",
+          "[queue]") {
+  // Two views of one queue, as two processes hold them: each keeps its own view of the tail,
+  // which the other's gets leave behind. Items of mixed sizes in a small ring, so that records
+  // wrap and an emptied ring restarts at the beginning of its space.
+  queue<std::string> q{queue<std::string>::options{.capacity_bytes = 512}};
+  auto other = queue<std::string>::open(q.handle());
+  std::vector<std::string> put_items, got_items;
+  auto put = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto k = put_items.size();
+      put_items.push_back("item-" + std::to_string(k) + std::string(k % 5 * 8, '.'));
+      REQUIRE(q.put(put_items.back(), 5s));
+    }
+  };
+  auto take = [&](queue<std::string>& from, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto item = from.get_nowait();
+      REQUIRE(item);
+      got_items.push_back(*item);
+    }
+  };
+  for (int round = 0; round < 60; ++round) {
+    put(3);
+    take(q, 1);     // q's view of the tail: after the three
+    take(other, 2); // the head reaches q's view
+    put(4);
+    take(other, 4); // the head passes q's view
+    put(2);
+    take(q, 2);
+    CHECK_FALSE(q.get_nowait());
+    CHECK_FALSE(other.get_nowait());
+  }
+  CHECK(got_items == put_items);
+  CHECK(q.size() == 0);
+}
