@@ -15,6 +15,7 @@
 
 #include "exit_request.hpp"
 #include "futex.hpp"
+#include "poll_gate.hpp"
 #include "proctor/system_messages.hpp"
 #include "segment_name.hpp"
 #include "spawn_internals.hpp"
@@ -241,6 +242,11 @@ void actor_core::arm_bell() {
 exit_reason actor_core::run() {
   try {
     auto last_poll = clock::now();
+    poll_gate gate{last_poll, io_poll_interval};
+    auto polled = [&](clock::time_point now) {
+      last_poll = now;
+      gate.polled(now);
+    };
     unsigned idle_looks = 0; ///< idle_wait() calls in a row that found a message but none came
     while (!quit_) {
       std::size_t handled = 0;
@@ -253,19 +259,21 @@ exit_reason actor_core::run() {
       // look goes straight to idle_wait(), which polls before it sleeps.
       if (handled != 0) {
         idle_looks = 0;
-        auto now = clock::now();
-        if (handled == batch || now - last_poll >= io_poll_interval) {
-          poll_io();
-          last_poll = now;
+        if (handled == batch || gate.maybe_due()) {
+          auto now = clock::now();
+          if (handled == batch || now - last_poll >= io_poll_interval) {
+            poll_io();
+            polled(now);
+          }
         }
       } else if (!quit_) {
         if (idle_wait(std::nullopt)) {
-          last_poll = clock::now();
+          polled(clock::now());
         } else if (++idle_looks % 256 == 0) {
           // A mailbox that looks non-empty but yields nothing (a writer died mid-restart of an
           // empty ring, until the next writer repairs it) still lets timers and signals in.
           poll_io();
-          last_poll = clock::now();
+          polled(clock::now());
         }
       }
     }

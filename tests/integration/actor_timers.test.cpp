@@ -59,6 +59,23 @@ PROCTOR_MESSAGE(tm_start, "test.timers.start");
 struct tm_stop {};
 PROCTOR_MESSAGE(tm_stop, "test.timers.stop");
 
+/// Starts a rally: the actor sends tm_ball to `partner`, each returns every ball to its sender at
+/// once, and after `ms` the actor's timer ends the rally and sends `report` tm_tick with the
+/// number of balls it returned.
+struct tm_rally {
+  actor_ref partner;
+  actor_ref report;
+  std::int32_t ms = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tm_rally& x) {
+  return f(caf::meta::type_name("tm_rally"), x.partner, x.report, x.ms);
+}
+PROCTOR_MESSAGE(tm_rally, "test.timers.rally");
+
+struct tm_ball {};
+PROCTOR_MESSAGE(tm_ball, "test.timers.ball");
+
 struct tm_quiet {
   std::int32_t ticks_sent;
 };
@@ -90,6 +107,17 @@ class ticker {
             [this](const tm_stop&) {
               quiet_down();
               return sent_;
+            },
+            [this](const tm_rally& r) {
+              self_.run_later(std::chrono::milliseconds(r.ms), [this, report = r.report] {
+                rally_over_ = true;
+                (void)self_.send(report, tm_tick{returned_});
+              });
+              (void)self_.send(r.partner, tm_ball{});
+            },
+            [this](const tm_ball&) {
+              if (!rally_over_ && self_.send(self_.current_sender(), tm_ball{}))
+                ++returned_;
             }};
   }
 
@@ -104,6 +132,8 @@ class ticker {
   std::chrono::milliseconds period_{};
   proctor::detail::timer_id timer_ = 0;
   std::int32_t sent_ = 0;
+  bool rally_over_ = false;
+  std::int32_t returned_ = 0;
 };
 
 } // namespace timers
@@ -197,6 +227,27 @@ TEST_CASE("an actor's run_every fires again and again until cancel_timer stops i
     CHECK(pid_of(self, t) != 0);
     CHECK_FALSE(self.receive(0s, [](const tm_tick&) {}));
     stop(self, t);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("an actor kept busy one message at a time still fires its timers", "[actor][timers]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    auto a = proctor::spawn<timers::ticker>(on(proctor::start_method::fork, "rally-a"));
+    auto b = proctor::spawn<timers::ticker>(on(proctor::start_method::fork, "rally-b"));
+    // Two actors return a ball to each other as fast as they can: each finds the next ball
+    // while it spins for it, one message per batch, so neither waits long enough to look at
+    // its timers on the way to sleep. Only the loop's own look between batches can fire a's
+    // timer, which ends the rally.
+    REQUIRE(self.send(a, tm_rally{b, self.ref(), 20}));
+    std::int32_t returned = 0;
+    REQUIRE(self.receive(patience, [&](const tm_tick& tick) { returned = tick.n; }));
+    CHECK(returned > 100); // the rally went on until the timer fired
+    stop(self, a);
+    stop(self, b);
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
