@@ -241,12 +241,8 @@ void actor_core::arm_bell() {
 
 exit_reason actor_core::run() {
   try {
-    auto last_poll = clock::now();
-    poll_gate gate{last_poll, io_poll_interval};
-    auto polled = [&](clock::time_point now) {
-      last_poll = now;
-      gate.polled(now);
-    };
+    poll_gate gate{io_poll_interval};
+    auto last_poll = gate.polled();
     unsigned idle_looks = 0; ///< idle_wait() calls in a row that found a message but none came
     while (!quit_) {
       std::size_t handled = 0;
@@ -263,17 +259,17 @@ exit_reason actor_core::run() {
           auto now = clock::now();
           if (handled == batch || now - last_poll >= io_poll_interval) {
             poll_io();
-            polled(now);
+            last_poll = gate.polled();
           }
         }
       } else if (!quit_) {
         if (idle_wait(std::nullopt)) {
-          polled(clock::now());
+          last_poll = gate.polled();
         } else if (++idle_looks % 256 == 0) {
           // A mailbox that looks non-empty but yields nothing (a writer died mid-restart of an
           // empty ring, until the next writer repairs it) still lets timers and signals in.
           poll_io();
-          polled(clock::now());
+          last_poll = gate.polled();
         }
       }
     }

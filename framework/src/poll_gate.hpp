@@ -7,33 +7,32 @@ namespace proctor::detail {
 
 /// A cheap "may the interval have passed since the last poll?" for an actor's busy loop, which
 /// asked the clock after every batch (a vDSO call; about 4% of a ping-pong round trip, where a
-/// batch is one message). The time-stamp counter takes a few cycles to read; once it has been
-/// compared with the clock over a millisecond, the clock is read only when the counter says the
-/// interval may be over. Only a hint: the clock still decides, and without a counter (or before
-/// the comparison) every call says "maybe", as every batch asked the clock before.
+/// batch is one message). The time-stamp counter takes a few cycles to read. Once the counter
+/// has been compared with the clock over a millisecond or more, a "no" from the gate means that
+/// by the counter less than seven eighths of the interval has passed, and the caller need not
+/// read the clock; a "maybe" is for the clock to decide. Without a usable counter (none, going
+/// backwards, a rate no counter has) every call says "maybe", as every batch asked the clock.
 class poll_gate {
  public:
   using clock = std::chrono::steady_clock;
 
-  poll_gate(clock::time_point now, std::chrono::nanoseconds interval) noexcept
-    : interval_(interval), anchor_(now), anchor_ticks_(ticks()), last_ticks_(anchor_ticks_) {}
+  explicit poll_gate(std::chrono::nanoseconds interval) noexcept : interval_(interval) {
+    anchor_ = read();
+    last_ticks_ = anchor_.ticks;
+  }
 
   /// True unless the counter says that less than the interval has passed since polled().
   [[nodiscard]] bool maybe_due() const noexcept {
-    return per_interval_ == 0 || ticks() - last_ticks_ >= per_interval_;
+    return per_interval_ == 0 || ticks() - last_ticks_ >= per_interval_; // backwards: huge
   }
 
-  /// At a poll, `now` read from the clock just before.
-  void polled(clock::time_point now) noexcept {
-    last_ticks_ = ticks();
-    if (per_interval_ != 0 || last_ticks_ == 0 || now - anchor_ < calibration)
-      return;
-    double ns = std::chrono::duration<double, std::nano>(now - anchor_).count();
-    // Seven eighths of the interval: a counter that runs a little slow still leaves the clock
-    // the last word.
-    per_interval_ = static_cast<std::uint64_t>(static_cast<double>(last_ticks_ - anchor_ticks_)
-                                               / ns * static_cast<double>(interval_.count()) * 7
-                                               / 8);
+  /// At a poll: reads the clock, and the counter beside it; returns the clock's time.
+  clock::time_point polled() noexcept {
+    auto now = read();
+    last_ticks_ = now.ticks;
+    if (per_interval_ == 0)
+      calibrate(now);
+    return now.time;
   }
 
   /// The counter has been compared with the clock: maybe_due() may now say no.
@@ -42,6 +41,14 @@ class poll_gate {
   static constexpr std::chrono::milliseconds calibration{1};
 
  private:
+  /// A clock reading between two counter readings: `ticks` their middle, `spread` how far
+  /// apart they were (a preemption between them makes the pair useless for calibrating).
+  struct reading {
+    clock::time_point time;
+    std::uint64_t ticks;
+    std::uint64_t spread;
+  };
+
   static std::uint64_t ticks() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     return __builtin_ia32_rdtsc();
@@ -50,10 +57,35 @@ class poll_gate {
 #endif
   }
 
+  static reading read() noexcept {
+    auto before = ticks();
+    auto time = clock::now();
+    auto after = ticks();
+    return {time, before + (after - before) / 2, after - before};
+  }
+
+  void calibrate(const reading& now) noexcept {
+    if (now.time - anchor_.time < calibration)
+      return;
+    auto elapsed = now.ticks - anchor_.ticks;
+    double ns = std::chrono::duration<double, std::nano>(now.time - anchor_.time).count();
+    double per_ns = static_cast<double>(elapsed) / ns;
+    // Usable only if both readings were tight (each pair within a thousandth of the span) and
+    // the rate is one a counter has (0.1 to 20 per nanosecond); else start over from here.
+    if (now.ticks <= anchor_.ticks || anchor_.spread > elapsed / 1000
+        || now.spread > elapsed / 1000 || per_ns < 0.1 || per_ns > 20) {
+      anchor_ = now;
+      return;
+    }
+    // Seven eighths of the interval: a counter that runs a little fast still leaves the clock
+    // the last word.
+    per_interval_ =
+      static_cast<std::uint64_t>(per_ns * static_cast<double>(interval_.count()) * 7 / 8);
+  }
+
   std::chrono::nanoseconds interval_;
-  clock::time_point anchor_;
-  std::uint64_t anchor_ticks_;
-  std::uint64_t last_ticks_;
+  reading anchor_{};
+  std::uint64_t last_ticks_ = 0;
   std::uint64_t per_interval_ = 0; ///< counter ticks in seven eighths of the interval
 };
 

@@ -172,11 +172,13 @@ void repair(ring_header* h, std::uint64_t cap, bool quiet) {
 }
 
 // Waking. A futex word is bumped only when somebody waits on it: the side that changes the ring
-// (a put moves the tail, a get the head) publishes the change, then, after a full fence, looks at
-// the waiters' count; a waiter counts itself (a full barrier), then looks at the position once
-// more before it sleeps on the word it read before that look. Either the changer sees the waiter,
-// or the waiter sees the change: no wake-up is lost, and a put or get with nobody waiting pays no
-// locked instruction on the line the other side reads.
+// (a put moves the tail, a get the head) publishes the change, then, after a full barrier, looks
+// at the waiters' mark — the getters' count, the putters' flag; a waiter marks itself (a full
+// barrier), then looks at the position once more before it sleeps on the word it read before
+// that look. Either the changer sees the waiter, or the waiter sees the change: no wake-up is
+// lost, and a put or get with nobody waiting pays no locked instruction on the line the other
+// side reads. (A getter killed or stopped between lowering the putters' flag and waking them
+// leaves them asleep until their wait_slice ends, as a wake-up meant for a killed waiter is.)
 
 /// How the change a wake_*() follows was ordered before its look at the waiters.
 enum class ordered {
@@ -450,9 +452,9 @@ void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t 
 }
 
 /// Sleeps on `word` (which held `seen` before the caller last looked) while `unchanged()`, with
-/// `flag` raised: whoever changes what the sleeper waits for lowers it and wakes every sleeper
-/// (see wake_putters()). A waiter that leaves without being woken leaves the flag up, which
-/// costs the next change one system call.
+/// `flag` raised: the next get that sees it lowers it and wakes every sleeper (wake_putters());
+/// close and repairs wake them without lowering it. A waiter that leaves without being woken
+/// leaves the flag up, which costs the next get one system call.
 template <class Unchanged>
 void wait_flagged(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
                   std::atomic<std::uint32_t>& flag, Unchanged unchanged, ring::deadline until) {
@@ -592,7 +594,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       head = tail = tail + contiguous;
       seen_head(head);
       h->head.store(head, std::memory_order_relaxed);
-      h->tail.store(tail, std::memory_order_relaxed);
+      h->tail.store(tail, std::memory_order_release); // a getter that reads it reads this head
       contiguous = cap;
     }
     std::uint64_t waste = need > contiguous ? contiguous : 0;
@@ -822,10 +824,9 @@ enum class leased_take { taken, empty, closed, locked };
 
 /// Takes the oldest record without the ring's mutex, if it is a plain one, for a getter that
 /// holds the read lease: nobody else moves the head meanwhile, but a putter restarting an empty
-/// ring (which the tail, read first, tells apart). `locked`: anything else — a staged record, a
-/// ring that fails a check — is for the caller to look at under the mutex. `tail` gets the tail
-/// an empty ring had.
-/// `tail`: in, the tail as this process last saw it; out, the tail looked at.
+/// ring. `locked`: anything else — a staged record, a ring that fails a check — is for the
+/// caller to look at under the mutex.
+/// `tail`: in, the tail as this process last saw it; out, the tail looked at (an empty ring's).
 leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consume, void* context,
                         std::uint64_t& tail) {
   // Closed first: a put that came before the close is then in the tail read after it.
@@ -834,9 +835,14 @@ leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consum
   // The putters' line is read only when the view of it says empty: positions only grow, so the
   // records between the head and a tail seen before are committed, and stay until taken. A get
   // in a stream then leaves that line with the putter, whose stores need not wait for it.
+  // A look reads the tail, then the head again: a putter that restarts an empty ring at the
+  // beginning of its space moves the head, then the tail (release), so a tail from after the
+  // restart comes with the head from after it. A head read before the tail could be from
+  // before the restart, and what lies between it and the new tail is an old lap's bytes.
   bool fresh = false;
   auto look = [&] {
     tail = h->tail.load(std::memory_order_acquire);
+    head = h->head.load(std::memory_order_acquire);
     fresh = true;
   };
   if (!(head < tail && tail - head <= cap))
