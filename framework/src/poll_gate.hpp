@@ -21,7 +21,8 @@ class poll_gate {
     last_ticks_ = anchor_.ticks;
   }
 
-  /// True unless the counter says that less than the interval has passed since polled().
+  /// True unless the counter says that less than seven eighths of the interval has passed
+  /// since polled().
   [[nodiscard]] bool maybe_due() const noexcept {
     return per_interval_ == 0 || ticks() - last_ticks_ >= per_interval_; // backwards: huge
   }
@@ -71,14 +72,18 @@ class poll_gate {
     double ns = std::chrono::duration<double, std::nano>(now.time - anchor_.time).count();
     double per_ns = static_cast<double>(elapsed) / ns;
     // Usable only if both readings were tight (each pair within a thousandth of the span) and
-    // the rate is one a counter has (0.1 to 20 per nanosecond); else start over from here.
-    if (now.ticks <= anchor_.ticks || anchor_.spread > elapsed / 1000
-        || now.spread > elapsed / 1000 || per_ns < 0.1 || per_ns > 20) {
+    // the rate is one a counter has (0.1 to 20 per nanosecond). A loose reading now is skipped
+    // (the next poll tries again); anything else starts over from here.
+    if (now.ticks > anchor_.ticks && anchor_.spread <= elapsed / 1000
+        && now.spread > elapsed / 1000)
+      return;
+    if (now.ticks <= anchor_.ticks || anchor_.spread > elapsed / 1000 || per_ns < 0.1
+        || per_ns > 20) {
       anchor_ = now;
       return;
     }
-    // Seven eighths of the interval: a counter that runs a little fast still leaves the clock
-    // the last word.
+    // Seven eighths of the interval: a counter that runs a little slower than it seemed to
+    // still says "maybe" before the interval is over, and the clock has the last word.
     per_interval_ =
       static_cast<std::uint64_t>(per_ns * static_cast<double>(interval_.count()) * 7 / 8);
   }

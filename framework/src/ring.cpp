@@ -840,16 +840,22 @@ leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consum
   // restart comes with the head from after it. A head read before the tail could be from
   // before the restart, and what lies between it and the new tail is an old lap's bytes.
   bool fresh = false;
+  bool scribbled = false;
   auto look = [&] {
     tail = h->tail.load(std::memory_order_acquire);
-    head = h->head.load(std::memory_order_acquire);
+    auto now = h->head.load(std::memory_order_acquire);
+    if (now < head) { // under the lease only a restart moves it, and only forward
+      h->corrupt.store(1);
+      scribbled = true;
+    }
+    head = now;
     fresh = true;
   };
   if (!(head < tail && tail - head <= cap))
     look();
   bool moved = false;
   auto result = leased_take::locked;
-  while (positions_sane(head, tail, cap)) {
+  while (!scribbled && positions_sane(head, tail, cap)) {
     if (head == tail) {
       if (!fresh) {
         look();
