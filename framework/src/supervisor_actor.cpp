@@ -535,16 +535,21 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
   // A message that keeps killing its actor goes to the dead letters instead of a crash loop.
   auto k = spec_.flags.max_crashes_per_message;
   if (pos != 0 && k != 0 && c.crash_count >= k) {
-    dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count};
+    dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count, 0, {}};
     std::vector<char> record;
     std::uint64_t at = 0;
     if (peek_head(c.box.messages, record, at) && at + 1 == pos && c.box.messages.pop(at)) {
       envelope env{};
       if (record.size() >= sizeof env) {
         std::memcpy(&env, record.data(), sizeof env);
-        if (sizeof env + env.sender_len <= record.size() && env.sender_id != 0)
-          d.sender = to_string(make_ref(env.sender_id,
-                                        std::string{record.data() + sizeof env, env.sender_len}));
+        if (sizeof env + env.sender_len <= record.size()) {
+          if (env.sender_id != 0)
+            d.sender = to_string(make_ref(env.sender_id,
+                                          std::string{record.data() + sizeof env, env.sender_len}));
+          d.type_id = env.type_id;
+          d.payload.assign(record.data() + sizeof env + env.sender_len,
+                           record.size() - sizeof env - env.sender_len);
+        }
       }
       dead_.push_back(d);
       if ((env.flags & flag_request) != 0 && !d.sender.empty()) {

@@ -200,9 +200,15 @@ int main(int argc, char** argv) {
   std::map<int, int> handled_twice;
   std::map<std::string, int> crashes_by_child;
   std::int64_t primes = 0;
-  std::size_t dead_lettered = 0; // jobs the pool moved aside, as its dead letters count them
+  std::set<int> dead; // jobs the pool moved aside, read from its dead letters
+  auto accounted = [&] {
+    std::size_t n = handled.size();
+    for (int d : dead)
+      n += handled.count(d) == 0 ? 1 : 0;
+    return n;
+  };
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (handled.size() + dead_lettered < static_cast<std::size_t>(jobs)
+  while (accounted() < static_cast<std::size_t>(jobs)
          && std::chrono::steady_clock::now() < deadline) {
     bool got = self.receive(
       500ms,
@@ -221,21 +227,19 @@ int main(int argc, char** argv) {
                     to_string(r.reason).c_str(), r.in_flight.empty() ? "" : ", handling a ",
                     r.in_flight.c_str(), r.action.c_str());
       });
-    if (!got) { // quiet: ask how many jobs the pool moved aside
+    if (!got) { // quiet: ask which jobs the pool moved aside
       // The poison job, and now and then another that a worker happened to crash on three times
-      // running (a dead letter names the message's type, not the job).
+      // running. A dead letter holds the message itself.
       if (auto letters = proctor::dead_letters(pool_ref))
-        dead_lettered = static_cast<std::size_t>(
-          std::count_if(letters->begin(), letters->end(),
-                        [](const proctor::dead_letter& d) { return d.type == "demo.job"; }));
+        for (auto& letter : *letters)
+          if (auto j = letter.message<job>(); j && dead.insert(j->id).second)
+            std::printf("  [pool] job %d moved to the dead letters after %u crashes of %s\n",
+                        j->id, letter.crashes, letter.child_id.c_str());
     }
   }
-  // Once the dead letters account for the rest, the jobs never handled are the ones moved aside.
-  std::set<int> dead;
-  if (handled.size() + dead_lettered == static_cast<std::size_t>(jobs))
-    for (int i = 0; i < jobs; ++i)
-      if (handled.count(i) == 0)
-        dead.insert(i);
+  std::size_t dead_lettered = 0, dead_and_handled = 0;
+  for (int d : dead)
+    ++(handled.count(d) == 0 ? dead_lettered : dead_and_handled);
 
   std::printf("\nsummary\n");
   std::printf("  jobs sent:          %d\n", jobs);
@@ -243,7 +247,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(primes));
   std::printf("  dead-lettered:      %zu", dead_lettered);
   for (int d : dead)
-    std::printf(" (job %d)", d);
+    if (handled.count(d) == 0)
+      std::printf(" (job %d)", d);
+  if (dead_and_handled != 0) // a worker crashed after its reply, before the job left its mailbox
+    std::printf("\n  dead-lettered after being handled: %zu", dead_and_handled);
   std::printf("\n  handled twice:      %zu\n", handled_twice.size());
   std::printf("  unaccounted for:    %zu\n",
               static_cast<std::size_t>(jobs) - std::min(static_cast<std::size_t>(jobs),

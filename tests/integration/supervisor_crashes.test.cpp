@@ -191,6 +191,12 @@ TEST_CASE("a message that crashes its child max_crashes_per_message times goes t
     CHECK((*dead)[0].type == "test.sup.crash");
     CHECK((*dead)[0].crashes == k);
     CHECK_THAT((*dead)[0].sender, Catch::Contains("sup-test"));
+    // The message itself, to look at or send again; not as a message of another type.
+    auto poison = (*dead)[0].message<sup_crash>();
+    REQUIRE(poison);
+    CHECK(poison->text == "poison");
+    CHECK(poison->pid == 0);
+    CHECK_FALSE((*dead)[0].message<sup_job>());
     auto all = proctor::crash_reports(sup);
     REQUIRE(all);
     CHECK(all->size() == k); // nothing crashed after the poison was moved aside

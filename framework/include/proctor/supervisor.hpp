@@ -13,6 +13,7 @@
 #include "proctor/actor_error.hpp"
 #include "proctor/actor_ref.hpp"
 #include "proctor/child_spec.hpp"
+#include "proctor/detail/item_codec.hpp"
 #include "proctor/expected.hpp"
 #include "proctor/exit_reason.hpp"
 #include "proctor/message.hpp"
@@ -76,6 +77,24 @@ struct dead_letter {
   std::string type;            ///< Its registered message type.
   std::string sender;          ///< to_string of its sender.
   std::uint32_t crashes = 0;
+  std::uint64_t type_id = 0;   ///< Its wire id.
+  std::string payload;         ///< The message itself, as it was sent.
+
+  /// The message, if it is a T: to look at it, or to send it again once the cause is fixed.
+  /// nullopt for another type, or for bytes that do not decode as a T.
+  template <class T>
+  [[nodiscard]] std::optional<T> message() const {
+    static_assert(assert_message<T>());
+    if (type_id != message_traits<T>::id)
+      return std::nullopt;
+    T out{};
+    try {
+      detail::decode_item(reinterpret_cast<const std::byte*>(payload.data()), payload.size(), out);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    return out;
+  }
 };
 
 /// What which_children() says about one child (OTP: {Id, Child, Type, Modules}).
@@ -173,7 +192,8 @@ typename Inspector::result_type inspect(Inspector& f, crash_report& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
-  return f(caf::meta::type_name("proctor::dead_letter"), x.child_id, x.type, x.sender, x.crashes);
+  return f(caf::meta::type_name("proctor::dead_letter"), x.child_id, x.type, x.sender, x.crashes,
+           x.type_id, x.payload);
 }
 
 template <class Inspector>
