@@ -535,7 +535,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
   // A message that keeps killing its actor goes to the dead letters instead of a crash loop.
   auto k = spec_.flags.max_crashes_per_message;
   if (pos != 0 && k != 0 && c.crash_count >= k) {
-    dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count, 0, {}};
+    dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count, 0, {}, 0};
     std::vector<char> record;
     std::uint64_t at = 0;
     if (peek_head(c.box.messages, record, at) && at + 1 == pos && c.box.messages.pop(at)) {
@@ -547,8 +547,13 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
             d.sender = to_string(make_ref(env.sender_id,
                                           std::string{record.data() + sizeof env, env.sender_len}));
           d.type_id = env.type_id;
-          d.payload.assign(record.data() + sizeof env + env.sender_len,
-                           record.size() - sizeof env - env.sender_len);
+          auto size = record.size() - sizeof env - env.sender_len;
+          d.payload_size = static_cast<std::uint32_t>(size);
+          if (size <= dead_letter_payload_max
+              && dead_payload_bytes_ + size <= dead_letter_payload_budget) {
+            d.payload.assign(record.data() + sizeof env + env.sender_len, size);
+            dead_payload_bytes_ += size;
+          }
         }
       }
       dead_.push_back(d);

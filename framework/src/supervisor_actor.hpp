@@ -114,6 +114,7 @@ class supervisor_actor {
   std::deque<clock::time_point> restart_times_;
   std::deque<crash_report> reports_; ///< The last 1,000.
   std::vector<dead_letter> dead_;
+  std::size_t dead_payload_bytes_ = 0; ///< Kept in dead_: at most dead_letter_payload_budget.
   std::vector<actor_ref> subscribers_;
   std::uint64_t dynamic_ids_ = 0;
   bool shutting_down_ = false;

@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
   std::map<std::string, int> crashes_by_child;
   std::int64_t primes = 0;
   std::set<int> dead; // jobs the pool moved aside, read from its dead letters
+  std::set<std::ptrdiff_t> seen_letters; // letters that name no job, reported once each
   auto accounted = [&] {
     std::size_t n = handled.size();
     for (int d : dead)
@@ -231,10 +232,17 @@ int main(int argc, char** argv) {
       // The poison job, and now and then another that a worker happened to crash on three times
       // running. A dead letter holds the message itself.
       if (auto letters = proctor::dead_letters(pool_ref))
-        for (auto& letter : *letters)
-          if (auto j = letter.message<job>(); j && dead.insert(j->id).second)
+        for (auto& letter : *letters) {
+          auto j = letter.message<job>();
+          if (!j || j->id < 0 || j->id >= jobs) {
+            if (seen_letters.insert(&letter - letters->data()).second)
+              std::printf("  [pool] a dead letter (%s) that names no job sent here\n",
+                          letter.type.c_str());
+          } else if (dead.insert(j->id).second) {
             std::printf("  [pool] job %d moved to the dead letters after %u crashes of %s\n",
                         j->id, letter.crashes, letter.child_id.c_str());
+          }
+        }
     }
   }
   std::size_t dead_lettered = 0, dead_and_handled = 0;

@@ -206,6 +206,39 @@ TEST_CASE("a message that crashes its child max_crashes_per_message times goes t
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
+TEST_CASE("a dead letter larger than a supervisor keeps names its type and size, without its bytes",
+          "[supervisor][dead_letters]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto f = flags(strategy::one_for_one, 10);
+    f.max_crashes_per_message = 1;
+    auto sup = proctor::start_supervisor({f, {member_spec("w", self.ref())}});
+    stop_at_exit cleanup{sup};
+    (void)queued_notes(self);
+    REQUIRE(proctor::subscribe_crash_reports(sup, self.ref()));
+    auto ref = children(sup)["w"].ref;
+    const std::string big(proctor::dead_letter_payload_max + 1, 'x');
+    REQUIRE(self.send(ref, sup_crash{0, throw_exception, big}));
+    REQUIRE(self.send(ref, sup_crash{0, throw_exception, "small"}));
+    REQUIRE(self.send(ref, sup_job{1}));
+    REQUIRE(take_reports(self, 2).size() == 2);
+    REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 1); }));
+    auto dead = proctor::dead_letters(sup);
+    REQUIRE(dead);
+    REQUIRE(dead->size() == 2);
+    CHECK((*dead)[0].type == "test.sup.crash");
+    CHECK((*dead)[0].payload.empty());
+    CHECK((*dead)[0].payload_size > proctor::dead_letter_payload_max);
+    CHECK_FALSE((*dead)[0].message<sup_crash>());
+    auto small = (*dead)[1].message<sup_crash>();
+    REQUIRE(small);
+    CHECK(small->text == "small");
+    REQUIRE(proctor::stop_supervisor(sup));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
 TEST_CASE("a request survives the crash of the child handling it: the next incarnation answers it, "
           "and a dead-lettered request is answered with an error",
           "[supervisor][dead_letters]") {

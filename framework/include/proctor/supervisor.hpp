@@ -71,6 +71,10 @@ struct crash_report {
 ///  restarts=3 action=restart stderr=[...]" — one line.
 [[nodiscard]] std::string to_string(const crash_report& r);
 
+/// The largest dead-lettered message a supervisor keeps, and the most it keeps of all of them.
+inline constexpr std::size_t dead_letter_payload_max = 64 * 1024;
+inline constexpr std::size_t dead_letter_payload_budget = 256 * 1024;
+
 /// A message the supervisor took out of a child's mailbox after it crashed on it too often.
 struct dead_letter {
   std::string child_id;
@@ -78,19 +82,23 @@ struct dead_letter {
   std::string sender;          ///< to_string of its sender.
   std::uint32_t crashes = 0;
   std::uint64_t type_id = 0;   ///< Its wire id.
-  std::string payload;         ///< The message itself, as it was sent.
+  /// The message itself, as it was sent; empty if it was larger than dead_letter_payload_max or
+  /// the supervisor already held dead_letter_payload_budget bytes of dead letters (the list must
+  /// fit one reply, and the supervisor's memory).
+  std::string payload;
+  std::uint32_t payload_size = 0; ///< The message's size: payload.size() if it was kept.
 
-  /// The message, if it is a T: to look at it, or to send it again once the cause is fixed.
-  /// nullopt for another type, or for bytes that do not decode as a T.
+  /// The message, if it is a T and was kept: to look at it, or to send it again once the cause
+  /// is fixed. nullopt for another type, a message not kept, or bytes that do not decode as a T.
   template <class T>
   [[nodiscard]] std::optional<T> message() const {
     static_assert(assert_message<T>());
-    if (type_id != message_traits<T>::id)
+    if (type_id != message_traits<T>::id || payload.size() != payload_size)
       return std::nullopt;
-    T out{};
+    T out = detail::blank_value<T>();
     try {
       detail::decode_item(reinterpret_cast<const std::byte*>(payload.data()), payload.size(), out);
-    } catch (const std::exception&) {
+    } catch (...) {
       return std::nullopt;
     }
     return out;
@@ -193,7 +201,7 @@ typename Inspector::result_type inspect(Inspector& f, crash_report& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
   return f(caf::meta::type_name("proctor::dead_letter"), x.child_id, x.type, x.sender, x.crashes,
-           x.type_id, x.payload);
+           x.type_id, x.payload, x.payload_size);
 }
 
 template <class Inspector>
