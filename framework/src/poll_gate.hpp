@@ -68,17 +68,19 @@ class poll_gate {
   void calibrate(const reading& now) noexcept {
     if (now.time - anchor_.time < calibration)
       return;
+    // Usable only if both readings were tight (each pair within a thousandth of the span) and
+    // the rate is one a counter has (0.1 to 20 per nanosecond). A counter gone backwards, a
+    // loose anchor or an odd rate start over from here; a loose reading now waits for the next.
     auto elapsed = now.ticks - anchor_.ticks;
+    if (now.ticks <= anchor_.ticks || anchor_.spread > elapsed / 1000) {
+      anchor_ = now;
+      return;
+    }
+    if (now.spread > elapsed / 1000)
+      return;
     double ns = std::chrono::duration<double, std::nano>(now.time - anchor_.time).count();
     double per_ns = static_cast<double>(elapsed) / ns;
-    // Usable only if both readings were tight (each pair within a thousandth of the span) and
-    // the rate is one a counter has (0.1 to 20 per nanosecond). A loose reading now is skipped
-    // (the next poll tries again); anything else starts over from here.
-    if (now.ticks > anchor_.ticks && anchor_.spread <= elapsed / 1000
-        && now.spread > elapsed / 1000)
-      return;
-    if (now.ticks <= anchor_.ticks || anchor_.spread > elapsed / 1000 || per_ns < 0.1
-        || per_ns > 20) {
+    if (per_ns < 0.1 || per_ns > 20) {
       anchor_ = now;
       return;
     }

@@ -227,11 +227,32 @@ void wake_putters(ring_header* h, ordered how = ordered::fence) {
 }
 
 /// After a repair or recount, which may lower the count: every putter waiting for room looks
-/// again. Unconditional: such a putter may have counted itself after the change, on a word read
+/// again. Unconditional: such a putter may have raised its flag after the change, on a word read
 /// before it (its wait looks at the positions and the taken count, not at this).
 void count_dropped(ring_header* h) {
   h->get_seq.fetch_add(1);
   futex_wake(h->get_seq);
+}
+
+/// Counts again now, as a repair asked (the recount flag), for a caller under whom no getter can
+/// be half-way through a take: clears the flag, recounts, wakes the putters.
+void recount_asked(ring_header* h, std::uint64_t cap) {
+  h->recount.store(0);
+  recount(h, cap);
+  count_dropped(h);
+}
+
+/// pthread_mutex_trylock on one of the ring's robust mutexes, a holder that died counting as
+/// free (the mutex made consistent; `died` says so): 0 if the caller now holds it.
+int trylock_taking_over(pthread_mutex_t* m, bool* died = nullptr) {
+  int rc = ::pthread_mutex_trylock(m);
+  if (died != nullptr)
+    *died = rc == EOWNERDEAD;
+  if (rc == EOWNERDEAD) {
+    ::pthread_mutex_consistent(m);
+    rc = 0;
+  }
+  return rc;
 }
 
 /// Gives up the copy of the record at `pos`, whose copier is gone: a record being copied in
@@ -340,11 +361,7 @@ int lock_patiently(pthread_mutex_t* m, const ring::deadline& until) {
 /// mutex; otherwise the getter counts again later. Never waits for the lease: the order is
 /// lease, then mutex. A mailbox's reader takes without a lease: its count is always taken again.
 void repair_without_lease(ring_header* h, std::uint64_t cap) {
-  int rc = h->read_lease != 0 ? ::pthread_mutex_trylock(&h->read_mutex) : EBUSY;
-  if (rc == EOWNERDEAD) {
-    ::pthread_mutex_consistent(&h->read_mutex);
-    rc = 0;
-  }
+  int rc = h->read_lease != 0 ? trylock_taking_over(&h->read_mutex) : EBUSY;
   repair(h, cap, rc == 0);
   if (rc == 0)
     ::pthread_mutex_unlock(&h->read_mutex);
@@ -562,17 +579,10 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
       // getter, or a getter died between moving the head and counting. With the lease free (or
       // its holder dead), this putter takes it, so that the queue does not stay full for want
       // of a get.
-      int rc = ::pthread_mutex_trylock(&h->read_mutex);
-      bool died = rc == EOWNERDEAD;
-      if (died) {
-        ::pthread_mutex_consistent(&h->read_mutex);
-        rc = 0;
-      }
-      if (rc == 0) {
+      bool died = false;
+      if (trylock_taking_over(&h->read_mutex, &died) == 0) {
         if (died || h->recount.load() != 0) {
-          h->recount.store(0);
-          recount(h, cap);
-          count_dropped(h);
+          recount_asked(h, cap);
           look_again();
         }
         ::pthread_mutex_unlock(&h->read_mutex);
@@ -771,10 +781,8 @@ void ring::settle() {
   }
   if (rc != 0)
     return;
-  h->recount.store(0);
-  recount(h, capacity_);
+  recount_asked(h, capacity_);
   ::pthread_mutex_unlock(&h->mutex);
-  count_dropped(h);
 }
 
 namespace {
@@ -913,11 +921,8 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
       // lease): count again now that none can be. Taken up by the next get if the mutex is
       // busy past the deadline.
       ring_lock lock{h, cap, until, mutex_kind};
-      if (lock.held()) {
-        h->recount.store(0);
-        recount(h, cap);
-        count_dropped(h);
-      }
+      if (lock.held())
+        recount_asked(h, cap);
     }
     if (leased_ && peek_position == nullptr) {
       if (h->corrupt.load())
