@@ -1,5 +1,7 @@
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -56,6 +58,16 @@ struct actor_cell {
   /// streams flushed): the last store before _exit. Reset by the supervisor at every start.
   std::atomic<std::uint32_t> finished;
 
+  // A warm standby (child_spec::standby): a process of the child's, set up and waiting, that
+  // takes over the moment the running incarnation dies a death it can see is a restart.
+  /// Robust, process-shared; locked by each incarnation of a supervised actor before it reports
+  /// ready and held until its process ends: then the kernel hands it, marked owner-died, to the
+  /// standby waiting for it, before the dead process's memory is even torn down.
+  pthread_mutex_t life;
+  std::atomic<std::uint32_t> standby;       ///< standby_state; set by the supervisor, taken once.
+  std::atomic<std::uint32_t> standby_call;  ///< 1: the process starting now is to stand by.
+  std::atomic<std::uint32_t> standby_ready; ///< Futex word: bumped by a standby once it waits.
+
   std::atomic<std::uint64_t> dead_letters;   ///< Messages no handler took.
   std::atomic<std::uint64_t> malformed;      ///< Records that did not decode.
   std::atomic<std::uint64_t> dropped;        ///< Sends dropped by mailbox_overflow::drop.
@@ -69,6 +81,15 @@ enum cell_state : std::uint32_t {
                      ///< next incarnation.
 };
 
+/// Values of actor_cell::standby.
+enum standby_state : std::uint32_t {
+  standby_off = 0,     ///< A standby may not take over: the supervisor restarts (or not) itself.
+  standby_allowed = 1, ///< A death without a word (no exit recorded, no fatal signal caught)
+                       ///< between two messages is restarted by the standby, at once.
+  standby_taken = 2,   ///< The standby took over: the supervisor counts the restart.
+  standby_declined = 3, ///< The standby woke and did not take over: it ends.
+};
+
 /// Values of actor_cell::sleeping.
 enum sleep_mode : std::uint32_t {
   awake = 0,
@@ -77,7 +98,7 @@ enum sleep_mode : std::uint32_t {
 };
 
 inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"
-inline constexpr std::uint32_t cell_version = 2;
+inline constexpr std::uint32_t cell_version = 3;
 inline constexpr std::uint64_t mailbox_type_tag = 0x584f424c49414d50; // "PMAILBOX"
 
 static_assert(std::is_standard_layout_v<actor_cell>);

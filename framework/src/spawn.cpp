@@ -24,6 +24,7 @@
 #include "runtime.hpp"
 #include "segment_name.hpp"
 #include "spawn_internals.hpp"
+#include "standby.hpp"
 #include "sys.hpp"
 
 namespace proctor::detail {
@@ -225,8 +226,13 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
   auto run = current_run();
-  cell.pid.store(run.pid, std::memory_order_relaxed);
-  cell.start_time.store(run.start_time, std::memory_order_release);
+  // A supervisor's warm standby (child_spec::standby) sets up all it can, then waits to take over:
+  // the cell is the running incarnation's until then.
+  bool standby = cell.supervised != 0 && cell.standby_call.exchange(0) != 0;
+  if (!standby) {
+    cell.pid.store(run.pid, std::memory_order_relaxed);
+    cell.start_time.store(run.start_time, std::memory_order_release);
+  }
   if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).
     auto path = "/proc/" + std::to_string(cell.stderr_pid) + "/fd/" + std::to_string(cell.stderr_fd);
@@ -241,8 +247,21 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     if (fd >= 0)
       ::close(fd);
   }
-  install_fatal_handlers(&cell);
-  apply_limits(cell);
+  if (standby) {
+    apply_limits(cell);
+    if (!stand_by(cell))
+      throw exit_request{0}; // the supervisor restarts it, or not: not this process's business
+    take_over(cell);
+    cell.pid.store(run.pid, std::memory_order_relaxed);
+    cell.start_time.store(run.start_time, std::memory_order_release);
+    install_fatal_handlers(&cell);
+  } else {
+    // Held until this process ends: its end wakes the standby, if there is one.
+    if (cell.supervised != 0)
+      (void)hold_life(cell, std::chrono::seconds{2});
+    install_fatal_handlers(&cell);
+    apply_limits(cell);
+  }
 
   auto self_ref = make_ref(cell.id, cell_handle.name);
   exit_reason why;
@@ -265,6 +284,8 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     cell.readies.fetch_add(1, std::memory_order_release);
     cell.state.store(cell_running, std::memory_order_release);
     futex_wake(cell.state);
+    if (standby)
+      end_takeover(); // its first messages are handled: back to the usual slice
 
     why = core->run();
     if (prog.on_exit) {

@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <fstream>
 #include <utility>
@@ -20,6 +22,7 @@
 #include "runtime.hpp"
 #include "proctor/detail/codec.hpp"
 #include "spawn_internals.hpp"
+#include "standby.hpp"
 #include "supervisor_messages.hpp"
 #include "sys.hpp"
 
@@ -35,6 +38,22 @@ bool abnormal(const exit_reason& r) {
 
 std::string bytes_with_cell(const segment_handle& cell, const std::string& args) {
   return encode_tuple(std::tuple<segment_handle>{cell}) + args;
+}
+
+/// A process (not started) that runs the child's actor on its mailbox.
+process child_process(const child_spec& spec, mailbox_owner& box) {
+  auto key = spec.start.key;
+  auto bytes = bytes_with_cell(box.cell_obj.handle("actor mailbox"), spec.start.args);
+  process_target target{[key, bytes] {
+                          auto invoke = find_entry(key);
+                          if (invoke == nullptr)
+                            throw std::runtime_error("no registered actor " + key);
+                          invoke(bytes);
+                        },
+                        key, bytes, {}, false};
+  // From the supervisor's own zygote, a new run of the program: a child forked from a supervisor
+  // of thousands of children would copy (and dirty) all of its memory map.
+  return process{process::options{spec.id, true, start_method::forkserver}, std::move(target)};
 }
 
 /// Copies the oldest record of a child's mailbox (the child is not running: nobody else takes).
@@ -121,6 +140,7 @@ void supervisor_actor::make_mailbox(child& c) {
                                   {exit_kind::exception, 0, false, e.what()}}};
   }
   c.box.cell().supervised = 1;
+  init_life(c.box.cell());
   c.new_box = true; // its first incarnation is not a restart
   // Children map their own mailbox by name: siblings' mappings only make every fork slower.
   c.box.cell_obj.dont_fork();
@@ -174,18 +194,7 @@ void supervisor_actor::start(child& c, child* ahead) {
       ::close(std::exchange(fds[1], -1));
   };
 
-  auto key = c.spec.start.key;
-  auto bytes = bytes_with_cell(c.box.cell_obj.handle("actor mailbox"), c.spec.start.args);
-  process_target target{[key, bytes] {
-                          auto invoke = find_entry(key);
-                          if (invoke == nullptr)
-                            throw std::runtime_error("no registered actor " + key);
-                          invoke(bytes);
-                        },
-                        key, bytes, {}, false};
-  // From the supervisor's own zygote, a new run of the program: a child forked from a supervisor
-  // of thousands of children would copy (and dirty) all of its memory map.
-  process p{process::options{c.spec.id, true, start_method::forkserver}, std::move(target)};
+  process p = child_process(c.spec, c.box);
   c.unresponsive = false;
   auto readies_before = cell.readies.load(std::memory_order_acquire);
   try {
@@ -224,17 +233,223 @@ void supervisor_actor::start(child& c, child* ahead) {
   c.restarting = false;
   c.started = clock::now();
   watch(c);
+  post_standby(c);
+}
+
+// -- warm standbys ------------------------------------------------------------------------------
+
+void supervisor_actor::post_standby(child& c) {
+  if (!c.spec.standby)
+    return;
+  boost::asio::post(self_.io_context(), [this, id = c.spec.id] {
+    if (auto* found = find(id))
+      launch_standby(*found);
+  });
+}
+
+void supervisor_actor::launch_standby(child& c) {
+  if (!c.spec.standby || c.standby || !c.running || shutting_down_)
+    return;
+  auto& cell = c.box.cell();
+  int fds[2] = {-1, -1};
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return;
+  unique_fd read_end{fds[0]}, write_end{fds[1]};
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  // The running incarnation read these at its start and never again: the standby reads them now.
+  cell.stderr_fd = fds[1];
+  cell.stderr_pid = ::getpid();
+  cell.standby.store(standby_off, std::memory_order_release);
+  auto ready_before = cell.standby_ready.load(std::memory_order_acquire);
+  cell.standby_call.store(1, std::memory_order_release);
+  process p = child_process(c.spec, c.box);
+  std::string why;
+  try {
+    p.start();
+    auto until = clock::now() + c.spec.start_timeout;
+    for (;;) {
+      if (cell.standby_ready.load(std::memory_order_acquire) != ready_before)
+        break;
+      auto now = clock::now();
+      if (!p.is_alive()) {
+        why = "it ended as it started";
+        break;
+      }
+      if (now >= until) {
+        why = "it was not set up within its start timeout";
+        break;
+      }
+      futex_wait(cell.standby_ready, ready_before, std::min(until, now + std::chrono::milliseconds{20}));
+    }
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  cell.standby_call.store(0, std::memory_order_release);
+  cell.stderr_fd = -1;
+  write_end.reset();
+  if (!why.empty()) {
+    if (p.pid()) {
+      p.kill();
+      p.join();
+    }
+    std::fprintf(stderr, "proctor: %s: child %s runs without a standby: %s\n", name_.c_str(),
+                 c.spec.id.c_str(), why.c_str());
+    return;
+  }
+  c.standby = std::move(p);
+  c.standby_err = std::move(read_end);
+  arm_standby(c);
+}
+
+bool supervisor_actor::standby_may_take_over(const child& c) const {
+  if (shutting_down_ || !c.running || c.spec.restart == restart_type::temporary)
+    return false;
+  if (spec_.flags.how != strategy::one_for_one && spec_.flags.how != strategy::simple_one_for_one)
+    return false; // siblings stop and start too: the supervisor's to do, in order
+  if (spec_.flags.backoff_initial.count() > 0)
+    return false;
+  // One more restart now must stay within intensity (later, fewer restarts are in the period).
+  auto now = clock::now();
+  std::size_t recent = 0;
+  for (auto t : restart_times_)
+    recent += now - t <= spec_.flags.period ? 1 : 0;
+  return recent + 1 <= spec_.flags.intensity;
+}
+
+void supervisor_actor::arm_standby(child& c) {
+  if (!c.standby)
+    return;
+  std::uint32_t want = standby_may_take_over(c) ? standby_allowed : standby_off;
+  auto& word = c.box.cell().standby;
+  auto now = word.load(std::memory_order_acquire);
+  while (now != standby_taken && now != standby_declined && now != want
+         && !word.compare_exchange_weak(now, want, std::memory_order_acq_rel)) {
+  }
+}
+
+void supervisor_actor::rearm_standbys() {
+  for (auto& c : children_)
+    arm_standby(*c);
+}
+
+bool supervisor_actor::standby_took_over(child& c) {
+  if (!c.standby)
+    return false;
+  auto& word = c.box.cell().standby;
+  // Allowed to, the standby decides: the kernel woke it as the incarnation began to die, and
+  // the word says what it did (it may not have run yet: wait, a bounded while, for a stopped or
+  // starved standby must not hold up the supervisor). Not allowed, it can only decline.
+  auto until = clock::now() + std::chrono::milliseconds{200};
+  for (auto w = word.load(std::memory_order_acquire); w == standby_allowed;
+       w = word.load(std::memory_order_acquire)) {
+    auto now = clock::now();
+    if (now >= until || !c.standby->is_alive())
+      break;
+    futex_wait(word, w, std::min(until, now + std::chrono::milliseconds{5}));
+  }
+  // One exchange decides: the standby took over, or cannot from now on.
+  if (word.exchange(standby_off, std::memory_order_acq_rel) == standby_taken)
+    return true;
+  dismiss_standby(c);
+  return false;
+}
+
+void supervisor_actor::dismiss_standby(child& c) {
+  if (!c.standby)
+    return;
+  c.box.cell().standby.store(standby_off, std::memory_order_release);
+  c.standby->kill(); // it waits, or ends by itself: it holds nothing anyone needs
+  c.standby->join();
+  c.standby.reset();
+  c.standby_err.reset();
+}
+
+void supervisor_actor::adopt_standby(child& c, exit_reason why) {
+  crash_report r;
+  r.supervisor = name_;
+  r.child_id = c.spec.id;
+  r.pid = c.pid;
+  r.reason = std::move(why);
+  r.restarts = c.restarts;
+  r.stderr_tail.assign(c.err_tail.begin(), c.err_tail.end());
+  r.action = "restarted by its standby";
+  c.err_tail.clear();
+  ++c.restarts;
+  if (clock::now() - c.started >= spec_.flags.stable_after)
+    c.in_a_row = 0;
+  ++c.in_a_row;
+  c.proc = std::move(*c.standby);
+  c.standby.reset();
+  c.pid = c.proc->pid().value_or(0);
+  c.unresponsive = false;
+  c.running = true;
+  c.restarting = false;
+  c.started = clock::now();
+  if (c.standby_err) {
+    c.err = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(),
+                                                                   c.standby_err.release());
+    c.err_partial.clear();
+    read_stderr(c);
+  }
+  watch(c); // an init that fails, or hangs past its start timeout (see below), ends it as usual
+  if (!shutting_down_ && !note_restart()) {
+    // Allowed only with room for one more: another child's restart took it meanwhile.
+    r.action = "shutdown: restart intensity reached";
+    report(std::move(r));
+    give_up();
+    return;
+  }
+  report(std::move(r));
+  auto timer = std::make_shared<boost::asio::steady_timer>(self_.io_context(), c.spec.start_timeout);
+  timer->async_wait([this, timer, id = c.spec.id, pid = c.pid](const boost::system::error_code& ec) {
+    auto* found = find(id);
+    if (ec || found == nullptr || found->pid != pid || !found->running)
+      return;
+    if (found->box.cell().state.load(std::memory_order_acquire) == cell_starting)
+      ::kill(-pid, SIGKILL); // its init never finished: its pidfd fires next
+  });
+  post_standby(c);
+}
+
+void supervisor_actor::settle_standbys() {
+  for (auto& cp : children_) {
+    auto& c = *cp;
+    if (!c.standby)
+      continue;
+    if (c.running && c.box.cell().standby.load(std::memory_order_acquire) == standby_taken) {
+      on_exit_of(&c);
+    } else if (!c.standby->is_alive()) { // killed while it waited (it never took over)
+      dismiss_standby(c);
+      post_standby(c);
+    }
+  }
 }
 
 void supervisor_actor::watch(child& c) {
   // The process handle keeps owning its pidfd (one descriptor per child: trees are wide).
+  c.watch.reset(); // first: the descriptor may be the one it watches (registered once only)
   c.watch.reset(new boost::asio::posix::stream_descriptor(self_.io_context(), c.proc->sentinel()));
   // Found again by id and pid: a child stopped, restarted or removed meanwhile is left alone.
   c.watch->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                       [this, id = c.spec.id, pid = c.pid](const boost::system::error_code& ec) {
                         auto* c = find(id);
-                        if (!ec && c != nullptr && c->pid == pid && c->running)
-                          on_exit_of(c);
+                        if (ec || c == nullptr || c->pid != pid || !c->running)
+                          return;
+                        if (c->proc->is_alive()) {
+                          // Not its end: a readiness the event loop had for a descriptor closed
+                          // since, under the same number (seen after a standby's takeover). A
+                          // look again soon, not at once: a zygote gone leaves the sentinel
+                          // readable until the child's parent-death signal ends it too.
+                          auto again = std::make_shared<boost::asio::steady_timer>(
+                            self_.io_context(), std::chrono::milliseconds{1});
+                          again->async_wait([this, again, id, pid](const boost::system::error_code& e) {
+                            auto* found = find(id);
+                            if (!e && found != nullptr && found->pid == pid && found->running)
+                              watch(*found);
+                          });
+                          return;
+                        }
+                        on_exit_of(c);
                       });
 }
 
@@ -305,6 +520,20 @@ void supervisor_actor::close_stderr(child& c) {
 
 void supervisor_actor::stop(child& c, bool let_finish) {
   c.restarting = false; // a scheduled restart finds it so and leaves it
+  if (c.running && c.standby && c.box.cell().standby.load() == standby_taken)
+    on_exit_of(&c); // it died just now, and its standby runs in its place: that one is stopped
+  if (c.standby) {
+    if (c.box.cell().standby.exchange(standby_off, std::memory_order_acq_rel) == standby_taken
+        && c.running) {
+      // Taken over between the look above and now: the incarnation it replaced is gone.
+      c.running = false;
+      c.watch.reset();
+      auto why = reason_of(c);
+      close_stderr(c);
+      adopt_standby(c, std::move(why));
+    }
+    dismiss_standby(c);
+  }
   if (!c.running || !c.proc)
     return;
   c.watch.reset();
@@ -483,10 +712,14 @@ void supervisor_actor::on_exit_of(child* cp) {
   c.running = false;
   c.watch.reset();
   auto why = reason_of(c);
-  if (!has_ended(c.box.cell()))
+  bool taken = standby_took_over(c); // else it is gone: nothing else writes the cell now
+  if (!taken && !has_ended(c.box.cell()))
     record_exit(c.box.cell(), why);
   close_stderr(c); // what is left in the pipe goes into the report
-  handle_crash(c, std::move(why));
+  if (taken)
+    adopt_standby(c, std::move(why));
+  else
+    handle_crash(c, std::move(why));
 }
 
 void supervisor_actor::handle_crash(child& c, exit_reason why) {
@@ -688,6 +921,7 @@ bool supervisor_actor::note_restart() {
   restart_times_.push_back(now);
   while (!restart_times_.empty() && now - restart_times_.front() > spec_.flags.period)
     restart_times_.pop_front();
+  rearm_standbys(); // with less room left, a standby may not restart by itself
   return restart_times_.size() <= spec_.flags.intensity;
 }
 
@@ -748,7 +982,7 @@ std::vector<child_info> supervisor_actor::info() const {
   std::vector<child_info> out;
   for (auto& c : children_)
     out.push_back({c->spec.id, c->box.ref, c->running ? c->pid : 0, c->spec.type, c->running,
-                   c->restarts});
+                   c->restarts, c->standby ? c->standby->pid().value_or(0) : 0});
   return out;
 }
 
@@ -811,8 +1045,12 @@ behavior supervisor_actor::make_behavior() {
       retire(*c, {exit_kind::shutdown, 0, false, "deleted"});
       return ok_msg{};
     },
-    [this](const sup_which_children&) { return info(); },
+    [this](const sup_which_children&) {
+      settle_standbys();
+      return info();
+    },
     [this](const sup_count_children&) {
+      settle_standbys();
       child_counts n;
       // OTP: a simple_one_for_one supervisor has one spec, however many children run it.
       n.specs = spec_.flags.how == strategy::simple_one_for_one

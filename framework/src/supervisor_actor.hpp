@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mailbox.hpp"
+#include "unique_fd.hpp"
 #include "proctor/actor.hpp"
 #include "proctor/supervisor.hpp"
 
@@ -64,6 +65,8 @@ class supervisor_actor {
     std::uint32_t crash_count = 0;  ///< often in a row.
     bool unresponsive = false;      ///< Killed by the watchdog.
     bool new_box = false;           ///< The mailbox is new: the next start is not a restart.
+    std::optional<process> standby; ///< Its warm standby (spec.standby), waiting.
+    unique_fd standby_err;          ///< The read end of the standby's stderr pipe.
   };
 
   child* find(const std::string& id);
@@ -89,6 +92,26 @@ class supervisor_actor {
   void watch(child& c);
   void read_stderr(child& c);
   void on_exit_of(child* c);
+  // -- warm standbys (child_spec::standby; the child's side is in standby.hpp) ------------------
+  /// Starts `c`'s standby and waits until it waits; without one if it cannot (said on stderr).
+  void launch_standby(child& c);
+  /// launch_standby() from the event loop, soon: not in the middle of a restart.
+  void post_standby(child& c);
+  /// Whether `c`'s standby may restart it by itself now: exactly when a death without a word
+  /// would be restarted at once, here.
+  bool standby_may_take_over(const child& c) const;
+  void arm_standby(child& c);     ///< Tells `c`'s standby what standby_may_take_over() says.
+  void rearm_standbys();          ///< arm_standby() for every child.
+  /// Settles the standby's part in the end of the incarnation `c` runs: true if it took over
+  /// already (it is adopted next); otherwise it can no longer, and is sent away.
+  bool standby_took_over(child& c);
+  void dismiss_standby(child& c); ///< Ends and reaps the standby.
+  /// The standby took over from the incarnation that ended `why`: it is the child's process
+  /// now; the restart is counted and reported as the supervisor's own.
+  void adopt_standby(child& c, exit_reason why);
+  /// Adopts the standbys that took over, and replaces those that died waiting: for answers that
+  /// must name the running processes.
+  void settle_standbys();
   exit_reason reason_of(child& c);
   void handle_crash(child& c, exit_reason why);
   bool note_restart();             ///< False once intensity is exceeded.

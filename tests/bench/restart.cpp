@@ -5,7 +5,11 @@
 // answers it with its pid. A round is the time from the kill to that answer (which_children and
 // the wait for the last ping to leave the mailbox come before it, untimed); COUNT rounds after
 // warm-up ones. The supervisor's crash report for each kill goes to stderr.
-//   bench_restart COUNT
+//   bench_restart MODE COUNT
+// MODE `cold`: the child as specified by default, restarted by its supervisor (a new process
+// from the zygote) once the kill is seen through the pidfd; `standby`: the child keeps a warm
+// standby (child_spec::standby) that takes over the moment the killed process releases its
+// mailbox's life lock.
 // Prints two JSON lines, {"bench": "restart_p50", ...} and {"bench": "restart_p99", ...}: the
 // median and the 99th percentile (nearest rank) of the rounds, in microseconds.
 #include <proctor/proctor.hpp>
@@ -49,14 +53,25 @@ proctor::behavior responder(proctor::actor& self) {
 }
 
 /// The running child's pid, from the supervisor; throws unless it runs and is not `killed`.
-pid_t running_pid(const proctor::actor_ref& sup, pid_t killed) {
-  auto kids = proctor::which_children(sup);
-  if (!kids || kids->size() != 1)
-    throw std::runtime_error("which_children: not the one child");
-  const auto& k = kids->front();
-  if (!k.running || k.pid <= 0 || k.pid == killed)
-    throw std::runtime_error("which_children: the child is not running a new incarnation");
-  return k.pid;
+/// With `standby`, first waits until the child's next standby waits (a round measures a
+/// takeover, not a restart that came before the standby was ready).
+pid_t running_pid(const proctor::actor_ref& sup, pid_t killed, bool standby) {
+  auto until = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto kids = proctor::which_children(sup);
+    if (!kids)
+      throw std::runtime_error("which_children: " + to_string(kids.error()));
+    if (kids->size() != 1)
+      throw std::runtime_error("which_children: not the one child");
+    const auto& k = kids->front();
+    if (!k.running || k.pid <= 0 || k.pid == killed)
+      throw std::runtime_error("which_children: the child is not running a new incarnation");
+    if (!standby || k.standby_pid > 0)
+      return k.pid;
+    if (std::chrono::steady_clock::now() >= until)
+      throw std::runtime_error("the child's standby was not ready within 30 s");
+    std::this_thread::sleep_for(100us);
+  }
 }
 
 /// Waits until `child`'s mailbox is empty. A supervised child takes a message out of its mailbox
@@ -79,8 +94,8 @@ void wait_idle(const proctor::actor_ref& child) {
 
 /// One round, in microseconds: kill the child, ping its ref, wait for the replacement's answer.
 double one_round(proctor::scoped_actor& self, const proctor::actor_ref& sup,
-                 const proctor::actor_ref& child, pid_t& last) {
-  pid_t pid = running_pid(sup, last);
+                 const proctor::actor_ref& child, pid_t& last, bool standby) {
+  pid_t pid = running_pid(sup, last, standby);
   wait_idle(child);
   double start = bench_now_ns();
   if (::kill(pid, SIGKILL) != 0)
@@ -97,8 +112,9 @@ double one_round(proctor::scoped_actor& self, const proctor::actor_ref& sup,
   return elapsed;
 }
 
-std::vector<double> measure(long count) {
+std::vector<double> measure(long count, bool standby) {
   proctor::child_spec child{"child", proctor::child<responder>()};
+  child.standby = standby;
   child.restart = proctor::restart_type::permanent;
   child.shutdown = proctor::shutdown_spec::brutal_kill();
   child.mailbox_bytes = 4096;
@@ -120,10 +136,10 @@ std::vector<double> measure(long count) {
     auto ref = kids->front().ref;
     pid_t last = 0;
     for (int i = 0; i < warmup_rounds; ++i)
-      one_round(self, sup, ref, last);
+      one_round(self, sup, ref, last, standby);
     samples.reserve(static_cast<std::size_t>(count));
     for (long i = 0; i < count; ++i)
-      samples.push_back(one_round(self, sup, ref, last));
+      samples.push_back(one_round(self, sup, ref, last, standby));
   } catch (...) {
     failed = std::current_exception();
   }
@@ -144,19 +160,20 @@ void print(const char* bench, double value) {
 
 int main(int argc, char** argv) {
   proctor::init(argc, argv);
-  long count = argc == 2 ? std::atol(argv[1]) : 0;
-  if (count <= 0)
-    return bench::usage(argv[0], "COUNT");
+  std::string mode = argc == 3 ? argv[1] : "";
+  long count = argc == 3 ? std::atol(argv[2]) : 0;
+  if (count <= 0 || (mode != "cold" && mode != "standby"))
+    return bench::usage(argv[0], "cold|standby COUNT");
   try {
-    auto samples = measure(count);
+    auto samples = measure(count, mode == "standby");
     std::sort(samples.begin(), samples.end());
     double p50 = bench_median(samples.data(), samples.size());
     double p99 = bench_percentile(samples.data(), samples.size(), 0.99);
     print("restart_p50", p50);
     print("restart_p99", p99);
     std::fflush(stdout);
-    std::fprintf(stderr, "restart: proctor p50 %.1f us, p99 %.1f us, p99/p50 %.2f (goal <= 3)\n",
-                 p50, p99, p99 / p50);
+    std::fprintf(stderr, "restart: proctor (%s) p50 %.1f us, p99 %.1f us, p99/p50 %.2f (goal <= 3)\n",
+                 mode.c_str(), p50, p99, p99 / p50);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "restart: %s\n", e.what());
     return 1;

@@ -136,22 +136,26 @@ def registry(build):
             peers=["floor-futex", "caf", "erlang"],
             goals=[Goal("proctor", "floor-futex", 1.3)]),
         # restart_p50 and restart_p99: one program per impl prints both figures (JSON lines that
-        # name their bench), so each runs once for the two. COUNT: kills.
+        # name their bench), so each runs once for the two. COUNT: kills. `proctor`: a child as
+        # specified by default, restarted by its supervisor; `proctor-standby`: the same child
+        # with a warm standby (child_spec::standby), which takes over from a killed process.
         "restart_p50": Bench(
             runs=[
                 Run("floor", program("bench_floor_restart"), 1000),
-                Run("proctor", program("bench_restart"), 1000),
+                Run("proctor", program("bench_restart", "cold"), 1000),
+                Run("proctor-standby", program("bench_restart", "standby"), 1000),
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
             peers=["floor", "erlang"],
-            goals=[Goal("proctor", "erlang", 1.0)]),
+            goals=[Goal("proctor", "erlang", 1.0), Goal("proctor-standby", "erlang", 1.0)]),
         # DESIGN.md's goal here is p99 <= 3x proctor's own p50, a ratio between two benches that a
         # Goal (two impls of one bench) cannot state: bench_restart prints its p99/p50 to stderr,
         # and the ratio to Erlang's p99 below is for information only.
         "restart_p99": Bench(
             runs=[
                 Run("floor", program("bench_floor_restart"), 1000),
-                Run("proctor", program("bench_restart"), 1000),
+                Run("proctor", program("bench_restart", "cold"), 1000),
+                Run("proctor-standby", program("bench_restart", "standby"), 1000),
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
             peers=["floor", "erlang"],

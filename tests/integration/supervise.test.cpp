@@ -276,6 +276,8 @@ TEST_CASE("a bad tree file is an error that names the line, the column and the k
      "\"logger\"\n"
      "limits = { memory = \"lots\" }\n",
      "7:21: child[0].supervisor.child[0].limits.memory: expected a size"},
+    {"[[child]]\nid = \"a\"\nactor = \"logger\"\nstandby = \"yes\"\n",
+     "4:11: child[0].standby: expected true or false, not the string \"yes\""},
     {"[[child]]\nid = \"a\"\n",
      "1:1: child[0]: missing: a child needs an actor (a catalog name) or a "
      "supervisor table"},

@@ -96,6 +96,13 @@ std::int64_t config_reader::integer(const toml::node& n, const std::string& key,
   return v->get();
 }
 
+bool config_reader::boolean(const toml::node& n, const std::string& key) const {
+  auto* v = n.as_boolean();
+  if (v == nullptr)
+    fail(n, key, "expected true or false, not " + describe(n));
+  return v->get();
+}
+
 std::chrono::milliseconds config_reader::duration(const toml::node& n,
                                                   const std::string& key) const {
   std::optional<std::chrono::milliseconds> d;

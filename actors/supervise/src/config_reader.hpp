@@ -38,6 +38,7 @@ class config_reader {
   [[nodiscard]] std::string non_empty_string(const toml::node& n, const std::string& key) const;
   [[nodiscard]] std::int64_t integer(const toml::node& n, const std::string& key, std::int64_t min,
                                      std::int64_t max) const;
+  [[nodiscard]] bool boolean(const toml::node& n, const std::string& key) const;
   /// A string with a unit: "500ms", "2s", "1m" (see parse_duration).
   [[nodiscard]] std::chrono::milliseconds duration(const toml::node& n,
                                                    const std::string& key) const;

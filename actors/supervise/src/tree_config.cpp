@@ -27,7 +27,7 @@ constexpr auto supervisor_keys = {"strategy"sv, "intensity"sv, "period"sv,
 constexpr auto backoff_keys = {"initial"sv, "max"sv, "stable_after"sv};
 constexpr auto child_keys = {"id"sv, "actor"sv, "args"sv, "restart"sv, "shutdown"sv, "type"sv,
                              "watchdog"sv, "limits"sv, "mailbox"sv, "start_timeout"sv,
-                             "supervisor"sv};
+                             "standby"sv, "supervisor"sv};
 constexpr auto limits_keys = {"memory"sv, "cpu_seconds"sv, "open_files"sv};
 
 std::string render(const catalog_value& v) {
@@ -233,6 +233,8 @@ class tree_reader {
       s.watchdog = in_.duration(*n, path + ".watchdog");
     if (auto* n = t.get("start_timeout"))
       s.start_timeout = in_.positive_duration(*n, path + ".start_timeout");
+    if (auto* n = t.get("standby"))
+      s.standby = in_.boolean(*n, path + ".standby");
     if (auto* n = t.get("mailbox")) {
       auto bytes = in_.size(*n, path + ".mailbox");
       if (bytes < 4096)
@@ -325,6 +327,8 @@ const char* tree_file_format() noexcept {
   limits = { memory = "256MiB", cpu_seconds = 10, open_files = 64 }
   mailbox = "256KiB"                its mailbox's size
   start_timeout = "10s"
+  standby = true                    keep a warm standby that takes over at once from a process
+                                    killed between messages (one idle process more; default: no)
 
   [[child]]                         a nested supervisor: a child with a supervisor table
   id = "pool"

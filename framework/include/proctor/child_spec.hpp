@@ -69,6 +69,14 @@ struct child_spec {
   /// A child whose handler runs longer than this is killed and restarted (exit reason
   /// `unresponsive`); 0: no watchdog.
   std::chrono::milliseconds watchdog{0};
+  /// Keep a warm standby: a second process of this child's, started and set up ahead of need,
+  /// that waits for the running one to die. When it dies without a word (SIGKILL: the OOM killer,
+  /// an operator, a `kill`) between two messages, and the supervisor would restart it at once
+  /// (one_for_one or simple_one_for_one, no backoff, intensity not reached), the standby runs the
+  /// actor's init on the same mailbox within microseconds, without waiting for the dead
+  /// process's teardown; the supervisor counts and reports the restart as any other, and starts
+  /// the next standby. Every other end is restarted as usual. Costs one idle process per child.
+  bool standby = false;
 };
 
 namespace detail {
@@ -121,7 +129,7 @@ typename Inspector::result_type inspect(Inspector& f, child_spec& x) {
   auto dog_ms = static_cast<std::int64_t>(x.watchdog.count());
   auto mailbox = static_cast<std::uint64_t>(x.mailbox_bytes);
   auto r = f(caf::meta::type_name("proctor::child_spec"), x.id, x.start, x.restart, x.shutdown,
-             x.type, mailbox, start_ms, x.limits, dog_ms);
+             x.type, mailbox, start_ms, x.limits, dog_ms, x.standby);
   x.start_timeout = std::chrono::milliseconds{start_ms};
   x.watchdog = std::chrono::milliseconds{dog_ms};
   x.mailbox_bytes = static_cast<std::size_t>(mailbox);

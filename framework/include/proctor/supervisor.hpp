@@ -113,6 +113,7 @@ struct child_info {
   child_type type = child_type::worker;
   bool running = false;
   std::uint32_t restarts = 0;
+  std::int32_t standby_pid = 0; ///< Its warm standby (child_spec::standby), waiting; 0: none.
 };
 
 /// count_children(): OTP's specs, active, supervisors, workers.
@@ -207,7 +208,7 @@ typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("proctor::child_info"), x.id, x.ref, x.pid, x.type, x.running,
-           x.restarts);
+           x.restarts, x.standby_pid);
 }
 
 template <class Inspector>

@@ -1,0 +1,163 @@
+#include "standby.hpp"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "futex.hpp"
+#include "mailbox.hpp"
+
+namespace proctor::detail {
+
+void init_life(actor_cell& cell) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&cell.life, &attr);
+  pthread_mutexattr_destroy(&attr);
+}
+
+bool hold_life(actor_cell& cell, std::chrono::milliseconds patience) {
+  timespec at{};
+  ::clock_gettime(CLOCK_MONOTONIC, &at);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(patience);
+  at.tv_sec += static_cast<time_t>(secs.count());
+  at.tv_nsec += static_cast<long>(std::chrono::nanoseconds{patience - secs}.count());
+  if (at.tv_nsec >= 1'000'000'000) {
+    at.tv_sec += 1;
+    at.tv_nsec -= 1'000'000'000;
+  }
+  int err = ::pthread_mutex_clocklock(&cell.life, CLOCK_MONOTONIC, &at);
+  if (err == EOWNERDEAD) { // the incarnation before this one: it held it until its end
+    ::pthread_mutex_consistent(&cell.life);
+    return true;
+  }
+  return err == 0;
+}
+
+namespace {
+
+/// Maps now the pages this process is about to touch once it takes over. A fork maps none of
+/// its parent's file pages (the program's and its libraries' code: each would be a fault at first
+/// touch, some hundreds of them on the way to a first reply), and copies its writable pages at
+/// first write. Paid here, while the standby waits, the takeover finds them mapped.
+void prefault() {
+#ifdef MADV_POPULATE_READ
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr)
+    return;
+  char line[512];
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long from = 0, to = 0;
+    char perms[5] = {};
+    int path_at = 0;
+    if (std::sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &from, &to, perms, &path_at) < 3)
+      continue;
+    std::string_view path{line + path_at};
+    if (perms[0] != 'r' || perms[3] != 'p' || path.starts_with("[v") || path.starts_with("/dev/"))
+      continue; // not readable, shared (the mailbox), or the kernel's own pages
+    bool write = perms[1] == 'w';
+    auto len = to - from;
+    if (write && len > (std::size_t{4} << 20))
+      continue; // a large heap: only what is used is worth copying, and that is not known here
+    ::madvise(reinterpret_cast<void*>(from), len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  }
+  std::fclose(maps);
+#endif
+}
+
+/// sched_setattr's argument (linux/sched/types.h), for the fair class's slice.
+struct slice_attr {
+  std::uint32_t size;
+  std::uint32_t sched_policy;
+  std::uint64_t sched_flags;
+  std::int32_t sched_nice;
+  std::uint32_t sched_priority;
+  std::uint64_t sched_runtime; ///< SCHED_OTHER: the slice asked for, in ns (0: the default).
+  std::uint64_t sched_deadline;
+  std::uint64_t sched_period;
+};
+
+/// Asks for a slice of `ns` (0: the default) for this thread, keeping its policy and nice value.
+/// A task woken with a shorter slice than the running one's may preempt it (Linux 6.12 and
+/// later; elsewhere, or refused, nothing changes).
+void ask_slice(std::uint64_t ns) {
+#ifdef SYS_sched_setattr
+  slice_attr a{};
+  a.size = sizeof a;
+  a.sched_policy = SCHED_OTHER;
+  a.sched_nice = ::getpriority(PRIO_PROCESS, 0);
+  a.sched_runtime = ns;
+  (void)::syscall(SYS_sched_setattr, 0, &a, 0u);
+#endif
+}
+
+} // namespace
+
+bool stand_by(actor_cell& cell) {
+  prefault();
+  // The kernel wakes the standby from the dying process, on that process's CPU as often as not,
+  // where its teardown runs for hundreds of microseconds: with a short slice, the standby takes
+  // the CPU from it at once.
+  ask_slice(100'000);
+  cell.standby_ready.fetch_add(1, std::memory_order_release);
+  futex_wake(cell.standby_ready);
+  int err = ::pthread_mutex_lock(&cell.life);
+  // Whichever it decides, the supervisor waits for the word (supervisor_actor::on_exit_of()).
+  auto decline = [&cell] {
+    cell.standby.store(standby_declined, std::memory_order_release);
+    futex_wake(cell.standby);
+    return false;
+  };
+  if (err == EOWNERDEAD)
+    ::pthread_mutex_consistent(&cell.life);
+  else if (err != 0)
+    return decline();
+  // Only a death without a word, between two messages: an actor that ended on its own recorded
+  // why; one that caught a fatal signal said so; a message in flight is the supervisor's to count
+  // (and, after enough crashes, to move aside). Then only if the supervisor allowed it ahead.
+  auto allowed = static_cast<std::uint32_t>(standby_allowed);
+  if (!has_ended(cell) && cell.state.load(std::memory_order_acquire) == cell_running
+      && cell.in_flight_pos.load(std::memory_order_acquire) == 0
+      && cell.fatal_signal.load(std::memory_order_acquire) == 0
+      && cell.standby.compare_exchange_strong(allowed, standby_taken, std::memory_order_acq_rel)) {
+    futex_wake(cell.standby);
+    return true;
+  }
+  ::pthread_mutex_unlock(&cell.life);
+  ask_slice(0);
+  return decline();
+}
+
+void end_takeover() {
+  ask_slice(0);
+}
+
+void take_over(actor_cell& cell) {
+  // As the supervisor's restart does (supervisor_actor::start()): the ended incarnation's reason
+  // stays for late watchers; the supervisor adds the wait status to its crash report.
+  auto why = recorded_reason(cell);
+  cell.prev_exit_kind = static_cast<std::uint32_t>(why.kind);
+  cell.prev_exit_code = why.code;
+  set_field(cell.prev_exit_detail, why.detail);
+  cell.incarnation.fetch_add(1, std::memory_order_acq_rel);
+  cell.fatal_signal.store(0);
+  cell.kill_requested.store(0);
+  cell.sleeping.store(0);
+  cell.handler_since.store(0);
+  cell.finished.store(0);
+  cell.pid.store(0);
+  cell.state.store(cell_starting, std::memory_order_release);
+}
+
+} // namespace proctor::detail
