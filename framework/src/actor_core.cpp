@@ -612,7 +612,20 @@ std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t t
   // early only makes it move twice (counting ran ~19% slower so).
   if (sent_++ == 0)
     target->messages().prepare_put();
-  return target->put(type_id, flags, request_id, self_.data().get(), payload, never_block);
+  auto err = target->put(type_id, flags, request_id, self_.data().get(), payload, never_block);
+  if (err && err->code == actor_errc::too_large && (flags & flag_response) != 0
+      && (flags & flag_error) == 0) {
+    // A reply that can never fit its requester's mailbox: the requester hears so now, not at
+    // its timeout.
+    auto why = encode(actor_error{actor_errc::too_large,
+                                  "the reply, a " + message_type_name(type_id) + " of "
+                                    + std::to_string(payload.size())
+                                    + " bytes, does not fit the requester's mailbox",
+                                  {}});
+    (void)target->put(message_traits<actor_error>::id, flag_response | flag_error, request_id,
+                      self_.data().get(), why, never_block);
+  }
+  return err;
 }
 
 void actor_core::self_system(std::uint64_t type_id, const actor_ref& from, std::string_view payload) {

@@ -1,5 +1,8 @@
 #include "proctor/supervisor.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "proctor/scoped_actor.hpp"
 #include "proctor/system_messages.hpp"
 #include "spawn_internals.hpp"
@@ -13,17 +16,32 @@ namespace {
 using detail::supervisor_actor;
 
 /// The client's mailbox has room for the reply. A list (of children, reports, dead letters) gets
-/// a megabyte; every other reply is a few hundred bytes, and a small mailbox is much quicker to
-/// make and drop (its shared memory is reserved up front): a call took ~430 us with a megabyte,
+/// a megabyte first; every other reply is a few hundred bytes, and a small mailbox is much quicker
+/// to make and drop (its shared memory is reserved up front): a call took ~430 us with a megabyte,
 /// ~150-220 us with 64 KiB.
 constexpr std::size_t small_reply_box = 64 * 1024;
 constexpr std::size_t list_reply_box = 1 << 20;
+/// A list longer than a megabyte (a flat tree of ten thousand children, crash reports with long
+/// stderr lines) is asked for again with a mailbox eight times larger, up to this.
+constexpr std::size_t largest_list_reply_box = std::size_t{512} << 20;
 
 template <class R, class M>
 expected<R, actor_error> call(const actor_ref& sup, const M& msg, sup_timeout timeout,
                               std::size_t mailbox_bytes = small_reply_box) {
   scoped_actor self{"supervisor-client", mailbox_bytes};
   return self.request<R>(sup, timeout, msg);
+}
+
+template <class R, class M>
+expected<R, actor_error> call_list(const actor_ref& sup, const M& msg, sup_timeout timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (auto box = list_reply_box;; box *= 8) {
+    auto left = std::chrono::duration_cast<sup_timeout>(until - std::chrono::steady_clock::now());
+    auto r = call<R>(sup, msg, std::max(left, sup_timeout{1}), box);
+    // The request is a few bytes: too_large can only be the reply's.
+    if (r || r.error().code != actor_errc::too_large || box >= largest_list_reply_box)
+      return r;
+  }
 }
 
 template <class M>
@@ -92,7 +110,7 @@ expected<void, actor_error> delete_child(const actor_ref& sup, const std::string
 
 expected<std::vector<child_info>, actor_error> which_children(const actor_ref& sup,
                                                               sup_timeout timeout) {
-  return call<std::vector<child_info>>(sup, detail::sup_which_children{}, timeout, list_reply_box);
+  return call_list<std::vector<child_info>>(sup, detail::sup_which_children{}, timeout);
 }
 
 expected<child_counts, actor_error> count_children(const actor_ref& sup, sup_timeout timeout) {
@@ -101,12 +119,12 @@ expected<child_counts, actor_error> count_children(const actor_ref& sup, sup_tim
 
 expected<std::vector<crash_report>, actor_error> crash_reports(const actor_ref& sup,
                                                                sup_timeout timeout) {
-  return call<std::vector<crash_report>>(sup, detail::sup_crash_reports{}, timeout, list_reply_box);
+  return call_list<std::vector<crash_report>>(sup, detail::sup_crash_reports{}, timeout);
 }
 
 expected<std::vector<dead_letter>, actor_error> dead_letters(const actor_ref& sup,
                                                              sup_timeout timeout) {
-  return call<std::vector<dead_letter>>(sup, detail::sup_dead_letters{}, timeout, list_reply_box);
+  return call_list<std::vector<dead_letter>>(sup, detail::sup_dead_letters{}, timeout);
 }
 
 expected<void, actor_error> subscribe_crash_reports(const actor_ref& sup, const actor_ref& to,

@@ -57,6 +57,12 @@ struct rq_later {
 };
 PROCTOR_MESSAGE(rq_later, "test.request.later");
 
+/// Answered with a string of `n` bytes.
+struct rq_big {
+  std::int32_t n;
+};
+PROCTOR_MESSAGE(rq_big, "test.request.big");
+
 /// Answered with an error after `ms`, through a response_promise.
 struct rq_later_error {
   std::int32_t ms;
@@ -102,6 +108,7 @@ proctor::behavior calculator(proctor::actor& self) {
             return x.a / x.b;
           },
           [&self](const rq_never&) { (void)self.make_response_promise<std::int32_t>(); },
+          [](const rq_big& b) { return std::string(static_cast<std::size_t>(b.n), 'x'); },
           [&self](const rq_fail& f) {
             switch (f.how) {
               case 0:
@@ -211,6 +218,30 @@ TEST_CASE("a request to an actor gets the handler's typed result", "[actor][requ
     auto quotient = self.request<std::int32_t>(calc, patience, rq_divide{84, 2});
     REQUIRE(quotient);
     CHECK(*quotient == 42);
+    stop(self, calc);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a reply too large for the requester's mailbox fails the request with too_large at "
+          "once, and the actor goes on",
+          "[actor][request]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self{"small-box", 16 * 1024};
+    auto calc = proctor::spawn<request::calculator>(on(proctor::start_method::forkserver, "calc"));
+    auto fits = self.request<std::string>(calc, patience, rq_big{1000});
+    REQUIRE(fits);
+    CHECK(fits->size() == 1000);
+    // An answer rather than a wait until the timeout: patience is a minute.
+    auto too_big = self.request<std::string>(calc, patience, rq_big{64 * 1024});
+    REQUIRE(!too_big);
+    CHECK(too_big.error().code == actor_errc::too_large);
+    CHECK_THAT(too_big.error().message, Catch::Contains("does not fit the requester's mailbox"));
+    auto sum = self.request<std::int32_t>(calc, patience, rq_add{2, 3});
+    REQUIRE(sum);
+    CHECK(*sum == 5);
     stop(self, calc);
   }
   REQUIRE_NO_LEFTOVERS(guard);
