@@ -454,19 +454,27 @@ void supervisor_actor::watch(child& c) {
 }
 
 void supervisor_actor::read_stderr(child& c) {
-  auto buf = std::make_shared<std::array<char, 4096>>();
-  auto* stream = c.err.get();
-  c.err->async_read_some(boost::asio::buffer(*buf), [this, id = c.spec.id, stream,
-                                                     buf](const boost::system::error_code& ec,
-                                                          std::size_t n) {
-    auto* found = find(id);
-    if (ec || n == 0 || found == nullptr || found->err.get() != stream)
+  // Read here, from the pipe, never into the buffer of an operation still to complete: what
+  // close_stderr() reads for a crash report must come after all that was passed on before.
+  switch (drain_stderr_some(c)) {
+    case stderr_left::none: // end of file
       return;
-    auto& c = *found;
-    take_stderr(c, buf->data(), n);
-    if (c.err)
-      read_stderr(c);
-  });
+    case stderr_left::more: // a child that writes without end must not hold the loop
+      boost::asio::post(self_.io_context(), [this, id = c.spec.id, stream = c.err.get()] {
+        if (auto* found = find(id); found != nullptr && found->err.get() == stream)
+          read_stderr(*found);
+      });
+      return;
+    case stderr_left::later:
+      break;
+  }
+  auto* stream = c.err.get();
+  c.err->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this, id = c.spec.id, stream](const boost::system::error_code& ec) {
+                      auto* found = find(id);
+                      if (!ec && found != nullptr && found->err.get() == stream)
+                        read_stderr(*found);
+                    });
 }
 
 void supervisor_actor::pass_stderr_line(child& c, std::string line) {
@@ -490,22 +498,39 @@ void supervisor_actor::take_stderr(child& c, const char* data, std::size_t n) {
     pass_stderr_line(c, std::exchange(c.err_partial, {}));
 }
 
-bool supervisor_actor::drain_stderr(child& c, bool all) {
+supervisor_actor::stderr_left supervisor_actor::drain_stderr_some(child& c) {
   if (!c.err)
-    return true;
+    return stderr_left::none;
   char buf[4096];
-  // A bounded amount at a time, unless the child has finished: one that writes without end must
-  // not keep its stop from looking at the clock.
-  for (int i = 0; all || i < 16; ++i) {
+  // A bounded amount at a time: one that writes without end must not keep its supervisor from
+  // everything else.
+  for (int i = 0; i < 16; ++i) {
     ssize_t n = ::read(c.err->native_handle(), buf, sizeof buf);
     if (n > 0)
       take_stderr(c, buf, static_cast<std::size_t>(n));
     else if (n == 0)
-      return true;
+      return stderr_left::none;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return stderr_left::later;
     else if (errno != EINTR)
-      return false; // EAGAIN: nothing more for now
+      return stderr_left::none; // nothing more will come from it
   }
-  return false;
+  return stderr_left::more;
+}
+
+bool supervisor_actor::drain_stderr(child& c, bool all) {
+  for (;;) {
+    switch (drain_stderr_some(c)) {
+      case stderr_left::none:
+        return true;
+      case stderr_left::later:
+        return false;
+      case stderr_left::more:
+        if (!all)
+          return false;
+        break;
+    }
+  }
 }
 
 void supervisor_actor::close_stderr(child& c) {

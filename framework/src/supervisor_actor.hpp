@@ -83,6 +83,9 @@ class supervisor_actor {
   /// Passes on what the child's stderr holds now (a bounded amount, or `all` of it); true at its
   /// end of file.
   bool drain_stderr(child& c, bool all = false);
+  enum class stderr_left { none, later, more }; ///< end of file; nothing now; more than was read
+  /// Reads a bounded amount of the child's stderr and passes it on.
+  stderr_left drain_stderr_some(child& c);
   /// Reads what is left in the child's stderr pipe, passes it on (a last line without its
   /// newline too) and closes the pipe.
   void close_stderr(child& c);

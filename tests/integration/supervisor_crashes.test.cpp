@@ -438,3 +438,35 @@ TEST_CASE("a child over its CPU time limit ends by SIGXCPU, shown in its crash r
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
+
+TEST_CASE("crash_reports returns every report, however many bytes they take", "[supervisor][report]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto sup = proctor::start_supervisor({flags(strategy::one_for_one, 100), {member_spec("w", self.ref())}});
+    stop_at_exit cleanup{sup};
+    // Each crash leaves eight stderr lines of 4,000 bytes in its report: forty of them take more
+    // than the megabyte a list reply is first given.
+    std::string text;
+    for (int line = 0; line < 8; ++line)
+      text += (line ? "\n" : "") + std::string(4000, static_cast<char>('a' + line));
+    constexpr int crashes = 40;
+    std::int32_t pid = 0;
+    for (int i = 0; i < crashes; ++i) {
+      pid = running_pid(sup, "w", pid);
+      REQUIRE(pid > 0);
+      REQUIRE(self.send(children(sup)["w"].ref, sup_crash{pid, segfault, text}));
+    }
+    REQUIRE(running_pid(sup, "w", pid) > 0);
+    auto reports = proctor::crash_reports(sup, patience);
+    REQUIRE(reports);
+    REQUIRE(reports->size() == crashes);
+    for (auto& r : *reports) {
+      // All of it, in order: none of it held back in a read still to be handled at the crash.
+      REQUIRE(r.stderr_tail.size() == 8);
+      for (std::size_t line = 0; line < 8; ++line)
+        CHECK(r.stderr_tail[line] == std::string(4000, static_cast<char>('a' + line)));
+    }
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
