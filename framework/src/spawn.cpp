@@ -225,6 +225,10 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   } release;
   auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
+  // Mapped until the process ends, whichever way it ends: its last word (finished) is written
+  // there, and the kernel releases the life lock there as the process dies.
+  static shared_object kept;
+  kept = cell_obj;
   auto run = current_run();
   // A supervisor's warm standby (child_spec::standby) sets up all it can, then waits to take over:
   // the cell is the running incarnation's until then.
@@ -257,8 +261,10 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     install_fatal_handlers(&cell);
   } else {
     // Held until this process ends: its end wakes the standby, if there is one.
-    if (cell.supervised != 0)
-      (void)hold_life(cell, std::chrono::seconds{2});
+    if (cell.supervised != 0 && !hold_life(cell, std::chrono::seconds{2}))
+      std::fprintf(stderr, "proctor: %s: its life lock could not be taken: no standby can take "
+                           "over from this incarnation\n",
+                   to_string(make_ref(cell.id, cell_handle.name)).c_str());
     install_fatal_handlers(&cell);
     apply_limits(cell);
   }
@@ -308,10 +314,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
       ::shm_unlink(cell_handle.name.c_str());
     }
   }
-  // The cell stays mapped until the process ends: its last word says the process has finished.
-  static shared_object kept;
-  kept = std::move(cell_obj);
-  runtime::get().finish_word(&cell.finished);
+  runtime::get().finish_word(&cell.finished); // in the cell kept mapped above
   if (why.kind != exit_kind::normal && why.kind != exit_kind::shutdown)
     throw exit_request{why.kind == exit_kind::exit_code && why.code != 0 ? why.code : 1};
 }

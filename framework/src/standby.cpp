@@ -1,5 +1,6 @@
 #include "standby.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -15,6 +16,9 @@
 
 #include "futex.hpp"
 #include "mailbox.hpp"
+#include "segment_name.hpp"
+#include "sys.hpp"
+#include "unique_fd.hpp"
 
 namespace proctor::detail {
 
@@ -92,20 +96,66 @@ struct slice_attr {
 /// A task woken with a shorter slice than the running one's may preempt it (Linux 6.12 and
 /// later; elsewhere, or refused, nothing changes).
 void ask_slice(std::uint64_t ns) {
-#ifdef SYS_sched_setattr
+#ifdef SYS_sched_getattr
   slice_attr a{};
+  if (::syscall(SYS_sched_getattr, 0, &a, static_cast<unsigned>(sizeof a), 0u) != 0)
+    return;
+  if (a.sched_policy != SCHED_OTHER)
+    return; // batch, idle or real-time, as someone chose: left alone
   a.size = sizeof a;
-  a.sched_policy = SCHED_OTHER;
-  a.sched_nice = ::getpriority(PRIO_PROCESS, 0);
+  a.sched_flags = 0;
   a.sched_runtime = ns;
   (void)::syscall(SYS_sched_setattr, 0, &a, 0u);
 #endif
+}
+
+/// The running incarnation's process, pinned by a pidfd, if the cell still names it (its pid and
+/// start time); none otherwise.
+unique_fd pin_incarnation(const actor_cell& cell) {
+  pid_t pid = cell.pid.load(std::memory_order_acquire);
+  auto start = cell.start_time.load(std::memory_order_acquire);
+  if (pid <= 0)
+    return {};
+  unique_fd fd = open_pidfd(pid);
+  auto run = fd ? live_run(pid) : std::nullopt;
+  if (!run || run->start_time != start)
+    return {};
+  return fd;
+}
+
+/// True if the pinned process `pid` has ended, or is ending: its pidfd is readable, or the kernel
+/// has marked it exiting (PF_EXITING, set before it releases its robust locks). A process that
+/// released `life` and lives on (it called exec) is not ending.
+bool ending(const unique_fd& pinned, pid_t pid) {
+  pollfd ended{pinned.get(), POLLIN, 0};
+  if (::poll(&ended, 1, 0) == 1)
+    return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr)
+    return ::poll(&ended, 1, 0) == 1; // gone meanwhile (reaped: then its pidfd says so)
+  char buf[1024];
+  auto n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the name (which may hold spaces and parentheses): the flags are the 9th field.
+  const char* p = std::strrchr(buf, ')');
+  unsigned long flags = 0;
+  if (p == nullptr
+      || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+    return false;
+  constexpr unsigned long pf_exiting = 0x4;
+  return (flags & pf_exiting) != 0;
 }
 
 } // namespace
 
 bool stand_by(actor_cell& cell) {
   prefault();
+  // The incarnation it stands by for: the one running now (it may take over from no other).
+  pid_t pid = cell.pid.load(std::memory_order_acquire);
+  unique_fd pinned = pin_incarnation(cell);
   // The kernel wakes the standby from the dying process, on that process's CPU as often as not,
   // where its teardown runs for hundreds of microseconds: with a short slice, the standby takes
   // the CPU from it at once.
@@ -115,17 +165,29 @@ bool stand_by(actor_cell& cell) {
   int err = ::pthread_mutex_lock(&cell.life);
   // Whichever it decides, the supervisor waits for the word (supervisor_actor::on_exit_of()).
   auto decline = [&cell] {
+    ::pthread_mutex_unlock(&cell.life);
+    ask_slice(0);
     cell.standby.store(standby_declined, std::memory_order_release);
     futex_wake(cell.standby);
     return false;
   };
-  if (err == EOWNERDEAD)
-    ::pthread_mutex_consistent(&cell.life);
-  else if (err != 0)
+  if (err != EOWNERDEAD) {
+    // Free without a death (the incarnation never held it, or the cell was scribbled on), or
+    // not to be had: not a takeover.
+    if (err != 0) {
+      cell.standby.store(standby_declined, std::memory_order_release);
+      futex_wake(cell.standby);
+      return false;
+    }
     return decline();
-  // Only a death without a word, between two messages: an actor that ended on its own recorded
+  }
+  ::pthread_mutex_consistent(&cell.life);
+  // Only the death of the process it stood by for (not an exec, not a scribbled lock word), and
+  // only a death without a word, between two messages: an actor that ended on its own recorded
   // why; one that caught a fatal signal said so; a message in flight is the supervisor's to count
   // (and, after enough crashes, to move aside). Then only if the supervisor allowed it ahead.
+  if (!pinned || !ending(pinned, pid))
+    return decline();
   auto allowed = static_cast<std::uint32_t>(standby_allowed);
   if (!has_ended(cell) && cell.state.load(std::memory_order_acquire) == cell_running
       && cell.in_flight_pos.load(std::memory_order_acquire) == 0
@@ -134,8 +196,6 @@ bool stand_by(actor_cell& cell) {
     futex_wake(cell.standby);
     return true;
   }
-  ::pthread_mutex_unlock(&cell.life);
-  ask_slice(0);
   return decline();
 }
 

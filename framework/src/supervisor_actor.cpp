@@ -196,6 +196,7 @@ void supervisor_actor::start(child& c, child* ahead) {
 
   process p = child_process(c.spec, c.box);
   c.unresponsive = false;
+  c.start_timed_out = false;
   auto readies_before = cell.readies.load(std::memory_order_acquire);
   try {
     p.start();
@@ -247,8 +248,17 @@ void supervisor_actor::post_standby(child& c) {
   });
 }
 
+bool supervisor_actor::standby_can_help(const child& c) const {
+  // A transient child's exit(0) outside a handler looks like a death without a word to a
+  // standby, which cannot see the status: permanent children only.
+  return c.spec.standby && c.spec.restart == restart_type::permanent
+         && (spec_.flags.how == strategy::one_for_one
+             || spec_.flags.how == strategy::simple_one_for_one)
+         && spec_.flags.backoff_initial.count() == 0;
+}
+
 void supervisor_actor::launch_standby(child& c) {
-  if (!c.spec.standby || c.standby || !c.running || shutting_down_)
+  if (!standby_can_help(c) || c.standby || !c.running || shutting_down_)
     return;
   auto& cell = c.box.cell();
   int fds[2] = {-1, -1};
@@ -263,50 +273,60 @@ void supervisor_actor::launch_standby(child& c) {
   auto ready_before = cell.standby_ready.load(std::memory_order_acquire);
   cell.standby_call.store(1, std::memory_order_release);
   process p = child_process(c.spec, c.box);
-  std::string why;
   try {
     p.start();
-    auto until = clock::now() + c.spec.start_timeout;
-    for (;;) {
-      if (cell.standby_ready.load(std::memory_order_acquire) != ready_before)
-        break;
-      auto now = clock::now();
-      if (!p.is_alive()) {
-        why = "it ended as it started";
-        break;
-      }
-      if (now >= until) {
-        why = "it was not set up within its start timeout";
-        break;
-      }
-      futex_wait(cell.standby_ready, ready_before, std::min(until, now + std::chrono::milliseconds{20}));
-    }
   } catch (const std::exception& e) {
-    why = e.what();
-  }
-  cell.standby_call.store(0, std::memory_order_release);
-  cell.stderr_fd = -1;
-  write_end.reset();
-  if (!why.empty()) {
-    if (p.pid()) {
-      p.kill();
-      p.join();
-    }
+    cell.standby_call.store(0, std::memory_order_release);
+    cell.stderr_fd = -1;
     std::fprintf(stderr, "proctor: %s: child %s runs without a standby: %s\n", name_.c_str(),
-                 c.spec.id.c_str(), why.c_str());
+                 c.spec.id.c_str(), e.what());
     return;
   }
   c.standby = std::move(p);
+  c.standby_up = false;
+  c.standby_ready_before = ready_before;
   c.standby_err = std::move(read_end);
-  arm_standby(c);
+  c.standby_err_write = std::move(write_end);
+  watch_standby_setup(c, clock::now() + c.spec.start_timeout);
+}
+
+void supervisor_actor::watch_standby_setup(child& c, clock::time_point until) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(self_.io_context(),
+                                                           std::chrono::milliseconds{1});
+  timer->async_wait([this, timer, until, id = c.spec.id,
+                     pid = c.standby->pid().value_or(0)](const boost::system::error_code& ec) {
+    auto* found = find(id);
+    if (ec || found == nullptr || !found->standby || found->standby_up
+        || found->standby->pid().value_or(0) != pid)
+      return; // dismissed meanwhile
+    auto& c = *found;
+    auto& cell = c.box.cell();
+    if (cell.standby_ready.load(std::memory_order_acquire) != c.standby_ready_before) {
+      c.standby_up = true;
+      cell.standby_call.store(0, std::memory_order_release);
+      cell.stderr_fd = -1;
+      c.standby_err_write.reset(); // it has its own
+      arm_standby(c);
+    } else if (!c.standby->is_alive()) {
+      standby_failed(c, "it ended as it started");
+    } else if (clock::now() >= until) {
+      standby_failed(c, "it was not set up within its start timeout");
+    } else {
+      watch_standby_setup(c, until);
+    }
+  });
+}
+
+void supervisor_actor::standby_failed(child& c, const std::string& why) {
+  std::fprintf(stderr, "proctor: %s: child %s runs without a standby: %s\n", name_.c_str(),
+               c.spec.id.c_str(), why.c_str());
+  dismiss_standby(c);
 }
 
 bool supervisor_actor::standby_may_take_over(const child& c) const {
-  if (shutting_down_ || !c.running || c.spec.restart == restart_type::temporary)
-    return false;
-  if (spec_.flags.how != strategy::one_for_one && spec_.flags.how != strategy::simple_one_for_one)
-    return false; // siblings stop and start too: the supervisor's to do, in order
-  if (spec_.flags.backoff_initial.count() > 0)
+  // Siblings stop and start too under other strategies, and a backoff waits: the supervisor's
+  // to do (see standby_can_help()).
+  if (shutting_down_ || !c.running || !standby_can_help(c))
     return false;
   // One more restart now must stay within intensity (later, fewer restarts are in the period).
   auto now = clock::now();
@@ -317,7 +337,7 @@ bool supervisor_actor::standby_may_take_over(const child& c) const {
 }
 
 void supervisor_actor::arm_standby(child& c) {
-  if (!c.standby)
+  if (!c.standby || !c.standby_up)
     return;
   std::uint32_t want = standby_may_take_over(c) ? standby_allowed : standby_off;
   auto& word = c.box.cell().standby;
@@ -335,6 +355,10 @@ void supervisor_actor::rearm_standbys() {
 bool supervisor_actor::standby_took_over(child& c) {
   if (!c.standby)
     return false;
+  if (!c.standby_up) { // still setting up: never armed, it cannot have taken over
+    dismiss_standby(c);
+    return false;
+  }
   auto& word = c.box.cell().standby;
   // Allowed to, the standby decides: the kernel woke it as the incarnation began to die, and
   // the word says what it did (it may not have run yet: wait, a bounded while, for a stopped or
@@ -361,7 +385,13 @@ void supervisor_actor::dismiss_standby(child& c) {
   c.standby->kill(); // it waits, or ends by itself: it holds nothing anyone needs
   c.standby->join();
   c.standby.reset();
+  c.standby_up = false;
   c.standby_err.reset();
+  if (c.standby_err_write) { // it was still setting up: what was set out for it goes
+    c.standby_err_write.reset();
+    c.box.cell().standby_call.store(0, std::memory_order_release);
+    c.box.cell().stderr_fd = -1;
+  }
 }
 
 void supervisor_actor::adopt_standby(child& c, exit_reason why) {
@@ -381,7 +411,9 @@ void supervisor_actor::adopt_standby(child& c, exit_reason why) {
   c.proc = std::move(*c.standby);
   c.standby.reset();
   c.pid = c.proc->pid().value_or(0);
+  c.standby_up = false;
   c.unresponsive = false;
+  c.start_timed_out = false;
   c.running = true;
   c.restarting = false;
   c.started = clock::now();
@@ -405,8 +437,10 @@ void supervisor_actor::adopt_standby(child& c, exit_reason why) {
     auto* found = find(id);
     if (ec || found == nullptr || found->pid != pid || !found->running)
       return;
-    if (found->box.cell().state.load(std::memory_order_acquire) == cell_starting)
+    if (found->box.cell().state.load(std::memory_order_acquire) == cell_starting) {
+      found->start_timed_out = true;
       ::kill(-pid, SIGKILL); // its init never finished: its pidfd fires next
+    }
   });
   post_standby(c);
 }
@@ -416,9 +450,10 @@ void supervisor_actor::settle_standbys() {
     auto& c = *cp;
     if (!c.standby)
       continue;
-    if (c.running && c.box.cell().standby.load(std::memory_order_acquire) == standby_taken) {
+    if (c.running && c.standby_up
+        && c.box.cell().standby.load(std::memory_order_acquire) == standby_taken) {
       on_exit_of(&c);
-    } else if (!c.standby->is_alive()) { // killed while it waited (it never took over)
+    } else if (c.standby_up && !c.standby->is_alive()) { // killed while it waited
       dismiss_standby(c);
       post_standby(c);
     }
@@ -545,7 +580,7 @@ void supervisor_actor::close_stderr(child& c) {
 
 void supervisor_actor::stop(child& c, bool let_finish) {
   c.restarting = false; // a scheduled restart finds it so and leaves it
-  if (c.running && c.standby && c.box.cell().standby.load() == standby_taken)
+  if (c.running && c.standby && c.standby_up && c.box.cell().standby.load() == standby_taken)
     on_exit_of(&c); // it died just now, and its standby runs in its place: that one is stopped
   if (c.standby) {
     if (c.box.cell().standby.exchange(standby_off, std::memory_order_acq_rel) == standby_taken
@@ -553,7 +588,7 @@ void supervisor_actor::stop(child& c, bool let_finish) {
       // Taken over between the look above and now: the incarnation it replaced is gone.
       c.running = false;
       c.watch.reset();
-      auto why = reason_of(c);
+      auto why = reason_after_takeover(c);
       close_stderr(c);
       adopt_standby(c, std::move(why));
     }
@@ -710,11 +745,27 @@ void supervisor_actor::retire(child& c, const exit_reason& why) {
 
 // -- when a child ends ---------------------------------------------------------------------------
 
+exit_reason supervisor_actor::reason_after_takeover(child& c) {
+  // The cell is the new incarnation's already: only the wait status, and what the standby kept.
+  auto& proc = *c.proc;
+  proc.join();
+  auto code = proc.exitcode();
+  if (c.box.cell().prev_exit_kind == static_cast<std::uint32_t>(exit_kind::killed))
+    return {exit_kind::killed, code && *code < 0 ? -*code : 9, false, {}};
+  if (code && *code < 0)
+    return {exit_kind::signal, -*code, proc.core_dumped(), {}};
+  if (code && *code == 0)
+    return {};
+  return {exit_kind::exit_code, code.value_or(-1), false, {}};
+}
+
 exit_reason supervisor_actor::reason_of(child& c) {
   auto& proc = *c.proc;
   proc.join();
   auto code = proc.exitcode();
   auto& cell = c.box.cell();
+  if (c.start_timed_out)
+    return {exit_kind::killed, 9, false, "its init outlasted its start timeout"};
   if (c.unresponsive)
     return {exit_kind::unresponsive, 0, false,
             "a handler ran longer than " + std::to_string(c.spec.watchdog.count()) + " ms"};
@@ -736,8 +787,9 @@ void supervisor_actor::on_exit_of(child* cp) {
     return;
   c.running = false;
   c.watch.reset();
-  auto why = reason_of(c);
+  c.proc->join();
   bool taken = standby_took_over(c); // else it is gone: nothing else writes the cell now
+  auto why = taken ? reason_after_takeover(c) : reason_of(c);
   if (!taken && !has_ended(c.box.cell()))
     record_exit(c.box.cell(), why);
   close_stderr(c); // what is left in the pipe goes into the report
@@ -953,6 +1005,7 @@ bool supervisor_actor::note_restart() {
 void supervisor_actor::give_up() {
   // OTP: stop every child, then the supervisor, with reason shutdown; its parent decides next.
   shutting_down_ = true;
+  rearm_standbys(); // none takes over from here on
   self_.quit({exit_kind::shutdown, 0, false, "reached max restart intensity"});
 }
 
@@ -1007,7 +1060,7 @@ std::vector<child_info> supervisor_actor::info() const {
   std::vector<child_info> out;
   for (auto& c : children_)
     out.push_back({c->spec.id, c->box.ref, c->running ? c->pid : 0, c->spec.type, c->running,
-                   c->restarts, c->standby ? c->standby->pid().value_or(0) : 0});
+                   c->restarts, c->standby && c->standby_up ? c->standby->pid().value_or(0) : 0});
   return out;
 }
 

@@ -65,8 +65,12 @@ class supervisor_actor {
     std::uint32_t crash_count = 0;  ///< often in a row.
     bool unresponsive = false;      ///< Killed by the watchdog.
     bool new_box = false;           ///< The mailbox is new: the next start is not a restart.
-    std::optional<process> standby; ///< Its warm standby (spec.standby), waiting.
+    std::optional<process> standby; ///< Its warm standby (spec.standby).
+    bool standby_up = false;        ///< The standby is set up and waits (else it starts).
+    std::uint32_t standby_ready_before = 0; ///< actor_cell::standby_ready before it started.
     unique_fd standby_err;          ///< The read end of the standby's stderr pipe.
+    unique_fd standby_err_write;    ///< Its write end, held until the standby has opened it.
+    bool start_timed_out = false;   ///< Killed for an init that outlasted its start timeout.
   };
 
   child* find(const std::string& id);
@@ -96,8 +100,15 @@ class supervisor_actor {
   void read_stderr(child& c);
   void on_exit_of(child* c);
   // -- warm standbys (child_spec::standby; the child's side is in standby.hpp) ------------------
-  /// Starts `c`'s standby and waits until it waits; without one if it cannot (said on stderr).
+  /// Whether a standby could ever take over from `c` (spec.standby, and a permanent child of a
+  /// one_for_one or simple_one_for_one supervisor without backoff): else none is started.
+  bool standby_can_help(const child& c) const;
+  /// Starts `c`'s standby; it is armed once it says it waits (see watch_standby_setup()).
   void launch_standby(child& c);
+  /// Looks every millisecond until the standby being set up waits, ends, or runs out of time.
+  void watch_standby_setup(child& c, clock::time_point until);
+  /// A failed standby: said on stderr, and ended.
+  void standby_failed(child& c, const std::string& why);
   /// launch_standby() from the event loop, soon: not in the middle of a restart.
   void post_standby(child& c);
   /// Whether `c`'s standby may restart it by itself now: exactly when a death without a word
@@ -117,6 +128,9 @@ class supervisor_actor {
   void settle_standbys();
   exit_reason reason_of(child& c);
   void handle_crash(child& c, exit_reason why);
+  /// Why the incarnation a standby took over from ended: its wait status, or `killed` (the
+  /// standby saw a `kill` request in the cell, and kept it in the previous exit's reason).
+  exit_reason reason_after_takeover(child& c);
   bool note_restart();             ///< False once intensity is exceeded.
   void schedule_restart(std::vector<std::string> ids, std::chrono::milliseconds delay);
   void restart_group(const std::vector<std::string>& ids);

@@ -112,8 +112,21 @@ TEST_CASE("a child killed between messages is replaced by its standby: the messa
     CHECK(gone(before.pid));
     CHECK(self.request<std::int32_t>(after.ref, patience, sup_pid_query{}).value() == after.pid);
 
+    // An exit signal `kill` ends it as SIGKILL does; the report says killed.
+    self.send_exit(after.ref, proctor::exit_reason::kill());
+    auto killed = take_reports(self, 1);
+    REQUIRE(killed.size() == 1);
+    CHECK(killed[0].pid == after.pid);
+    CHECK(killed[0].reason.kind == exit_kind::killed);
+    CHECK(killed[0].action == "restarted by its standby");
+    auto third = with_standby(sup, "w", after.standby_pid);
+    REQUIRE(third.id == "w");
+    CHECK(third.pid == after.standby_pid);
+    CHECK(third.restarts == 2);
+
     REQUIRE(proctor::stop_supervisor(sup, patience));
-    CHECK(gone(after.standby_pid));
+    CHECK(gone(third.pid));
+    CHECK(gone(third.standby_pid));
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
@@ -156,22 +169,28 @@ TEST_CASE("a standby does not take over where its supervisor would not restart a
   proctor::test::leftover_guard guard;
   {
     proctor::scoped_actor self{"sup-test"};
+    // Where no standby could ever take over (siblings restart with it, a backoff, a child that
+    // is not permanent), none is started; the restart is the supervisor's, in order.
+    auto no_standby = [](const proctor::actor_ref& sup, const std::string& id) {
+      return children(sup)[id].standby_pid == 0;
+    };
 
     SECTION("one_for_all: the siblings stop and start again, in order, by the supervisor") {
       auto sup = proctor::start_supervisor(
         {flags(strategy::one_for_all), {standby_spec("a", self.ref()), standby_spec("b", self.ref())}});
       stop_at_exit cleanup{sup};
-      auto a = with_standby(sup, "a");
-      auto b = with_standby(sup, "b");
-      REQUIRE(!a.id.empty());
-      REQUIRE(!b.id.empty());
+      REQUIRE(proctor::subscribe_crash_reports(sup, self.ref()));
+      auto a = running_pid(sup, "a");
+      REQUIRE(a > 0);
       (void)queued_notes(self);
-      ::kill(a.pid, SIGKILL);
+      ::kill(a, SIGKILL);
       auto notes = notes_through(self, "init", "b");
       CHECK(story(notes, {"init"}) == std::vector<std::string>{"init a", "init b"});
-      auto a2 = running_pid(sup, "a", a.pid);
-      CHECK(a2 != a.standby_pid);
-      CHECK(gone(a.standby_pid));
+      auto reports = take_reports(self, 1);
+      REQUIRE(reports.size() == 1);
+      CHECK(reports[0].action == "restart");
+      CHECK(no_standby(sup, "a"));
+      CHECK(no_standby(sup, "b"));
     }
 
     SECTION("backoff: the restart waits, so it is the supervisor's") {
@@ -179,12 +198,25 @@ TEST_CASE("a standby does not take over where its supervisor would not restart a
       f.backoff_initial = 50ms;
       auto sup = proctor::start_supervisor({f, {standby_spec("w", self.ref())}});
       stop_at_exit cleanup{sup};
-      auto w = with_standby(sup, "w");
-      REQUIRE(!w.id.empty());
-      ::kill(w.pid, SIGKILL);
-      auto w2 = running_pid(sup, "w", w.pid);
-      CHECK(w2 > 0);
-      CHECK(w2 != w.standby_pid);
+      REQUIRE(proctor::subscribe_crash_reports(sup, self.ref()));
+      auto w = running_pid(sup, "w");
+      REQUIRE(w > 0);
+      ::kill(w, SIGKILL);
+      auto reports = take_reports(self, 1);
+      REQUIRE(reports.size() == 1);
+      CHECK_THAT(reports[0].action, Catch::StartsWith("restart in "));
+      CHECK(running_pid(sup, "w", w) > 0);
+      CHECK(no_standby(sup, "w"));
+    }
+
+    SECTION("transient: an exit the standby cannot tell from a crash is the supervisor's to judge") {
+      auto spec = standby_spec("w", self.ref());
+      spec.restart = proctor::restart_type::transient;
+      auto sup = proctor::start_supervisor({flags(strategy::one_for_one), {spec}});
+      stop_at_exit cleanup{sup};
+      auto w = running_pid(sup, "w");
+      REQUIRE(w > 0);
+      CHECK(no_standby(sup, "w"));
     }
 
     SECTION("intensity: the restart that would exceed it ends the tree instead") {
