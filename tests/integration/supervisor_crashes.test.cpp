@@ -25,27 +25,6 @@ using proctor::strategy;
 
 namespace {
 
-/// Receives `n` sup_done; returns their ids in arrival order and checks each came from `pid`.
-std::vector<std::int32_t> take_done(proctor::scoped_actor& self, int n, std::int32_t pid) {
-  std::vector<std::int32_t> ids;
-  for (int i = 0; i < n; ++i) {
-    bool got = self.receive(patience, [&](const sup_done& d) {
-      ids.push_back(d.id);
-      CHECK(d.pid == pid);
-    });
-    if (!got)
-      break;
-  }
-  return ids;
-}
-
-std::vector<std::int32_t> range(std::int32_t from, std::int32_t to) {
-  std::vector<std::int32_t> out;
-  for (auto i = from; i <= to; ++i)
-    out.push_back(i);
-  return out;
-}
-
 bool contains_line(const std::vector<std::string>& lines, const std::string& text) {
   return std::any_of(lines.begin(), lines.end(),
                      [&](const std::string& l) { return l.find(text) != std::string::npos; });

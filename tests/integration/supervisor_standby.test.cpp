@@ -47,27 +47,6 @@ proctor::child_info with_standby(const proctor::actor_ref& sup, const std::strin
   return found;
 }
 
-/// Receives `n` sup_done; returns their ids in order, checking each came from `pid`.
-std::vector<std::int32_t> jobs_done(proctor::scoped_actor& self, int n, std::int32_t pid) {
-  std::vector<std::int32_t> ids;
-  for (int i = 0; i < n; ++i) {
-    bool got = self.receive(patience, [&](const sup_done& d) {
-      ids.push_back(d.id);
-      CHECK(d.pid == pid);
-    });
-    if (!got)
-      break;
-  }
-  return ids;
-}
-
-std::vector<std::int32_t> one_to(std::int32_t n) {
-  std::vector<std::int32_t> out;
-  for (std::int32_t i = 1; i <= n; ++i)
-    out.push_back(i);
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("a child killed between messages is replaced by its standby: the messages queued for it "
@@ -93,7 +72,7 @@ TEST_CASE("a child killed between messages is replaced by its standby: the messa
     auto inits = notes_through(self, "init", "w");
     REQUIRE(!inits.empty());
     CHECK(inits.back().pid == before.standby_pid);
-    CHECK(jobs_done(self, 20, before.standby_pid) == one_to(20));
+    CHECK(take_done(self, 20, before.standby_pid) == range(1, 20));
 
     auto reports = take_reports(self, 1);
     REQUIRE(reports.size() == 1);

@@ -5,6 +5,8 @@
 // that wait for what a supervisor does. Every wait has a generous upper bound and never stands for
 // an assertion about time.
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -461,6 +463,28 @@ inline std::vector<proctor::crash_report> take_reports(proctor::scoped_actor& se
     self.receive(until - now, [&](const proctor::crash_report& r) { got.push_back(r); });
   }
   return got;
+}
+
+/// Receives `n` sup_done; returns their ids in arrival order and checks each came from `pid`.
+inline std::vector<std::int32_t> take_done(proctor::scoped_actor& self, int n, std::int32_t pid) {
+  std::vector<std::int32_t> ids;
+  for (int i = 0; i < n; ++i) {
+    bool got = self.receive(patience, [&](const sup_done& d) {
+      ids.push_back(d.id);
+      CHECK(d.pid == pid);
+    });
+    if (!got)
+      break;
+  }
+  return ids;
+}
+
+/// from, from + 1, ..., to.
+inline std::vector<std::int32_t> range(std::int32_t from, std::int32_t to) {
+  std::vector<std::int32_t> out;
+  for (auto i = from; i <= to; ++i)
+    out.push_back(i);
+  return out;
 }
 
 /// True once `pid` no longer runs (gone, or a zombie), within `timeout`.
