@@ -616,7 +616,7 @@ std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t t
   if (err && err->code == actor_errc::too_large && (flags & flag_response) != 0
       && (flags & flag_error) == 0) {
     // A reply that can never fit its requester's mailbox: the requester hears so now, not at
-    // its timeout.
+    // its timeout. (Its size, " of N bytes", is read back by supervisor list calls.)
     auto why = encode(actor_error{actor_errc::too_large,
                                   "the reply, a " + message_type_name(type_id) + " of "
                                     + std::to_string(payload.size())

@@ -103,7 +103,7 @@ void ask_slice(std::uint64_t ns) {
   if (a.sched_policy != SCHED_OTHER)
     return; // batch, idle or real-time, as someone chose: left alone
   a.size = sizeof a;
-  a.sched_flags = 0;
+  a.sched_flags &= 0x01; // SCHED_FLAG_RESET_ON_FORK, as it was; nothing else asked for
   a.sched_runtime = ns;
   (void)::syscall(SYS_sched_setattr, 0, &a, 0u);
 #endif
@@ -111,16 +111,22 @@ void ask_slice(std::uint64_t ns) {
 
 /// The running incarnation's process, pinned by a pidfd, if the cell still names it (its pid and
 /// start time); none otherwise.
-unique_fd pin_incarnation(const actor_cell& cell) {
-  pid_t pid = cell.pid.load(std::memory_order_acquire);
-  auto start = cell.start_time.load(std::memory_order_acquire);
-  if (pid <= 0)
-    return {};
-  unique_fd fd = open_pidfd(pid);
-  auto run = fd ? live_run(pid) : std::nullopt;
-  if (!run || run->start_time != start)
-    return {};
-  return fd;
+unique_fd pin_incarnation(const actor_cell& cell, pid_t& pid) {
+  // The pid and start time are written one after the other: read until a pair holds still.
+  for (int tries = 0; tries < 100; ++tries) {
+    pid = cell.pid.load(std::memory_order_acquire);
+    auto start = cell.start_time.load(std::memory_order_acquire);
+    if (pid <= 0 || cell.pid.load(std::memory_order_acquire) != pid) {
+      ::usleep(100);
+      continue;
+    }
+    unique_fd fd = open_pidfd(pid);
+    auto run = fd ? live_run(pid) : std::nullopt;
+    if (run && run->start_time == start)
+      return fd;
+    ::usleep(100);
+  }
+  return {};
 }
 
 /// True if the pinned process `pid` has ended, or is ending: its pidfd is readable, or the kernel
@@ -154,8 +160,8 @@ bool ending(const unique_fd& pinned, pid_t pid) {
 bool stand_by(actor_cell& cell) {
   prefault();
   // The incarnation it stands by for: the one running now (it may take over from no other).
-  pid_t pid = cell.pid.load(std::memory_order_acquire);
-  unique_fd pinned = pin_incarnation(cell);
+  pid_t pid = 0;
+  unique_fd pinned = pin_incarnation(cell, pid);
   // The kernel wakes the standby from the dying process, on that process's CPU as often as not,
   // where its teardown runs for hundreds of microseconds: with a short slice, the standby takes
   // the CPU from it at once.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 
 #include "proctor/scoped_actor.hpp"
 #include "proctor/system_messages.hpp"
@@ -22,7 +24,8 @@ using detail::supervisor_actor;
 constexpr std::size_t small_reply_box = 64 * 1024;
 constexpr std::size_t list_reply_box = 1 << 20;
 /// A list longer than a megabyte (a flat tree of ten thousand children, crash reports with long
-/// stderr lines) is asked for again with a mailbox eight times larger, up to this.
+/// stderr lines) is asked for again with a mailbox of the size the reply said it needs, up to
+/// this.
 constexpr std::size_t largest_list_reply_box = std::size_t{512} << 20;
 
 template <class R, class M>
@@ -32,15 +35,45 @@ expected<R, actor_error> call(const actor_ref& sup, const M& msg, sup_timeout ti
   return self.request<R>(sup, timeout, msg);
 }
 
+/// The size of a reply that did not fit, from the too_large error the replier sent instead
+/// (actor_core::send() writes "... of N bytes ..."); 0 if it does not say.
+std::size_t reply_size_in(const std::string& message) {
+  auto end = message.find(" bytes");
+  auto at = end == std::string::npos ? end : message.rfind(" of ", end);
+  if (at == std::string::npos)
+    return 0;
+  return static_cast<std::size_t>(std::strtoull(message.c_str() + at + 4, nullptr, 10));
+}
+
 template <class R, class M>
 expected<R, actor_error> call_list(const actor_ref& sup, const M& msg, sup_timeout timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  for (auto box = list_reply_box;; box *= 8) {
-    auto left = std::chrono::duration_cast<sup_timeout>(until - std::chrono::steady_clock::now());
-    auto r = call<R>(sup, msg, std::max(left, sup_timeout{1}), box);
-    // The request is a few bytes: too_large can only be the reply's.
-    if (r || r.error().code != actor_errc::too_large || box >= largest_list_reply_box)
+  using clock = std::chrono::steady_clock;
+  // Saturating: a timeout of hours or more must not wrap the deadline.
+  auto until = timeout >= std::chrono::hours{24 * 365} ? clock::time_point::max()
+                                                       : clock::now() + timeout;
+  auto box = list_reply_box;
+  for (int attempt = 0;; ++attempt) {
+    auto left = until == clock::time_point::max()
+                  ? timeout
+                  : std::chrono::duration_cast<sup_timeout>(until - clock::now());
+    expected<R, actor_error> r = actor_error{actor_errc::timeout, "no time left", {}};
+    try {
+      r = call<R>(sup, msg, std::max(left, sup_timeout{1}), box);
+    } catch (const std::exception& e) { // no room in /dev/shm for the mailbox, say
+      return actor_error{actor_errc::too_large,
+                         "a mailbox of " + std::to_string(box) + " bytes for the list: " + e.what(),
+                         {}};
+    }
+    // The request is a few bytes: too_large can only be the reply's. Asked again once it says
+    // its size (and again if the list grew meanwhile), with room to spare, while time is left.
+    if (r || r.error().code != actor_errc::too_large || attempt == 2
+        || clock::now() >= until)
       return r;
+    auto needed = reply_size_in(r.error().message);
+    auto next = needed + needed / 4 + (std::size_t{64} << 10);
+    if (needed == 0 || next > largest_list_reply_box)
+      return r;
+    box = std::max(next, box * 2);
   }
 }
 

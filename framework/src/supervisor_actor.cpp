@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 #include <utility>
 #include <cerrno>
 #include <cstdio>
@@ -219,6 +220,7 @@ void supervisor_actor::start(child& c, child* ahead) {
   }
   if (fds[0] >= 0) {
     c.err = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(), fds[0]);
+    ++c.err_gen;
     c.err_partial.clear();
     read_stderr(c);
   }
@@ -233,6 +235,7 @@ void supervisor_actor::start(child& c, child* ahead) {
   c.running = true;
   c.restarting = false;
   c.started = clock::now();
+  c.incarnation = cell.incarnation.load(std::memory_order_acquire);
   watch(c);
   post_standby(c);
 }
@@ -291,8 +294,11 @@ void supervisor_actor::launch_standby(child& c) {
 }
 
 void supervisor_actor::watch_standby_setup(child& c, clock::time_point until) {
-  auto timer = std::make_shared<boost::asio::steady_timer>(self_.io_context(),
-                                                           std::chrono::milliseconds{1});
+  // Every millisecond at first (a standby is set up in a few), every 20 once that is long past.
+  auto elapsed = clock::now() + c.spec.start_timeout - until; // since the launch
+  auto step = elapsed < std::chrono::milliseconds{50} ? std::chrono::milliseconds{1}
+                                                      : std::chrono::milliseconds{20};
+  auto timer = std::make_shared<boost::asio::steady_timer>(self_.io_context(), step);
   timer->async_wait([this, timer, until, id = c.spec.id,
                      pid = c.standby->pid().value_or(0)](const boost::system::error_code& ec) {
     auto* found = find(id);
@@ -414,12 +420,14 @@ void supervisor_actor::adopt_standby(child& c, exit_reason why) {
   c.standby_up = false;
   c.unresponsive = false;
   c.start_timed_out = false;
+  c.incarnation = c.box.cell().incarnation.load(std::memory_order_acquire);
   c.running = true;
   c.restarting = false;
   c.started = clock::now();
   if (c.standby_err) {
     c.err = std::make_unique<boost::asio::posix::stream_descriptor>(self_.io_context(),
                                                                    c.standby_err.release());
+    ++c.err_gen;
     c.err_partial.clear();
     read_stderr(c);
   }
@@ -495,19 +503,20 @@ void supervisor_actor::read_stderr(child& c) {
     case stderr_left::none: // end of file
       return;
     case stderr_left::more: // a child that writes without end must not hold the loop
-      boost::asio::post(self_.io_context(), [this, id = c.spec.id, stream = c.err.get()] {
-        if (auto* found = find(id); found != nullptr && found->err.get() == stream)
+      boost::asio::post(self_.io_context(), [this, id = c.spec.id, gen = c.err_gen] {
+        if (auto* found = find(id); found != nullptr && found->err && found->err_gen == gen)
           read_stderr(*found);
       });
       return;
     case stderr_left::later:
       break;
   }
-  auto* stream = c.err.get();
+  // Found again by id and by which pipe it is: a handler that outlived its pipe (its child
+  // ended and another started) must not read the next one's.
   c.err->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                    [this, id = c.spec.id, stream](const boost::system::error_code& ec) {
+                    [this, id = c.spec.id, gen = c.err_gen](const boost::system::error_code& ec) {
                       auto* found = find(id);
-                      if (!ec && found != nullptr && found->err.get() == stream)
+                      if (!ec && found != nullptr && found->err && found->err_gen == gen)
                         read_stderr(*found);
                     });
 }
@@ -746,11 +755,18 @@ void supervisor_actor::retire(child& c, const exit_reason& why) {
 // -- when a child ends ---------------------------------------------------------------------------
 
 exit_reason supervisor_actor::reason_after_takeover(child& c) {
-  // The cell is the new incarnation's already: only the wait status, and what the standby kept.
+  // The cell is the new incarnation's already: only the wait status, and what the standby kept
+  // in the previous exit's reason — written before it counted the incarnation up, which it does
+  // right after its takeover: waited for (a bounded while: a standby stopped there is not).
   auto& proc = *c.proc;
   proc.join();
   auto code = proc.exitcode();
-  if (c.box.cell().prev_exit_kind == static_cast<std::uint32_t>(exit_kind::killed))
+  auto& cell = c.box.cell();
+  auto until = clock::now() + std::chrono::milliseconds{200};
+  while (cell.incarnation.load(std::memory_order_acquire) == c.incarnation && clock::now() < until)
+    std::this_thread::yield();
+  if (cell.incarnation.load(std::memory_order_acquire) != c.incarnation
+      && cell.prev_exit_kind == static_cast<std::uint32_t>(exit_kind::killed))
     return {exit_kind::killed, code && *code < 0 ? -*code : 9, false, {}};
   if (code && *code < 0)
     return {exit_kind::signal, -*code, proc.core_dumped(), {}};

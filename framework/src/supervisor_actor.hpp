@@ -71,6 +71,8 @@ class supervisor_actor {
     unique_fd standby_err;          ///< The read end of the standby's stderr pipe.
     unique_fd standby_err_write;    ///< Its write end, held until the standby has opened it.
     bool start_timed_out = false;   ///< Killed for an init that outlasted its start timeout.
+    std::uint32_t incarnation = 0;  ///< actor_cell::incarnation of the one running.
+    std::uint64_t err_gen = 0;      ///< Which stderr pipe `err` is (each new one counts up).
   };
 
   child* find(const std::string& id);
