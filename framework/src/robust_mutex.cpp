@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lock_cell.hpp"
+#include "sys.hpp"
 #include "proctor/shm_error.hpp"
 
 namespace proctor::detail {
@@ -41,24 +42,6 @@ void init_cell(lock_cell& cell, lock_kind kind) {
     throw_lock_error(shm_errc::system, "pthread_mutex_init", err);
   cell.kind = static_cast<std::uint32_t>(kind);
   std::atomic_ref<std::uint32_t>{cell.magic}.store(lock_cell_magic, std::memory_order_release);
-}
-
-/// The monotonic-clock deadline `timeout` from now, saturating instead of overflowing.
-timespec deadline_after(std::chrono::nanoseconds timeout) {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  constexpr auto max_wait = std::chrono::hours(24 * 365 * 100);
-  auto wait = std::clamp<std::chrono::nanoseconds>(timeout, std::chrono::nanoseconds::zero(),
-                                                  max_wait);
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
-  timespec at{};
-  at.tv_sec = now.tv_sec + static_cast<time_t>(secs.count());
-  at.tv_nsec = now.tv_nsec + static_cast<long>((wait - secs).count());
-  if (at.tv_nsec >= 1'000'000'000) {
-    at.tv_sec += 1;
-    at.tv_nsec -= 1'000'000'000;
-  }
-  return at;
 }
 
 } // namespace
@@ -94,7 +77,7 @@ acquire_result robust_mutex::acquire(std::optional<std::chrono::nanoseconds> tim
   pthread_mutex_t* m = &cell().mutex;
   int err = 0;
   if (timeout) {
-    timespec at = deadline_after(*timeout);
+    timespec at = monotonic_deadline(*timeout);
     err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &at);
   } else {
     err = pthread_mutex_lock(m);

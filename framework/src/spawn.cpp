@@ -291,7 +291,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     cell.state.store(cell_running, std::memory_order_release);
     futex_wake(cell.state);
     if (standby)
-      end_takeover(); // its first messages are handled: back to the usual slice
+      end_takeover(); // ready: from here on it runs with the usual slice
 
     why = core->run();
     if (prog.on_exit) {

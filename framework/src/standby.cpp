@@ -32,15 +32,7 @@ void init_life(actor_cell& cell) {
 }
 
 bool hold_life(actor_cell& cell, std::chrono::milliseconds patience) {
-  timespec at{};
-  ::clock_gettime(CLOCK_MONOTONIC, &at);
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(patience);
-  at.tv_sec += static_cast<time_t>(secs.count());
-  at.tv_nsec += static_cast<long>(std::chrono::nanoseconds{patience - secs}.count());
-  if (at.tv_nsec >= 1'000'000'000) {
-    at.tv_sec += 1;
-    at.tv_nsec -= 1'000'000'000;
-  }
+  timespec at = monotonic_deadline(patience);
   int err = ::pthread_mutex_clocklock(&cell.life, CLOCK_MONOTONIC, &at);
   if (err == EOWNERDEAD) { // the incarnation before this one: it held it until its end
     ::pthread_mutex_consistent(&cell.life);

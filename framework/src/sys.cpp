@@ -1,5 +1,9 @@
 #include "sys.hpp"
 
+#include <time.h>
+
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -296,6 +300,24 @@ void die_with_parent(pid_t expected_parent) noexcept {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != expected_parent)
     ::_exit(1);
+}
+
+/// The monotonic-clock deadline `timeout` from now, saturating instead of overflowing.
+timespec monotonic_deadline(std::chrono::nanoseconds timeout) noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  constexpr auto max_wait = std::chrono::hours(24 * 365 * 100);
+  auto wait = std::clamp<std::chrono::nanoseconds>(timeout, std::chrono::nanoseconds::zero(),
+                                                  max_wait);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
+  timespec at{};
+  at.tv_sec = now.tv_sec + static_cast<time_t>(secs.count());
+  at.tv_nsec = now.tv_nsec + static_cast<long>((wait - secs).count());
+  if (at.tv_nsec >= 1'000'000'000) {
+    at.tv_sec += 1;
+    at.tv_nsec -= 1'000'000'000;
+  }
+  return at;
 }
 
 } // namespace proctor::detail

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +25,10 @@ struct exit_status {
 
 /// Throws process_error(system) naming the call and errno.
 [[noreturn]] void throw_system_error(const std::string& what, int err);
+
+/// The CLOCK_MONOTONIC deadline `timeout` from now, for the *_clocklock and timed calls;
+/// saturating instead of overflowing.
+timespec monotonic_deadline(std::chrono::nanoseconds timeout) noexcept;
 
 /// pidfd_open(2); returns an invalid fd and sets errno on failure.
 unique_fd open_pidfd(pid_t pid) noexcept;
