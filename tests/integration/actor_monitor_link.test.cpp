@@ -352,10 +352,12 @@ TEST_CASE("a monitor of an actor that has already ended delivers an immediate DO
     scoped_actor self;
     SECTION("it quit") {
       auto a = spawn_subject(self, proctor::start_method::fork, "a");
+      // Monitored before it is told to quit: a monitor set after its end would see noproc.
+      auto before = self.monitor(a);
       order_death(self, a, ml_death::quit_normal);
-      auto first = wait_end(self, a);
+      auto first = wait_down(self, before);
       REQUIRE(first);
-      CHECK(first->kind == exit_kind::normal);
+      CHECK(first->reason.kind == exit_kind::normal);
 
       auto late = self.monitor(a);
       auto down = wait_down(self, late);
