@@ -5,8 +5,10 @@
 
 Contract of a bench command: it takes the amount of work as its last argument and prints JSON
 lines {"value": 1.5, "unit": "us", "better": "lower"|"higher"}. A line may name its own "bench"
-and "impl"; otherwise it belongs to the run that printed it. The results go to stdout, one
-{"bench", "impl", "value", "unit", "better"} object a line, then a table to stderr.
+and "impl"; otherwise it belongs to the run that printed it. The runs of a bench take turns,
+three rounds each (one with --quick); a figure is the median of its rounds. The results go to
+stdout, one {"bench", "impl", "value", "unit", "better"} object a line, then a table to stderr
+with each round's figures.
 Exit status: 0, 1 if a run failed, 2 for a bad command line. A missed goal is a figure, not a
 failure.
 """
@@ -19,7 +21,11 @@ from collections import namedtuple
 
 Run = namedtuple("Run", "impl argv work")  # work: the full amount, a tenth with --quick
 Goal = namedtuple("Goal", "impl peer bound")  # value(impl) / value(peer) within bound
-Bench = namedtuple("Bench", "runs peers goals")  # peers: the impls every value is compared to
+# peers: the impls every value is compared to. rounds: how many times each run goes, the runs of
+# a bench taking turns (a slow spell of this shared machine then falls on every impl, not on one);
+# split: each round does 1/rounds of the work, rather than all of it (a COUNT of samples whose
+# percentiles need all of them is not split).
+Bench = namedtuple("Bench", "runs peers goals rounds split", defaults=(3, True))
 
 RUN_TIMEOUT_S = 900
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -147,7 +153,8 @@ def registry(build):
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
             peers=["floor", "erlang"],
-            goals=[Goal("proctor", "erlang", 1.0), Goal("proctor-standby", "erlang", 1.0)]),
+            goals=[Goal("proctor", "erlang", 1.0), Goal("proctor-standby", "erlang", 1.0)],
+            split=False),
         # DESIGN.md's goal here is p99 <= 3x proctor's own p50, a ratio between two benches that a
         # Goal (two impls of one bench) cannot state: bench_restart prints its p99/p50 to stderr,
         # and the ratio to Erlang's p99 below is for information only.
@@ -159,7 +166,7 @@ def registry(build):
                 Run("erlang", erlang("restart.erl"), 1000),
             ],
             peers=["floor", "erlang"],
-            goals=[]),
+            goals=[], split=False),
         # pool_map and pool_map_scaling: one program prints both (JSON lines that name their
         # bench and impl), so it runs once for the two. COUNT: trivial tasks per map; the
         # scaling maps' 8 tasks take 50 ms x COUNT / 200,000 each.
@@ -169,7 +176,7 @@ def registry(build):
                 Run("python", python("pool_map.py"), 200_000),
             ],
             peers=["python"],
-            goals=[Goal("proctor", "python", 3)]),
+            goals=[Goal("proctor", "python", 3)], split=False),
         # DESIGN.md's goal: within 5% of perfect scaling on 2 cores. Perfect halves the time, so
         # 2 workers may take at most 1 / (2 x 0.95) of 1 worker's time.
         "pool_map_scaling": Bench(
@@ -178,11 +185,13 @@ def registry(build):
                 Run("proctor-2-workers", program("bench_pool_map"), 200_000),
             ],
             peers=["proctor-1-worker"],
-            goals=[Goal("proctor-2-workers", "proctor-1-worker", round(1 / (2 * 0.95), 3))]),
+            goals=[Goal("proctor-2-workers", "proctor-1-worker", round(1 / (2 * 0.95), 3))], split=False),
         # The scale benches: bench_scale starts COUNT idle actors under one tree and prints all
         # four figures. No peer: DESIGN.md's goals are absolute (all started <= 5 s, all stopped
         # <= 5 s, <= 256 KiB PSS per idle actor, idle tree < 1% of a core).
-        **{name: Bench(runs=[Run("proctor", program("bench_scale"), 10_000)], peers=[], goals=[])
+        # Once: 10,000 processes take long enough that a slow spell does not decide the figure.
+        **{name: Bench(runs=[Run("proctor", program("bench_scale"), 10_000)], peers=[], goals=[],
+                       rounds=1)
            for name in ("scale_start", "scale_stop", "scale_pss", "scale_idle_cpu")},
     }
 
@@ -191,11 +200,10 @@ def log(*parts):
     print(*parts, file=sys.stderr, flush=True)
 
 
-def run_one(bench, run, quick):
+def run_one(bench, run, work, turn=""):
     """Runs one command; returns its results as records, or None if it failed."""
-    work = max(1, run.work // 10) if quick else run.work
     argv = run.argv + [str(work)]
-    log(f"bench: {bench} / {run.impl} ({work})")
+    log(f"bench: {bench} / {run.impl} ({turn}{work})")
     try:
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT_S)
     except FileNotFoundError as e:
@@ -224,31 +232,38 @@ def ratio(values, impl, peer):
     return values[impl] / values[peer]
 
 
-def goal_line(goal, values, better):
+def goal_line(name, goal, values, better, spreads):
     r = ratio(values, goal.impl, goal.peer)
     sign = "<=" if better == "lower" else ">="
     met = r is not None and (r <= goal.bound if better == "lower" else r >= goal.bound)
     shown = "n/a" if r is None else f"{r:.3f}x"
     target = f"{sign} {goal.bound}x {goal.peer}"
-    return f"  goal {goal.impl:<20} {target:<22} {shown:>9}  {'pass' if met else 'MISS'}"
+    line = f"  goal {goal.impl:<20} {target:<22} {shown:>9}  {'pass' if met else 'MISS'}"
+    # The ratio within each round: the two took turns, so each pair saw much the same machine.
+    mine, theirs = spreads.get((name, goal.impl), []), spreads.get((name, goal.peer), [])
+    if len(mine) > 1 and len(mine) == len(theirs) and all(theirs):
+        line += "  (rounds: " + " ".join(f"{a / b:.3f}x" for a, b in zip(mine, theirs)) + ")"
+    return line
 
 
-def print_table(name, bench, records):
+def print_table(name, bench, records, spreads):
     mine = [r for r in records if r["bench"] == name]
     values = {r["impl"]: r["value"] for r in mine}
     unit = mine[0]["unit"] if mine else "?"
     better = mine[0]["better"] if mine else "lower"
-    log(f"\n{name}  ({unit}, {better} is better)")
-    log(f"  {'impl':<20} {'value':>12}" + "".join(f" {'/ ' + p:>16}" for p in bench.peers))
+    log(f"\n{name}  ({unit}, {better} is better; the median of each impl's rounds)")
+    log(f"  {'impl':<20} {'value':>12}" + "".join(f" {'/ ' + p:>16}" for p in bench.peers)
+        + "  rounds")
     for run in bench.runs:
         if run.impl not in values:
             log(f"  {run.impl:<20} {'failed':>12}")
             continue
         cells = [ratio(values, run.impl, p) for p in bench.peers]
         log(f"  {run.impl:<20} {values[run.impl]:>12.2f}"
-            + "".join(f" {'n/a' if c is None else f'{c:.3f}x':>16}" for c in cells))
+            + "".join(f" {'n/a' if c is None else f'{c:.3f}x':>16}" for c in cells)
+            + "  " + " ".join(f"{v:.4g}" for v in spreads.get((name, run.impl), [])))
     for goal in bench.goals:
-        log(goal_line(goal, values, better))
+        log(goal_line(name, goal, values, better, spreads))
 
 
 def parse_args(known):
@@ -267,26 +282,52 @@ def parse_args(known):
     return args
 
 
+def run_bench(name, bench, quick, have):
+    """Runs a bench's runs in turn, round after round, skipping impls whose figures `have` holds
+    already (printed by a program that reports several benches). Returns the records of every
+    round, by (bench, impl), and whether a run failed."""
+    rounds = 1 if quick else bench.rounds
+    runs = [run for run in bench.runs if (name, run.impl) not in have]
+    by_impl, failed = {}, False
+    for turn in range(rounds):
+        for run in runs:
+            work = max(1, run.work // 10) if quick else run.work
+            if bench.split:
+                work = max(1, work // rounds)
+            got = run_one(name, run, work, f"round {turn + 1} of {rounds}, " if rounds > 1 else "")
+            failed |= got is None
+            for record in got or []:
+                by_impl.setdefault((record["bench"], record["impl"]), []).append(record)
+    return by_impl, failed
+
+
+def median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def main():
     args = parse_args(registry("").keys())
     if args.check:
         return 0
     benches = registry(os.path.abspath(args.build))
     names = args.names or list(benches)
-    records, failed = [], False
+    records, spreads, failed = [], {}, False
     for name in names:
-        for run in benches[name].runs:
-            if any(r["bench"] == name and r["impl"] == run.impl for r in records):
-                continue  # reported already by a program that prints several benches
-            got = run_one(name, run, args.quick)
-            failed |= got is None
-            for record in got or []:
-                print(json.dumps(record), flush=True)
-                records.append(record)
+        have = {(r["bench"], r["impl"]) for r in records}
+        by_impl, bench_failed = run_bench(name, benches[name], args.quick, have)
+        failed |= bench_failed
+        for key, rounds in by_impl.items():
+            values = [r["value"] for r in rounds]
+            record = dict(rounds[0], value=median(values))
+            print(json.dumps(record), flush=True)
+            records.append(record)
+            spreads[key] = values
     # The named benches' tables, then those of benches whose figures came along with them.
     extra = [n for n in benches if n not in names and any(r["bench"] == n for r in records)]
     for name in names + extra:
-        print_table(name, benches[name], records)
+        print_table(name, benches[name], records, spreads)
     return 1 if failed else 0
 
 
