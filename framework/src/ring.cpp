@@ -694,11 +694,11 @@ std::optional<queue_errc> ring::peek(consumer consume, void* context, deadline u
   return take(consume, context, until, &position);
 }
 
-bool ring::pop(std::uint64_t position) {
+bool ring::pop(std::uint64_t position, deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_;
-  ring_lock lease{h, cap, std::nullopt, leased_ ? ring_lock::lease : ring_lock::skip};
-  ring_lock lock{h, cap, std::nullopt, leased_ ? ring_lock::mutex_quiet : ring_lock::mutex};
+  ring_lock lease{h, cap, until, leased_ ? ring_lock::lease : ring_lock::skip};
+  ring_lock lock{h, cap, until, leased_ ? ring_lock::mutex_quiet : ring_lock::mutex};
   if (!lease.held() || !lock.held() || h->corrupt.load())
     return false;
   auto head = h->head.load(std::memory_order_relaxed);
@@ -1056,7 +1056,11 @@ void ring::close() {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   {
-    ring_lock lock{h, cap, std::nullopt};
+    // Under the lock, so that a put under way sees it; but never waiting longer than the lock's
+    // grace: a process stopped while it held the lock (a debugger's breakpoint in a send, a
+    // SIGSTOP) must not stop whoever closes — a supervisor ending its child. Closed without the
+    // lock, a put under way may still commit its record, which getters take as before.
+    ring_lock lock{h, cap, clock::now()};
     h->closed.store(1);
     h->put_seq.fetch_add(1);
     h->get_seq.fetch_add(1);

@@ -68,6 +68,12 @@ bool peek_head(ring& messages, std::vector<char>& record, std::uint64_t& positio
   return !err;
 }
 
+/// Removes the record peek_head() found at `position`. Like peek_head(), never waits longer than
+/// a lock's grace: a process stopped while it held a child's mailbox must not stop the supervisor.
+bool pop_head(ring& messages, std::uint64_t position) {
+  return messages.pop(position, std::chrono::steady_clock::now());
+}
+
 actor_error sup_error(std::string what) {
   return {actor_errc::handler_error, std::move(what), {}};
 }
@@ -723,7 +729,7 @@ void supervisor_actor::close_for_good(child& c, const exit_reason& why, bool let
   for (std::size_t guard = 0; guard < 1000000; ++guard) {
     std::vector<char> record;
     std::uint64_t at = 0;
-    if (!peek_head(c.box.messages, record, at) || !c.box.messages.pop(at))
+    if (!peek_head(c.box.messages, record, at) || !pop_head(c.box.messages, at))
       break;
     envelope env{};
     if (record.size() < sizeof env)
@@ -864,7 +870,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
     dead_letter d{c.spec.id, r.in_flight, {}, c.crash_count, 0, {}, 0};
     std::vector<char> record;
     std::uint64_t at = 0;
-    if (peek_head(c.box.messages, record, at) && at + 1 == pos && c.box.messages.pop(at)) {
+    if (peek_head(c.box.messages, record, at) && at + 1 == pos && pop_head(c.box.messages, at)) {
       envelope env{};
       if (record.size() >= sizeof env) {
         std::memcpy(&env, record.data(), sizeof env);

@@ -11,6 +11,8 @@
 #include <proctor/proctor.hpp>
 
 #include "integration/supervisor_support.hpp"
+#include "mailbox.hpp"
+#include "ring_header.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -154,6 +156,55 @@ TEST_CASE("delete_child removes a stopped child's spec and refuses a running or 
     REQUIRE(a);
     CHECK(*a != old_a);
     CHECK(child_ids(sup) == strings{"b", "a"});
+    REQUIRE(proctor::stop_supervisor(sup));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a process stopped while it holds a child's mailbox lock does not stop the supervisor "
+          "from deleting that child",
+          "[supervisor][api][hostile]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto sup = proctor::start_supervisor(
+      {flags(strategy::one_for_one), {member_spec("a", self.ref()), member_spec("b", self.ref())}});
+    stop_at_exit cleanup{sup};
+    (void)queued_notes(self);
+    auto a = children(sup)["a"].ref;
+    REQUIRE(self.send(a, sup_job{1})); // handled: the mailbox is in use, not fresh
+    REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 1); }));
+    REQUIRE(proctor::terminate_child(sup, "a"));
+
+    // A process of its own maps a's mailbox, takes its lock as a put does, and never lets go.
+    auto handle = proctor::detail::link_of(a)->messages().handle();
+    proctor::event locked;
+    auto holder = proctor::get_context(proctor::start_method::fork).make_process([handle, locked]() mutable {
+      auto segment = proctor::shared_segment::open(handle);
+      auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
+      ::pthread_mutex_lock(&h->mutex);
+      locked.set();
+      for (;;)
+        ::pause();
+    });
+    holder.start();
+    struct end_holder {
+      proctor::process& p;
+      ~end_holder() {
+        p.kill();
+        (void)p.join(patience);
+      }
+    } ending{holder};
+    REQUIRE(locked.wait(patience));
+
+    // Deleting a closes its mailbox for good: the supervisor goes on, and so does b.
+    REQUIRE(proctor::delete_child(sup, "a", 10s));
+    CHECK(child_ids(sup) == strings{"b"});
+    auto sent = self.send(a, sup_job{2});
+    REQUIRE_FALSE(sent);
+    CHECK(sent.error().code == actor_errc::noproc);
+    REQUIRE(self.send(children(sup)["b"].ref, sup_job{3}));
+    REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 3); }));
     REQUIRE(proctor::stop_supervisor(sup));
   }
   REQUIRE_NO_LEFTOVERS(guard);

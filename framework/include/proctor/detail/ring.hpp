@@ -86,14 +86,16 @@ class ring {
   [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, deadline until,
                                                std::uint64_t& position);
 
-  /// Removes the oldest record if it is still the one peek() found at `position`.
-  bool pop(std::uint64_t position);
+  /// Removes the oldest record if it is still the one peek() found at `position`. False as well
+  /// if the lock is not had by `until` (a process stopped while it held it): without one, waits.
+  bool pop(std::uint64_t position, deadline until = std::nullopt);
 
   /// Waits until a record is in or the ring is closed (true), or `until` passes (false). Takes no
   /// record: another getter may take it first.
   bool wait_nonempty(deadline until);
 
   /// Refuses new records from now on and wakes every waiter; records already in stay gettable.
+  /// Waits for the lock a short while at most (its holder may be stopped).
   void close();
 
   [[nodiscard]] std::size_t size() const;
