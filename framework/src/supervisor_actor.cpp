@@ -888,7 +888,6 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
           }
         }
       }
-      dead_.push_back(d);
       if ((env.flags & flag_request) != 0 && !d.sender.empty()) {
         // Its sender waits for an answer: tell it, rather than let it time out.
         std::vector<char> scratch;
@@ -905,6 +904,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
       std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed on a %s (%u time%s); moved aside\n",
                    name_.c_str(), c.spec.id.c_str(), d.type.c_str(), c.crash_count,
                    c.crash_count == 1 ? "" : "s");
+      keep_dead_letter(std::move(d));
       cell.in_flight_pos.store(0);
       c.crash_pos = 0;
       c.crash_count = 0;
@@ -1062,6 +1062,21 @@ void supervisor_actor::report(crash_report r) {
     reports_.pop_front();
 }
 
+void supervisor_actor::keep_dead_letter(dead_letter d) {
+  dead_.push_back(std::move(d));
+  const std::size_t kept = std::max<std::uint32_t>(spec_.flags.dead_letters_kept, 1);
+  while (dead_.size() > kept) {
+    const auto& old = dead_.front();
+    std::fprintf(stderr,
+                 "proctor: %s: dead letter forgotten: a %s from %s to child %s (%u bytes); "
+                 "%zu kept\n",
+                 name_.c_str(), old.type.c_str(), old.sender.empty() ? "?" : old.sender.c_str(),
+                 old.child_id.c_str(), old.payload_size, kept);
+    dead_payload_bytes_ -= old.payload.size(); // its room goes to the letters still to come
+    dead_.pop_front();
+  }
+}
+
 // -- lookups ----------------------------------------------------------------------------------
 
 supervisor_actor::child* supervisor_actor::find(const std::string& id) {
@@ -1165,7 +1180,7 @@ behavior supervisor_actor::make_behavior() {
     [this](const sup_crash_reports&) {
       return std::vector<crash_report>(reports_.begin(), reports_.end());
     },
-    [this](const sup_dead_letters&) { return dead_; },
+    [this](const sup_dead_letters&) { return std::vector<dead_letter>(dead_.begin(), dead_.end()); },
     [this](const sup_subscribe& m) {
       subscribers_.push_back(m.to);
       return ok_msg{};

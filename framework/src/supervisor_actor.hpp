@@ -145,6 +145,8 @@ class supervisor_actor {
   /// Reaps adopted orphans that ended; with `kill_them`, ends and reaps them all.
   void collect_orphans(bool kill_them);
   void report(crash_report r);
+  /// Adds a dead letter, forgetting the oldest past spec_.flags.dead_letters_kept.
+  void keep_dead_letter(dead_letter d);
   std::vector<child_info> info() const;
 
   actor& self_;
@@ -155,7 +157,7 @@ class supervisor_actor {
   std::vector<process> finishing_;
   std::deque<clock::time_point> restart_times_;
   std::deque<crash_report> reports_; ///< The last 1,000.
-  std::vector<dead_letter> dead_;
+  std::deque<dead_letter> dead_; ///< The last spec_.flags.dead_letters_kept.
   std::size_t dead_payload_bytes_ = 0; ///< Kept in dead_: at most dead_letter_payload_budget.
   std::vector<actor_ref> subscribers_;
   std::uint64_t dynamic_ids_ = 0;

@@ -281,6 +281,8 @@ TEST_CASE("a bad tree file is an error that names the line, the column and the k
     {"[[child]]\nid = \"a\"\n",
      "1:1: child[0]: missing: a child needs an actor (a catalog name) or a "
      "supervisor table"},
+    {"dead_letters_kept = 0\n",
+     "1:21: dead_letters_kept: expected an integer from 1 to 4294967295, not the integer 0"},
     {"name = \"x\"\nname = \"y\"\n", "2:8: not valid TOML: "},
   };
   leftover_guard guard;

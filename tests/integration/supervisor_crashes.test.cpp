@@ -218,6 +218,45 @@ TEST_CASE("a dead letter larger than a supervisor keeps names its type and size,
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
+TEST_CASE("a supervisor keeps the last dead_letters_kept dead letters, and a forgotten one gives "
+          "its bytes' room to those that follow",
+          "[supervisor][dead_letters]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto f = flags(strategy::one_for_one, 10);
+    f.max_crashes_per_message = 1;
+    f.dead_letters_kept = 2;
+    auto sup = proctor::start_supervisor({f, {member_spec("w", self.ref())}});
+    stop_at_exit cleanup{sup};
+    (void)queued_notes(self);
+    REQUIRE(proctor::subscribe_crash_reports(sup, self.ref()));
+    auto ref = children(sup)["w"].ref;
+    // Six letters of 60 KiB: more than dead_letter_payload_budget in all, two at a time within it.
+    constexpr int letters = 6;
+    static_assert(letters * 60 * 1024 > proctor::dead_letter_payload_budget);
+    for (int i = 0; i < letters; ++i) {
+      auto text = std::string(60 * 1024, static_cast<char>('a' + i));
+      REQUIRE(self.send(ref, sup_crash{0, throw_exception, text}));
+    }
+    REQUIRE(self.send(ref, sup_job{1}));
+    REQUIRE(take_reports(self, letters).size() == letters);
+    REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 1); }));
+    auto dead = proctor::dead_letters(sup);
+    REQUIRE(dead);
+    REQUIRE(dead->size() == 2);
+    // The newest two, oldest first, each kept whole.
+    auto fifth = (*dead)[0].message<sup_crash>();
+    auto sixth = (*dead)[1].message<sup_crash>();
+    REQUIRE(fifth);
+    REQUIRE(sixth);
+    CHECK(fifth->text == std::string(60 * 1024, 'e'));
+    CHECK(sixth->text == std::string(60 * 1024, 'f'));
+    REQUIRE(proctor::stop_supervisor(sup));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
 TEST_CASE("a request survives the crash of the child handling it: the next incarnation answers it, "
           "and a dead-lettered request is answered with an error",
           "[supervisor][dead_letters]") {

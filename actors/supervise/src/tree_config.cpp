@@ -20,10 +20,14 @@ namespace {
 using namespace std::string_view_literals;
 
 // The keys each table may hold: any other is an error (a misspelt key must never be ignored).
-constexpr auto root_keys = {"name"sv, "strategy"sv, "intensity"sv, "period"sv,
-                            "backoff"sv, "max_crashes_per_message"sv, "child"sv};
-constexpr auto supervisor_keys = {"strategy"sv, "intensity"sv, "period"sv,
-                                  "backoff"sv, "max_crashes_per_message"sv, "child"sv};
+constexpr auto root_keys = {"name"sv,    "strategy"sv,
+                            "intensity"sv, "period"sv,
+                            "backoff"sv,   "max_crashes_per_message"sv,
+                            "dead_letters_kept"sv, "child"sv};
+constexpr auto supervisor_keys = {"strategy"sv, "intensity"sv,
+                                  "period"sv,   "backoff"sv,
+                                  "max_crashes_per_message"sv, "dead_letters_kept"sv,
+                                  "child"sv};
 constexpr auto backoff_keys = {"initial"sv, "max"sv, "stable_after"sv};
 constexpr auto child_keys = {"id"sv, "actor"sv, "args"sv, "restart"sv, "shutdown"sv, "type"sv,
                              "watchdog"sv, "limits"sv, "mailbox"sv, "start_timeout"sv,
@@ -131,6 +135,9 @@ class tree_reader {
     if (auto* n = t.get("max_crashes_per_message"))
       f.max_crashes_per_message = static_cast<std::uint32_t>(
         in_.integer(*n, path + "max_crashes_per_message", 0, UINT32_MAX));
+    if (auto* n = t.get("dead_letters_kept"))
+      f.dead_letters_kept = static_cast<std::uint32_t>(
+        in_.integer(*n, path + "dead_letters_kept", 1, UINT32_MAX));
     if (auto* n = t.get("backoff")) {
       auto key = path + "backoff";
       auto& b = in_.table(*n, key, "{ initial = \"10ms\", max = \"1s\", stable_after = \"5s\" }");
@@ -315,6 +322,7 @@ const char* tree_file_format() noexcept {
   period = "10s"
   backoff = { initial = "10ms", max = "1s", stable_after = "5s" }   delay between restarts
   max_crashes_per_message = 3       then the message goes to the dead letters (0: never)
+  dead_letters_kept = 10000         the most recent dead letters kept; older ones are forgotten
 
   [[child]]                         one table per child, started in this order
   id = "clock"                      unique among its siblings

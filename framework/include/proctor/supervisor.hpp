@@ -43,6 +43,10 @@ struct supervisor_flags {
   /// A message on which a child has crashed this many times is moved to the dead letters
   /// instead of being handed to the next incarnation (0: never).
   std::uint32_t max_crashes_per_message = 3;
+  /// The most dead letters the supervisor keeps: past it, the oldest one is forgotten (with a
+  /// line on stderr naming it), so that a message crashing its child for weeks does not grow
+  /// the supervisor without bound. At least 1.
+  std::uint32_t dead_letters_kept = 10'000;
   /// Print each crash report on stderr (one line), as OTP's logger does. Subscribers and
   /// crash_reports() get them either way.
   bool log_crash_reports = true;
@@ -156,7 +160,8 @@ expected<std::vector<child_info>, actor_error> which_children(
   const actor_ref& sup, sup_timeout timeout = default_sup_timeout);
 expected<child_counts, actor_error> count_children(const actor_ref& sup,
                                                    sup_timeout timeout = default_sup_timeout);
-/// Every crash report so far, and the messages moved to the dead letters.
+/// The last 1,000 crash reports, oldest first; and the messages moved to the dead letters (the
+/// last supervisor_flags::dead_letters_kept of them), oldest first.
 expected<std::vector<crash_report>, actor_error> crash_reports(
   const actor_ref& sup, sup_timeout timeout = default_sup_timeout);
 expected<std::vector<dead_letter>, actor_error> dead_letters(
@@ -179,7 +184,7 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_flags& x) {
   auto st = static_cast<std::int64_t>(x.stable_after.count());
   std::uint8_t log = x.log_crash_reports ? 1 : 0; // not bool: CAF's bool path trips GCC
   auto r = f(caf::meta::type_name("proctor::supervisor_flags"), x.how, x.intensity, period, b0, b1,
-             st, x.max_crashes_per_message, log);
+             st, x.max_crashes_per_message, x.dead_letters_kept, log);
   x.log_crash_reports = log != 0;
   x.period = std::chrono::milliseconds{period};
   x.backoff_initial = std::chrono::milliseconds{b0};
