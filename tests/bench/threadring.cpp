@@ -1,5 +1,5 @@
 // threadring, impl `proctor`: Savina ThreadRing — 100 actor processes in a ring pass a token
-// COUNT hops; the actor that takes the last hop tells main.
+// COUNT hops (rounded up to whole laps); the actor that takes the last hop tells main.
 //   bench_threadring COUNT
 // Prints the median time of one lap (100 hops, timed by the first member, as the peers do)
 // divided by 100, in microseconds.
@@ -65,6 +65,8 @@ proctor::behavior member(proctor::actor& self) {
 }
 
 double run_ring(proctor::scoped_actor& self, const proctor::actor_ref& first, long hops) {
+  // Whole laps: the last hop then lands on the first member, which holds the lap times.
+  hops = (hops + ring_size - 1) / ring_size * ring_size;
   (void)self.send(first, token{hops});
   double lap = 0;
   if (!self.receive(std::chrono::minutes(5), [&](double t) { lap = t; }))
