@@ -882,7 +882,9 @@ void actor_core::on_death(std::uint64_t target_id) {
     // It died without a word (a signal): say so in its cell, so that every sender gets noproc
     // from now on, not only its spawner once it looks.
     record_exit(cell, why);
-    target_link->messages().close();
+    // Not held up for long by a process stopped inside a put to it: such a put, completing
+    // afterwards, is one more message sent to it just before it died.
+    target_link->messages().close(clock::now());
   }
   for (auto m : w.monitors)
     self_system(message_traits<sys_down>::id, w.target, encode(sys_down{m, why}));

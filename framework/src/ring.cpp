@@ -1052,15 +1052,13 @@ bool ring::wait_nonempty(deadline until) {
   }
 }
 
-void ring::close() {
+void ring::close(deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   {
-    // Under the lock, so that a put under way sees it; but never waiting longer than the lock's
-    // grace: a process stopped while it held the lock (a debugger's breakpoint in a send, a
-    // SIGSTOP) must not stop whoever closes — a supervisor ending its child. Closed without the
-    // lock, a put under way may still commit its record, which getters take as before.
-    ring_lock lock{h, cap, clock::now()};
+    // Under the lock, so that a put under way sees it and nothing is put after the close; with
+    // `until`, closed without the lock once it passed (see ring.hpp).
+    ring_lock lock{h, cap, until};
     h->closed.store(1);
     h->put_seq.fetch_add(1);
     h->get_seq.fetch_add(1);

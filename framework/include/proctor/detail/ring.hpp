@@ -95,8 +95,11 @@ class ring {
   bool wait_nonempty(deadline until);
 
   /// Refuses new records from now on and wakes every waiter; records already in stay gettable.
-  /// Waits for the lock a short while at most (its holder may be stopped).
-  void close();
+  /// Without `until`, waits for the lock, so that no put completes after it. With `until`, a
+  /// caller that must not be stopped by a process stopped while it holds the lock (a debugger's
+  /// breakpoint inside a send, a SIGSTOP, a hostile process) closes without the lock once `until`
+  /// passed (at least the lock's grace): a put under way may then still complete.
+  void close(deadline until = std::nullopt);
 
   [[nodiscard]] std::size_t size() const;
   /// From the positions, so a crash between commit and count cannot hide a record.
