@@ -748,7 +748,9 @@ void supervisor_actor::close_for_good(child& c, const exit_reason& why, bool let
       cell.dead_letters.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  c.box.messages.close();
+  // Never held up for long by a process stopped inside a put: a put that completes afterwards is
+  // one its sender made while the child was still there.
+  c.box.messages.close(std::chrono::steady_clock::now());
 }
 
 void supervisor_actor::retire(child& c, const exit_reason& why) {
@@ -881,6 +883,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
           d.type_id = env.type_id;
           auto size = record.size() - sizeof env - env.sender_len;
           d.payload_size = static_cast<std::uint32_t>(size);
+          forget_dead_letters(kept_dead_letters() - 1); // first: their room goes to this one
           if (size <= dead_letter_payload_max
               && dead_payload_bytes_ + size <= dead_letter_payload_budget) {
             d.payload.assign(record.data() + sizeof env + env.sender_len, size);
@@ -1062,19 +1065,26 @@ void supervisor_actor::report(crash_report r) {
     reports_.pop_front();
 }
 
-void supervisor_actor::keep_dead_letter(dead_letter d) {
-  dead_.push_back(std::move(d));
-  const std::size_t kept = std::max<std::uint32_t>(spec_.flags.dead_letters_kept, 1);
-  while (dead_.size() > kept) {
+std::size_t supervisor_actor::kept_dead_letters() const noexcept {
+  return std::max<std::uint32_t>(spec_.flags.dead_letters_kept, 1);
+}
+
+void supervisor_actor::forget_dead_letters(std::size_t keep) {
+  while (dead_.size() > keep) {
     const auto& old = dead_.front();
     std::fprintf(stderr,
                  "proctor: %s: dead letter forgotten: a %s from %s to child %s (%u bytes); "
-                 "%zu kept\n",
+                 "the last %zu kept\n",
                  name_.c_str(), old.type.c_str(), old.sender.empty() ? "?" : old.sender.c_str(),
-                 old.child_id.c_str(), old.payload_size, kept);
+                 old.child_id.c_str(), old.payload_size, kept_dead_letters());
     dead_payload_bytes_ -= old.payload.size(); // its room goes to the letters still to come
     dead_.pop_front();
   }
+}
+
+void supervisor_actor::keep_dead_letter(dead_letter d) {
+  forget_dead_letters(kept_dead_letters() - 1);
+  dead_.push_back(std::move(d));
 }
 
 // -- lookups ----------------------------------------------------------------------------------

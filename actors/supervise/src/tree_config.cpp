@@ -322,7 +322,7 @@ const char* tree_file_format() noexcept {
   period = "10s"
   backoff = { initial = "10ms", max = "1s", stable_after = "5s" }   delay between restarts
   max_crashes_per_message = 3       then the message goes to the dead letters (0: never)
-  dead_letters_kept = 10000         the most recent dead letters kept; older ones are forgotten
+  dead_letters_kept = 1000          the most recent dead letters kept; older ones are forgotten
 
   [[child]]                         one table per child, started in this order
   id = "clock"                      unique among its siblings

@@ -45,8 +45,8 @@ struct supervisor_flags {
   std::uint32_t max_crashes_per_message = 3;
   /// The most dead letters the supervisor keeps: past it, the oldest one is forgotten (with a
   /// line on stderr naming it), so that a message crashing its child for weeks does not grow
-  /// the supervisor without bound. At least 1.
-  std::uint32_t dead_letters_kept = 10'000;
+  /// the supervisor without bound, nor its dead_letters() reply. 0 counts as 1.
+  std::uint32_t dead_letters_kept = 1'000;
   /// Print each crash report on stderr (one line), as OTP's logger does. Subscribers and
   /// crash_reports() get them either way.
   bool log_crash_reports = true;
