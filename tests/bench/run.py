@@ -288,9 +288,13 @@ def run_bench(name, bench, quick, have):
     round, by (bench, impl), and whether a run failed."""
     rounds = 1 if quick else bench.rounds
     runs = [run for run in bench.runs if (name, run.impl) not in have]
-    by_impl, failed = {}, False
+    by_impl, failed, skipped = {}, False, set()
     for turn in range(rounds):
         for run in runs:
+            if turn == 0 and (name, run.impl) in by_impl:
+                skipped.add(run.impl)  # an earlier run of this bench printed its figure too
+            if run.impl in skipped:
+                continue
             work = max(1, run.work // 10) if quick else run.work
             if bench.split:
                 work = max(1, work // rounds)
