@@ -162,23 +162,19 @@ bool stand_by(actor_cell& cell) {
   futex_wake(cell.standby_ready);
   int err = ::pthread_mutex_lock(&cell.life);
   // Whichever it decides, the supervisor waits for the word (supervisor_actor::on_exit_of()).
-  auto decline = [&cell] {
-    ::pthread_mutex_unlock(&cell.life);
+  bool held = err == 0 || err == EOWNERDEAD;
+  auto decline = [&cell, held] {
+    if (held)
+      ::pthread_mutex_unlock(&cell.life);
     ask_slice(0);
     cell.standby.store(standby_declined, std::memory_order_release);
     futex_wake(cell.standby);
     return false;
   };
-  if (err != EOWNERDEAD) {
-    // Free without a death (the incarnation never held it, or the cell was scribbled on), or
-    // not to be had: not a takeover.
-    if (err != 0) {
-      cell.standby.store(standby_declined, std::memory_order_release);
-      futex_wake(cell.standby);
-      return false;
-    }
+  // Free without a death (the incarnation never held it, or the cell was scribbled on), or not
+  // to be had: not a takeover.
+  if (err != EOWNERDEAD)
     return decline();
-  }
   ::pthread_mutex_consistent(&cell.life);
   // Only the death of the process it stood by for (not an exec, not a scribbled lock word), and
   // only a death without a word, between two messages: an actor that ended on its own recorded

@@ -762,6 +762,20 @@ void supervisor_actor::retire(child& c, const exit_reason& why) {
 
 // -- when a child ends ---------------------------------------------------------------------------
 
+namespace {
+
+/// What a joined process's wait status alone says: a signal, exit(0), or another exit code.
+exit_reason status_reason(process& proc) {
+  auto code = proc.exitcode();
+  if (code && *code < 0)
+    return {exit_kind::signal, -*code, proc.core_dumped(), {}};
+  if (code && *code == 0)
+    return {};
+  return {exit_kind::exit_code, code.value_or(-1), false, {}};
+}
+
+} // namespace
+
 exit_reason supervisor_actor::reason_after_takeover(child& c) {
   // The cell is the new incarnation's already: only the wait status, and what the standby kept
   // in the previous exit's reason — written before it counted the incarnation up, which it does
@@ -776,11 +790,7 @@ exit_reason supervisor_actor::reason_after_takeover(child& c) {
   if (cell.incarnation.load(std::memory_order_acquire) != c.incarnation
       && cell.prev_exit_kind == static_cast<std::uint32_t>(exit_kind::killed))
     return {exit_kind::killed, code && *code < 0 ? -*code : 9, false, {}};
-  if (code && *code < 0)
-    return {exit_kind::signal, -*code, proc.core_dumped(), {}};
-  if (code && *code == 0)
-    return {};
-  return {exit_kind::exit_code, code.value_or(-1), false, {}};
+  return status_reason(proc);
 }
 
 exit_reason supervisor_actor::reason_of(child& c) {
@@ -793,16 +803,12 @@ exit_reason supervisor_actor::reason_of(child& c) {
   if (c.unresponsive)
     return {exit_kind::unresponsive, 0, false,
             "a handler ran longer than " + std::to_string(c.spec.watchdog.count()) + " ms"};
-  if (code && *code < 0) { // died of a signal: the status knows about the core dump
-    if (cell.kill_requested.load() != 0)
-      return {exit_kind::killed, -*code, false, {}};
-    return {exit_kind::signal, -*code, proc.core_dumped(), {}};
-  }
+  if (code && *code < 0) // died of a signal: the status knows about the core dump
+    return cell.kill_requested.load() != 0 ? exit_reason{exit_kind::killed, -*code, false, {}}
+                                           : status_reason(proc);
   if (has_ended(cell))
     return recorded_reason(cell);
-  if (code && *code == 0)
-    return {};
-  return {exit_kind::exit_code, code.value_or(-1), false, {}};
+  return status_reason(proc);
 }
 
 void supervisor_actor::on_exit_of(child* cp) {
@@ -873,6 +879,8 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
     std::vector<char> record;
     std::uint64_t at = 0;
     if (peek_head(c.box.messages, record, at) && at + 1 == pos && pop_head(c.box.messages, at)) {
+      // Room for it first: the oldest letters past the limit go, and their bytes' budget with them.
+      forget_dead_letters(kept_dead_letters() - 1);
       envelope env{};
       if (record.size() >= sizeof env) {
         std::memcpy(&env, record.data(), sizeof env);
@@ -883,7 +891,6 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
           d.type_id = env.type_id;
           auto size = record.size() - sizeof env - env.sender_len;
           d.payload_size = static_cast<std::uint32_t>(size);
-          forget_dead_letters(kept_dead_letters() - 1); // first: their room goes to this one
           if (size <= dead_letter_payload_max
               && dead_payload_bytes_ + size <= dead_letter_payload_budget) {
             d.payload.assign(record.data() + sizeof env + env.sender_len, size);
@@ -907,7 +914,7 @@ void supervisor_actor::handle_crash(child& c, exit_reason why) {
       std::fprintf(stderr, "proctor: %s: dead letter: child %s crashed on a %s (%u time%s); moved aside\n",
                    name_.c_str(), c.spec.id.c_str(), d.type.c_str(), c.crash_count,
                    c.crash_count == 1 ? "" : "s");
-      keep_dead_letter(std::move(d));
+      dead_.push_back(std::move(d));
       cell.in_flight_pos.store(0);
       c.crash_pos = 0;
       c.crash_count = 0;
@@ -1080,11 +1087,6 @@ void supervisor_actor::forget_dead_letters(std::size_t keep) {
     dead_payload_bytes_ -= old.payload.size(); // its room goes to the letters still to come
     dead_.pop_front();
   }
-}
-
-void supervisor_actor::keep_dead_letter(dead_letter d) {
-  forget_dead_letters(kept_dead_letters() - 1);
-  dead_.push_back(std::move(d));
 }
 
 // -- lookups ----------------------------------------------------------------------------------

@@ -145,8 +145,6 @@ class supervisor_actor {
   /// Reaps adopted orphans that ended; with `kill_them`, ends and reaps them all.
   void collect_orphans(bool kill_them);
   void report(crash_report r);
-  /// Adds a dead letter, forgetting the oldest past spec_.flags.dead_letters_kept.
-  void keep_dead_letter(dead_letter d);
   /// Forgets the oldest dead letters until at most `keep` are left, each with a line on stderr.
   void forget_dead_letters(std::size_t keep);
   [[nodiscard]] std::size_t kept_dead_letters() const noexcept;
