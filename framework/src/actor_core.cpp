@@ -263,7 +263,10 @@ exit_reason actor_core::run() {
           }
         }
       } else if (!quit_) {
-        if (idle_wait(std::nullopt)) {
+        if (std::exchange(lock_stalled_, false)) {
+          poll_io(); // each look at the mailbox waited out the lock's grace: time goes on
+          last_poll = gate.polled();
+        } else if (idle_wait(std::nullopt)) {
           last_poll = gate.polled();
         } else if (++idle_looks % 256 == 0) {
           // A mailbox that looks non-empty but yields nothing (a writer died mid-restart of an
@@ -283,6 +286,8 @@ exit_reason actor_core::run() {
     quit_.reset();
     quit({exit_kind::exception, 0, false, "an exception not derived from std::exception"});
   }
+  if (unpopped_) // one more try: a record left in the mailbox goes to the next incarnation
+    finish_pop(*unpopped_);
   return *quit_;
 }
 
@@ -399,6 +404,8 @@ bool actor_core::pull_one() {
     return true;
   }
   auto& messages = link_->messages();
+  if (unpopped_ && !finish_pop(*unpopped_))
+    return false;
   if (messages.empty()) {
     if (deferred_.empty())
       return false;
@@ -447,6 +454,8 @@ bool actor_core::pull_one() {
   if (err) {
     if (*err == queue_errc::corrupt)
       quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
+    else if (*err == queue_errc::empty)
+      lock_stalled_ = true; // not empty a moment ago: the lock was held past its grace
     return false;
   }
   if (!supervised_) {
@@ -465,8 +474,23 @@ bool actor_core::pull_one() {
   route(record.data(), record.size());
   if (cell.watchdog_ms != 0)
     cell.handler_since.store(0, std::memory_order_release);
-  messages.pop(position);
-  cell.in_flight_pos.store(0, std::memory_order_release);
+  finish_pop(position);
+  return true;
+}
+
+bool actor_core::finish_pop(std::uint64_t position) {
+  // With the lock's grace, not without a deadline: a process stopped while it holds the lock (a
+  // debugger's breakpoint inside a send, a SIGSTOP, a hostile process) would stop this actor for
+  // good, its timers and its SIGTERM with it. The record stays named in flight meanwhile: if
+  // this incarnation ends before it is removed, the next one gets it again.
+  auto done = link_->messages().pop(position, clock::now());
+  if (done == ring::pop_result::busy) {
+    unpopped_ = position;
+    lock_stalled_ = true;
+    return false;
+  }
+  unpopped_.reset();
+  link_->cell().in_flight_pos.store(0, std::memory_order_release);
   return true;
 }
 

@@ -114,6 +114,8 @@ class actor_core {
 
   // mailbox
   bool pull_one();                              ///< Takes and routes one record; false if none.
+  bool finish_pop(std::uint64_t position);      ///< Removes a handled record; false if the lock
+                                                ///< was busy (kept in unpopped_).
   void route(const char* data, std::size_t size);
   void dispatch(const behavior& bhvr, const envelope& env, const char* sender, std::size_t sender_len,
                 const std::byte* payload, std::size_t size);
@@ -145,6 +147,12 @@ class actor_core {
   mailbox_link* link_;
   bool is_actor_;
   bool supervised_ = false;
+  /// A supervised actor's handled record that is still in its mailbox: a process stopped while
+  /// it held the mailbox's lock kept pull_one() from removing it. Removed before the next peek.
+  std::optional<std::uint64_t> unpopped_;
+  /// The last pull_one() found the mailbox's lock held past its grace: run() looks at timers and
+  /// signals before it tries again, rather than after a long run of idle looks.
+  bool lock_stalled_ = false;
   bool io_used_ = false;
   std::chrono::nanoseconds spin_budget_{std::chrono::microseconds{20}};
   std::uint64_t sent_ = 0; ///< Messages sent since the last idle_wait(): 0 spins as a sink.

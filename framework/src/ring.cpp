@@ -694,27 +694,31 @@ std::optional<queue_errc> ring::peek(consumer consume, void* context, deadline u
   return take(consume, context, until, &position);
 }
 
-bool ring::pop(std::uint64_t position, deadline until) {
+ring::pop_result ring::pop(std::uint64_t position, deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_;
   ring_lock lease{h, cap, until, leased_ ? ring_lock::lease : ring_lock::skip};
+  if (!lease.held())
+    return lease.timed_out() ? pop_result::busy : pop_result::moved_on;
   ring_lock lock{h, cap, until, leased_ ? ring_lock::mutex_quiet : ring_lock::mutex};
-  if (!lease.held() || !lock.held() || h->corrupt.load())
-    return false;
+  if (!lock.held())
+    return lock.timed_out() ? pop_result::busy : pop_result::moved_on;
+  if (h->corrupt.load())
+    return pop_result::moved_on;
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_acquire);
   if (head != position || head == tail || !positions_sane(head, tail, cap))
-    return false;
+    return pop_result::moved_on;
   bool is_data = false;
   record_prefix prefix;
   auto span = record_span(h, cap, head, tail, is_data, &prefix);
   if (span == 0 || !is_data || prefix.tag == staging_tag || prefix.tag == taking_tag)
-    return false;
+    return pop_result::moved_on;
   h->head.store(head + span, std::memory_order_release);
   h->got_count.fetch_add(1, std::memory_order_relaxed);
   lock.unlock();
   wake_putters(h, ordered::by_locked_op);
-  return true;
+  return pop_result::popped;
 }
 
 std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_records,

@@ -71,7 +71,7 @@ bool peek_head(ring& messages, std::vector<char>& record, std::uint64_t& positio
 /// Removes the record peek_head() found at `position`. Like peek_head(), never waits longer than
 /// a lock's grace: a process stopped while it held a child's mailbox must not stop the supervisor.
 bool pop_head(ring& messages, std::uint64_t position) {
-  return messages.pop(position, std::chrono::steady_clock::now());
+  return messages.pop(position, std::chrono::steady_clock::now()) == ring::pop_result::popped;
 }
 
 actor_error sup_error(std::string what) {

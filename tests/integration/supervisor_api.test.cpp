@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <proctor/proctor.hpp>
@@ -31,6 +33,47 @@ void check_refused(const Result& result, const std::string& what) {
   CHECK(result.error().code == actor_errc::handler_error);
   CHECK_THAT(result.error().message, Catch::Contains(what));
 }
+
+/// A process of its own that maps `target`'s mailbox and takes its lock as a put does, then
+/// never lets go: a process stopped inside a send (a debugger's breakpoint, a SIGSTOP), or a
+/// hostile one. Killed by let_go() or at the end of its scope.
+class mailbox_lock_holder {
+ public:
+  explicit mailbox_lock_holder(const proctor::actor_ref& target) {
+    auto handle = proctor::detail::link_of(target)->messages().handle();
+    proctor::event locked;
+    holder_ = std::make_unique<proctor::process>(
+      proctor::get_context(proctor::start_method::fork).make_process([handle, locked]() mutable {
+      auto segment = proctor::shared_segment::open(handle);
+      auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
+      ::pthread_mutex_lock(&h->mutex);
+      locked.set();
+      for (;;)
+        ::pause();
+    }));
+    holder_->start();
+    locked_ = locked.wait(patience);
+  }
+  mailbox_lock_holder(const mailbox_lock_holder&) = delete;
+  mailbox_lock_holder& operator=(const mailbox_lock_holder&) = delete;
+  ~mailbox_lock_holder() { let_go(); }
+
+  /// True once the holder has the lock.
+  [[nodiscard]] bool locked() const { return locked_; }
+
+  /// Kills the holder: the next to take the lock is told that its owner died.
+  void let_go() {
+    if (holder_) {
+      holder_->kill();
+      (void)holder_->join(patience);
+      holder_.reset();
+    }
+  }
+
+ private:
+  std::unique_ptr<proctor::process> holder_;
+  bool locked_ = false;
+};
 
 } // namespace
 
@@ -176,26 +219,8 @@ TEST_CASE("a process stopped while it holds a child's mailbox lock does not stop
     REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 1); }));
     REQUIRE(proctor::terminate_child(sup, "a"));
 
-    // A process of its own maps a's mailbox, takes its lock as a put does, and never lets go.
-    auto handle = proctor::detail::link_of(a)->messages().handle();
-    proctor::event locked;
-    auto holder = proctor::get_context(proctor::start_method::fork).make_process([handle, locked]() mutable {
-      auto segment = proctor::shared_segment::open(handle);
-      auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
-      ::pthread_mutex_lock(&h->mutex);
-      locked.set();
-      for (;;)
-        ::pause();
-    });
-    holder.start();
-    struct end_holder {
-      proctor::process& p;
-      ~end_holder() {
-        p.kill();
-        (void)p.join(patience);
-      }
-    } ending{holder};
-    REQUIRE(locked.wait(patience));
+    mailbox_lock_holder holder{a};
+    REQUIRE(holder.locked());
 
     // Deleting a closes its mailbox for good: the supervisor goes on, and so does b.
     REQUIRE(proctor::delete_child(sup, "a", 10s));
@@ -205,6 +230,58 @@ TEST_CASE("a process stopped while it holds a child's mailbox lock does not stop
     CHECK(sent.error().code == actor_errc::noproc);
     REQUIRE(self.send(children(sup)["b"].ref, sup_job{3}));
     REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 3); }));
+    REQUIRE(proctor::stop_supervisor(sup));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a child whose mailbox lock a stopped process holds still stops in order, and handles "
+          "each message once when the lock is free again",
+          "[supervisor][api][hostile]") {
+  proctor::test::leftover_guard guard;
+  {
+    proctor::scoped_actor self{"sup-test"};
+    auto sup = proctor::start_supervisor(
+      {flags(strategy::one_for_one), {member_spec("a", self.ref()), member_spec("b", self.ref())}});
+    stop_at_exit cleanup{sup};
+    (void)queued_notes(self);
+    auto a = children(sup)["a"].ref;
+    auto next_done = [&self] {
+      std::int32_t id = -1;
+      REQUIRE(self.receive(patience, [&](const sup_done& d) { id = d.id; }));
+      return id;
+    };
+
+    // a handles job 1, slowly; the lock is taken meanwhile, so a cannot remove job 1 from its
+    // mailbox when it is done, nor take job 2.
+    REQUIRE(self.send(a, sup_slow_job{1, 1000}));
+    REQUIRE(self.send(a, sup_job{2}));
+    {
+      auto mailbox = proctor::detail::link_of(a);
+      REQUIRE(mailbox);
+      REQUIRE(eventually([&] { return mailbox->cell().in_flight_pos.load() != 0; }));
+    }
+    mailbox_lock_holder holder{a};
+    REQUIRE(holder.locked());
+    CHECK(next_done() == 1);
+
+    SECTION("an ordered stop still reaches it") {
+      // Stuck waiting for the lock, a would miss its SIGTERM and be killed at its deadline,
+      // without its on_exit.
+      REQUIRE(proctor::terminate_child(sup, "a"));
+      auto notes = queued_notes(self);
+      CHECK(story(notes) == strings{"exit a"});
+      REQUIRE(notes.size() == 1);
+      CHECK_THAT(notes[0].detail, Catch::StartsWith("shutdown"));
+    }
+    SECTION("once the lock is free, job 1 is not handled again") {
+      std::this_thread::sleep_for(100ms); // a tries to remove job 1 meanwhile
+      holder.let_go();
+      CHECK(next_done() == 2);
+      REQUIRE(self.send(a, sup_job{3}));
+      CHECK(next_done() == 3);
+    }
+    holder.let_go();
     REQUIRE(proctor::stop_supervisor(sup));
   }
   REQUIRE_NO_LEFTOVERS(guard);

@@ -69,6 +69,13 @@ struct sup_job {
 };
 PROCTOR_MESSAGE(sup_job, "test.sup.job");
 
+/// A unit of work that takes `ms` milliseconds, then is reported like a sup_job.
+struct sup_slow_job {
+  std::int32_t id = 0;
+  std::int32_t ms = 0;
+};
+PROCTOR_MESSAGE(sup_slow_job, "test.sup.slow_job");
+
 struct sup_done {
   std::string tag;
   std::int32_t id = 0;
@@ -211,6 +218,10 @@ class member {
   proctor::behavior make_behavior() {
     return {[](const sup_pid_query&) { return my_pid(); },
             [this](const sup_job& j) { (void)self_.send(observer_, sup_done{tag_, j.id, my_pid()}); },
+            [this](const sup_slow_job& j) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(j.ms));
+              (void)self_.send(observer_, sup_done{tag_, j.id, my_pid()});
+            },
             [this](const sup_crash& c) { misbehave(self_, c); }};
   }
 

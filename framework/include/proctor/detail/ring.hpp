@@ -86,9 +86,15 @@ class ring {
   [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, deadline until,
                                                std::uint64_t& position);
 
-  /// Removes the oldest record if it is still the one peek() found at `position`. False as well
-  /// if the lock is not had by `until` (a process stopped while it held it): without one, waits.
-  bool pop(std::uint64_t position, deadline until = std::nullopt);
+  /// What pop() did.
+  enum class pop_result {
+    popped,    ///< removed
+    moved_on,  ///< the oldest record is no longer the one at `position` (or the ring is corrupt)
+    busy,      ///< the lock was not had by `until` (a process stopped while it held it)
+  };
+  /// Removes the oldest record if it is still the one peek() found at `position`. Without
+  /// `until`, waits for the lock.
+  pop_result pop(std::uint64_t position, deadline until = std::nullopt);
 
   /// Waits until a record is in or the ring is closed (true), or `until` passes (false). Takes no
   /// record: another getter may take it first.
