@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 
 #include "exit_request.hpp"
 #include "futex.hpp"
@@ -627,7 +629,10 @@ void actor_core::report_malformed(const std::string& why) {
 std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t type_id,
                                             std::uint32_t flags, std::uint64_t request_id,
                                             std::string_view payload, bool never_block) {
-  auto target = link_of(to);
+  std::string trouble;
+  auto target = link_of(to, &trouble);
+  if (!target && !trouble.empty())
+    return actor_error{actor_errc::no_resources, "cannot map the receiver's mailbox: " + trouble, {}};
   if (!target)
     return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
   // The first message since the actor last waited is likely an answer that its receiver spins
@@ -837,11 +842,18 @@ void actor_core::cancel_timer(timer_id id) {
 
 // -- monitors, links, exit signals --------------------------------------------------------------
 
-actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<exit_reason>& dead) {
+actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<exit_reason>& dead,
+                                        std::string* trouble) {
   if (auto it = watches_.find(target.id()); it != watches_.end())
     return &it->second;
-  auto target_link = link_of(target);
+  std::string why;
+  auto target_link = link_of(target, &why);
   if (!target_link) {
+    if (!why.empty()) {
+      if (trouble != nullptr)
+        *trouble = std::move(why);
+      return nullptr;
+    }
     dead = exit_reason{exit_kind::noproc, 0, false, {}};
     return nullptr;
   }
@@ -855,6 +867,11 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
   auto start = cell.start_time.load(std::memory_order_acquire);
   unique_fd fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
   if (!fd) {
+    if (pid > 0 && errno != ESRCH) { // EMFILE, ENOMEM...: the process may well live
+      if (trouble != nullptr)
+        *trouble = std::string{"pidfd_open: "} + std::strerror(errno);
+      return nullptr;
+    }
     dead = recorded_reason(cell);
     return nullptr;
   }
@@ -947,9 +964,12 @@ void actor_core::drop_watch_if_idle(std::uint64_t target_id) {
 }
 
 std::uint64_t actor_core::monitor(const actor_ref& target) {
-  auto mid = next_monitor_++;
   std::optional<exit_reason> dead;
-  auto* w = watch_of(target, dead);
+  std::string trouble;
+  auto* w = watch_of(target, dead, &trouble);
+  if (w == nullptr && !dead) // never a DOWN for an actor that may live
+    throw std::runtime_error("monitor: cannot watch " + to_string(target) + ": " + trouble);
+  auto mid = next_monitor_++;
   monitor_target_.emplace(mid, target.id());
   if (w == nullptr) // already gone: Erlang's immediate DOWN with noproc
     self_system(message_traits<sys_down>::id, target ? target : self_,
@@ -975,7 +995,10 @@ void actor_core::link(const actor_ref& target) {
   if (!target || target == self_)
     return;
   std::optional<exit_reason> dead;
-  auto* w = watch_of(target, dead);
+  std::string trouble;
+  auto* w = watch_of(target, dead, &trouble);
+  if (w == nullptr && !dead) // never an EXIT for an actor that may live
+    throw std::runtime_error("link: cannot watch " + to_string(target) + ": " + trouble);
   if (w == nullptr) {
     self_system(message_traits<sys_exit>::id, target,
                 encode(sys_exit{exit_reason{exit_kind::noproc, 0, false, {}}, false}));
@@ -1000,7 +1023,10 @@ void actor_core::unlink(const actor_ref& target) {
 void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
   if (why.kind == exit_kind::killed) {
     // Untrappable: the process is killed; its cell says it was on purpose.
-    auto target_link = link_of(target);
+    std::string trouble;
+    auto target_link = link_of(target, &trouble);
+    if (!target_link && !trouble.empty())
+      throw std::runtime_error("exit(kill): cannot reach " + to_string(target) + ": " + trouble);
     if (!target_link)
       return;
     auto& cell = target_link->cell();
@@ -1033,8 +1059,13 @@ void actor_core::handle_system(const envelope& env, const std::byte* payload, st
   try {
     if (env.type_id == message_traits<sys_link>::id) {
       std::optional<exit_reason> dead;
-      if (auto* w = watch_of(from, dead)) {
+      std::string trouble;
+      if (auto* w = watch_of(from, dead, &trouble)) {
         w->linked = true;
+      } else if (!dead) {
+        // Not a noproc EXIT for an actor that may live: the link stays one-sided, and says so.
+        std::fprintf(stderr, "proctor: %s cannot watch %s, which linked to it: %s\n",
+                     to_string(self_).c_str(), to_string(from).c_str(), trouble.c_str());
       } else {
         // It ended after asking for the link: the EXIT it sent while ending (behind this record)
         // carries its reason; this one, noproc, only counts if that never came (SIGKILL).

@@ -136,7 +136,11 @@ class actor_core {
   void arm_timer(timer_id id, timer& entry);
 
   // watches
-  watch* watch_of(const actor_ref& target, std::optional<exit_reason>& dead);
+  /// The watch on `target`, begun if need be. nullptr with `dead` set: the target is gone, for
+  /// that reason. nullptr without: this process cannot watch it (out of file descriptors,
+  /// mappings or memory; `trouble` says why), which says nothing about the target.
+  watch* watch_of(const actor_ref& target, std::optional<exit_reason>& dead,
+                  std::string* trouble = nullptr);
   void on_death(std::uint64_t target_id);
   void drop_watch_if_idle(std::uint64_t target_id);
   void self_system(std::uint64_t type_id, const actor_ref& from, std::string_view payload);

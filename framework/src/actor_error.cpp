@@ -17,6 +17,7 @@ const char* to_string(actor_errc c) noexcept {
     case actor_errc::handler_error: return "handler error";
     case actor_errc::spawn_failed: return "spawn failed";
     case actor_errc::misuse: return "misuse";
+    case actor_errc::no_resources: return "no resources";
   }
   return "unknown";
 }

@@ -25,13 +25,14 @@ std::string to_string(const actor_ref& r) {
   char id[24];
   std::snprintf(id, sizeof id, "#%08llx", static_cast<unsigned long long>(r.id() >> 32));
   std::string s = "<actor ";
-  if (auto link = detail::link_of(r)) {
+  std::string trouble;
+  if (auto link = detail::link_of(r, &trouble)) {
     s.append(detail::field_string(link->cell().name));
     s.append(id);
     if (auto pid = link->cell().pid.load(std::memory_order_relaxed); pid > 0)
       s.append(" pid ").append(std::to_string(pid));
   } else {
-    s.append(id).append(" gone");
+    s.append(id).append(trouble.empty() ? " gone" : " unreachable from here");
   }
   s.push_back('>');
   return s;

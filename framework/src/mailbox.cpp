@@ -158,13 +158,27 @@ std::uint64_t random_id() {
 
 namespace {
 
+/// Notes in `trouble` (if given) why this process could not map a mailbox.
+void note_trouble(std::string* trouble, const char* what) noexcept {
+  if (trouble == nullptr)
+    return;
+  try {
+    *trouble = what;
+  } catch (...) {
+    *trouble = "out of memory"; // short enough for the string's own buffer: no allocation
+  }
+}
+
 /// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
-/// noproc. `own`: the caller's own mailbox (pinned, kept in forked children).
-mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) noexcept {
+/// noproc, or for a mailbox this process cannot map (`trouble` says why, see link_of()).
+/// `own`: the caller's own mailbox (pinned, kept in forked children).
+mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {},
+                        std::string* trouble = nullptr) noexcept {
   link_table* table_ptr = nullptr;
   try {
     table_ptr = &links();
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    note_trouble(trouble, e.what());
     return nullptr;
   }
   auto& table = *table_ptr;
@@ -174,8 +188,15 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) n
     std::unique_ptr<mailbox_link> link;
     try {
       link = open_link(table, data.id, data.cell_name, own, std::move(own_cell));
-    } catch (const std::exception&) {
-      return nullptr; // gone, or not a mailbox: the caller says noproc
+    } catch (const shm_error& e) {
+      // Gone (not_found), or not a mailbox (invalid): noproc. A system call that failed
+      // (EMFILE, ENOMEM...) says nothing about the actor.
+      if (e.code() == shm_errc::system)
+        note_trouble(trouble, e.what());
+      return nullptr;
+    } catch (const std::exception& e) {
+      note_trouble(trouble, e.what());
+      return nullptr;
     }
     if (!link)
       return nullptr;
@@ -185,7 +206,8 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}) n
     }
     try {
       it = table.by_name.emplace(data.cell_name, link.get()).first;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      note_trouble(trouble, e.what());
       return nullptr;
     }
     link.release(); // held by the table now
@@ -224,14 +246,14 @@ ref_data::~ref_data() {
     mailbox_link::let_go(cached);
 }
 
-link_use link_of(const actor_ref& ref) noexcept {
+link_use link_of(const actor_ref& ref, std::string* trouble) noexcept {
   auto* data = ref.data().get();
   if (data == nullptr)
     return {};
   if (auto* cached = data->link.load(std::memory_order_acquire);
       cached != nullptr && mapped_here(cached))
     return cached->use() ? link_use{cached} : link_use{};
-  return link_use{find_link(*data, false)};
+  return link_use{find_link(*data, false, {}, trouble)};
 }
 
 mailbox_link* own_link(const actor_ref& ref, shared_object own_cell) noexcept {

@@ -176,7 +176,11 @@ class link_use {
 /// mappings, which every fork copies and whose number the kernel limits. Nor does a forked child
 /// inherit these mappings (MADV_DONTFORK): it starts with an empty table and maps again what it
 /// uses.
-link_use link_of(const actor_ref& ref) noexcept;
+///
+/// `trouble`, if given, gets why when the mailbox may well exist but this process cannot map it
+/// (out of file descriptors, memory mappings or memory): that is not noproc, and a caller that
+/// would report the actor gone (a send, a monitor) must not.
+link_use link_of(const actor_ref& ref, std::string* trouble = nullptr) noexcept;
 /// The caller's own mailbox, mapped until unpin_own_link() and kept in forked children (its
 /// actor_core holds it by pointer); nullptr if it cannot be mapped. `own_cell`: its cell, if the
 /// caller has mapped it already.

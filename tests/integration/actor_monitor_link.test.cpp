@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -761,6 +762,59 @@ TEST_CASE("a scoped actor linked to an actor gets the actor's abnormal end as ex
     CHECK(got->source == a);
     CHECK(got->reason.kind == exit_kind::exception);
     CHECK(got->reason.detail == "boom");
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a process out of file descriptors is told so, and never told that a live actor it "
+          "cannot map is gone",
+          "[actor][monitor][hostile]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    scoped_actor self;
+    auto a = spawn_subject(self, proctor::start_method::fork, "a");
+    // A forked child maps again what it uses: its first send to `a` needs a descriptor.
+    proctor::queue<std::string> out;
+    auto child = proctor::get_context(proctor::start_method::fork).make_process([a, out]() mutable {
+      scoped_actor me;
+      rlimit normal{};
+      ::getrlimit(RLIMIT_NOFILE, &normal);
+      int lowest_free = ::dup(0);
+      ::close(lowest_free);
+      rlimit tight{static_cast<rlim_t>(lowest_free), normal.rlim_max};
+      ::setrlimit(RLIMIT_NOFILE, &tight);
+
+      auto sent = me.send(a, ml_marker{});
+      (void)out.put(sent ? std::string{"sent"} : std::string{to_string(sent.error().code)});
+      try {
+        (void)me.monitor(a);
+        (void)out.put("monitored");
+      } catch (const std::runtime_error& e) {
+        (void)out.put(std::string{"monitor refused: "} + e.what());
+      }
+      (void)out.put(to_string(a));
+
+      ::setrlimit(RLIMIT_NOFILE, &normal);
+      sent = me.send(a, ml_marker{});
+      (void)out.put(sent ? std::string{"sent"} : std::string{to_string(sent.error().code)});
+      auto down_seen = me.receive(100ms, [](const down_msg&) {});
+      (void)out.put(down_seen ? "a DOWN" : "no DOWN");
+    });
+    child.start();
+    auto next = [&out] {
+      auto line = out.get(patience);
+      return line ? *line : std::string{"nothing"};
+    };
+    CHECK(next() == "no resources");
+    CHECK_THAT(next(), Catch::StartsWith("monitor refused: ") && Catch::Contains("Too many open files"));
+    CHECK_THAT(next(), Catch::Contains("unreachable from here"));
+    CHECK(next() == "sent");
+    CHECK(next() == "no DOWN");
+    REQUIRE(child.join(patience));
+    CHECK(child.exitcode() == 0);
+    CHECK(pid_of(self, a) != 0); // alive all along
+    stop(self, a);
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }

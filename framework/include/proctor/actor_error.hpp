@@ -22,6 +22,8 @@ enum class actor_errc : std::uint8_t {
   handler_error,  ///< The handler answered with an error of its own (`message`).
   spawn_failed,   ///< The actor did not start (init threw, it died, or the start timed out).
   misuse,         ///< A call the API does not allow here.
+  no_resources,   ///< This process could not map the receiver's mailbox (out of file
+                  ///< descriptors, memory mappings or memory): the receiver may well be alive.
 };
 
 /// An error as a value: a code, a message and, for `down`, the receiver's exit reason. Travels
