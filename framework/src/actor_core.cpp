@@ -876,8 +876,7 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     return nullptr;
   }
   // The pidfd is this actor's only if the process still is the one the cell names.
-  auto run = live_run(pid);
-  if (!run || run->start_time != start) {
+  if (run_ended(pid, start)) {
     dead = recorded_reason(cell);
     return nullptr;
   }

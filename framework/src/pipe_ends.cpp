@@ -30,10 +30,7 @@ namespace {
 constexpr std::size_t table_size = 2 * pipe_ends::end_slots * 16;
 
 bool is_holder_alive(std::int32_t pid, std::uint64_t start_time) {
-  if (pid == 0)
-    return false;
-  auto run = live_run(pid);
-  return run && run->start_time == start_time;
+  return pid != 0 && !run_ended(pid, start_time);
 }
 
 } // namespace
@@ -89,7 +86,7 @@ bool pipe_ends::join_as(pid_t pid, std::uint64_t start_time, int side) {
     std::int32_t seen = s[i].pid.load();
     if (seen > 0 && is_holder_alive(seen, s[i].start_time.load()))
       continue;
-    if (seen < 0 && live_run(-seen))
+    if (seen < 0 && !run_ended(-seen))
       continue;
     // Claim: the start time is written before the pid, under a pid nobody else can hold.
     if (s[i].pid.compare_exchange_strong(seen, -pid)) {
@@ -192,7 +189,7 @@ bool pipe_ends::held(int side) const {
   for (int i = 0; i < end_slots; ++i) {
     auto pid = s[i].pid.load();
     if (pid < 0) { // being claimed right now, unless the claimer died mid-claim
-      if (live_run(-pid))
+      if (!run_ended(-pid))
         return true;
       continue;
     }

@@ -99,14 +99,16 @@ class table_lock {
 };
 
 bool alive(const actor_ref& ref) {
-  auto link = link_of(ref);
+  // Not known to have ended counts as alive: a name is never taken from an actor that this
+  // process merely cannot see (out of file descriptors).
+  std::string trouble;
+  auto link = link_of(ref, &trouble);
   if (!link)
-    return false;
+    return !trouble.empty();
   auto& cell = link->cell();
   if (has_ended(cell))
     return false;
-  auto run = live_run(cell.pid.load());
-  return run && run->start_time == cell.start_time.load();
+  return !run_ended(cell.pid.load(), cell.start_time.load());
 }
 
 actor_ref ref_of(const registry_segment::entry& e) {

@@ -42,6 +42,18 @@ std::optional<segment_run> live_run(pid_t pid) {
   return segment_run{pid, st->start_time};
 }
 
+bool run_ended(pid_t pid, std::optional<std::uint64_t> start_time) noexcept {
+  if (pid <= 0)
+    return true;
+  errno = 0;
+  auto st = read_proc_stat(pid);
+  if (!st) // gone only if the kernel said so; a stat that did not parse says nothing
+    return errno == ENOENT || errno == ESRCH;
+  if (st->state == 'Z' || st->state == 'X' || st->state == 'x')
+    return true;
+  return start_time && st->start_time != *start_time;
+}
+
 segment_run current_run() {
   // Read once per process: every segment this process creates is named after it. A forked child
   // has another pid, and so reads its own.

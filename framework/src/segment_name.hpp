@@ -23,8 +23,16 @@ inline constexpr std::string_view segment_prefix = "proctor-";
 /// The calling process's run. Throws shm_error(system) if /proc cannot be read.
 [[nodiscard]] segment_run current_run();
 
-/// The run of `pid` if it names a live process (zombies count as dead); nullopt otherwise.
+/// The run of `pid` if it names a live process (zombies count as dead); nullopt otherwise —
+/// including when /proc cannot be read (see run_ended()).
 [[nodiscard]] std::optional<segment_run> live_run(pid_t pid);
+
+/// True only if the process `pid` (of `start_time`, if given) has certainly ended: no such
+/// process, a zombie, or another process under that pid now. A /proc that cannot be read for
+/// any other reason (out of file descriptors or memory) says nothing: false. For every decision
+/// that would destroy or give away what a live process holds (its segments, its name, its pipe
+/// end).
+[[nodiscard]] bool run_ended(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt) noexcept;
 
 /// A fresh name for shm_open: "/proctor-<pid>.<start time>-<32 hex digits from getrandom>".
 [[nodiscard]] std::string make_segment_name(const segment_run& run);

@@ -95,8 +95,7 @@ void release_ended(spawned_table& t) {
     // zygote reaps it): the process's own state in /proc says so at once.
     auto& cell = a.box.cell();
     auto gone = [&] { // the process the cell names no longer runs (zombies count as gone)
-      auto run = live_run(cell.pid.load());
-      return !run || run->start_time != cell.start_time.load();
+      return run_ended(cell.pid.load(), cell.start_time.load());
     };
     if (a.proc.is_alive() && !wait_readable(a.proc.sentinel(), std::chrono::nanoseconds{0})
         && !gone())

@@ -23,8 +23,7 @@ bool is_stale(int dir_fd, const char* entry) {
   if (::fstatat(dir_fd, entry, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)
       || st.st_uid != ::geteuid())
     return false;
-  auto now = detail::live_run(run->pid);
-  return !now || now->start_time != run->start_time;
+  return detail::run_ended(run->pid, run->start_time);
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -295,6 +296,34 @@ TEST_CASE("sweeping removes the segment of a killed creator and keeps those of l
     REQUIRE(live.join(std::chrono::seconds(30)));
     proctor::sweep_stale_segments();
     CHECK_FALSE(in_dev_shm(live_name));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a sweep in a process out of file descriptors, which cannot read /proc, takes no live "
+          "run's segment for stale",
+          "[shm][unit]") {
+  leftover_guard guard;
+  {
+    auto mine = shared_segment::create(64);
+    // (Were it wrong, it would remove every segment of this user, those of tests running
+    // beside this one too.)
+    auto sweeper = proctor::get_context(proctor::start_method::fork).make_process([] {
+      rlimit normal{};
+      ::getrlimit(RLIMIT_NOFILE, &normal);
+      int lowest_free = ::dup(0);
+      ::close(lowest_free);
+      // Room for the directory alone: every open of /proc/PID/stat fails with EMFILE.
+      rlimit tight{static_cast<rlim_t>(lowest_free + 1), normal.rlim_max};
+      ::setrlimit(RLIMIT_NOFILE, &tight);
+      auto removed = proctor::sweep_stale_segments();
+      ::setrlimit(RLIMIT_NOFILE, &normal);
+      proctor::exit(static_cast<int>(std::min<std::size_t>(removed, 100)));
+    });
+    sweeper.start();
+    REQUIRE(sweeper.join(std::chrono::seconds(30)));
+    CHECK(sweeper.exitcode() == 0);
+    CHECK(in_dev_shm(mine.name()));
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
