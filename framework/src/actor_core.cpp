@@ -99,6 +99,10 @@ constexpr unsigned pauses_per_look = 4;
 constexpr unsigned sink_pauses_per_look = 32;
 constexpr std::chrono::microseconds looks_between_yields{1}; ///< what they take, about
 constexpr std::size_t batch = 64;
+/// A deadline that has passed: a ring call on the actor's own mailbox waits no longer than the
+/// lock's grace (counted from the moment it finds the lock busy), and reads no clock when the
+/// lock is free, as it nearly always is.
+constexpr std::chrono::steady_clock::time_point grace_only{};
 
 std::uint64_t monotonic_ns() noexcept {
   timespec ts{};
@@ -450,9 +454,9 @@ bool actor_core::pull_one() {
   std::vector<char> record;
   std::uint64_t position = 0;
   if (supervised_)
-    err = messages.peek(copy_out, &record, clock::now(), position);
+    err = messages.peek(copy_out, &record, grace_only, position);
   else
-    err = messages.get(copy_out, &record, clock::now());
+    err = messages.get(copy_out, &record, grace_only);
   if (err) {
     if (*err == queue_errc::corrupt)
       quit({exit_kind::mailbox_corrupt, 0, false, "the mailbox ring failed its checks"});
@@ -485,7 +489,7 @@ bool actor_core::finish_pop(std::uint64_t position) {
   // debugger's breakpoint inside a send, a SIGSTOP, a hostile process) would stop this actor for
   // good, its timers and its SIGTERM with it. The record stays named in flight meanwhile: if
   // this incarnation ends before it is removed, the next one gets it again.
-  auto done = link_->messages().pop(position, clock::now());
+  auto done = link_->messages().pop(position, grace_only);
   if (done == ring::pop_result::busy) {
     unpopped_ = position;
     lock_stalled_ = true;
