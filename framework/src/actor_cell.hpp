@@ -44,6 +44,10 @@ struct actor_cell {
   std::atomic<std::uint32_t> incarnation;    ///< Bumped by the supervisor at every restart.
   std::atomic<std::uint64_t> in_flight_type; ///< The message being handled (supervised only).
   std::atomic<std::uint64_t> in_flight_pos;  ///< Its ring position + 1; 0: none.
+  /// A record handled but still in the ring (its position + 1; 0: none): the mailbox's lock was
+  /// busy past its grace when it was to be removed. The next look removes it, or the next
+  /// incarnation does, without handling it again; the supervisor counts no crash against it.
+  std::atomic<std::uint64_t> handled_pos;
   std::uint32_t prev_exit_kind;              ///< The previous incarnation's exit reason, kept
   std::int32_t prev_exit_code;               ///< for watchers that look after the restart.
   char prev_exit_detail[200];
@@ -98,7 +102,7 @@ enum sleep_mode : std::uint32_t {
 };
 
 inline constexpr std::uint32_t cell_magic = 0x4c4c4543; // "CELL"
-inline constexpr std::uint32_t cell_version = 3;
+inline constexpr std::uint32_t cell_version = 4;
 inline constexpr std::uint64_t mailbox_type_tag = 0x584f424c49414d50; // "PMAILBOX"
 
 static_assert(std::is_standard_layout_v<actor_cell>);

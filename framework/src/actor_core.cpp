@@ -131,6 +131,9 @@ actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell)
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;
+  // A record the previous incarnation handled but could not remove: removed, not handled again.
+  if (auto handled = link_->cell().handled_pos.load(std::memory_order_acquire); supervised_ && handled != 0)
+    unpopped_ = handled - 1;
   if (is_actor_)
     catch_sigterm();
   // The doorbell and the rest of the loop's descriptors come when first needed (wait_in_loop()):
@@ -410,9 +413,8 @@ bool actor_core::pull_one() {
     return true;
   }
   auto& messages = link_->messages();
-  if (unpopped_ && !finish_pop(*unpopped_))
-    return false;
-  if (messages.empty()) {
+  if ((unpopped_ && !finish_pop(*unpopped_)) || messages.empty()) {
+    // The actor's own messages that did not fit its mailbox need no lock.
     if (deferred_.empty())
       return false;
     auto record = std::move(deferred_.front());
@@ -487,16 +489,21 @@ bool actor_core::pull_one() {
 bool actor_core::finish_pop(std::uint64_t position) {
   // With the lock's grace, not without a deadline: a process stopped while it holds the lock (a
   // debugger's breakpoint inside a send, a SIGSTOP, a hostile process) would stop this actor for
-  // good, its timers and its SIGTERM with it. The record stays named in flight meanwhile: if
-  // this incarnation ends before it is removed, the next one gets it again.
+  // good, its timers and its SIGTERM with it. Meanwhile the cell says the record was handled,
+  // so that neither this incarnation nor the next handles it again, and that the supervisor
+  // does not count a crash against it.
+  auto& cell = link_->cell();
   auto done = link_->messages().pop(position, grace_only);
   if (done == ring::pop_result::busy) {
     unpopped_ = position;
     lock_stalled_ = true;
+    cell.handled_pos.store(position + 1, std::memory_order_release);
+    cell.in_flight_pos.store(0, std::memory_order_release);
     return false;
   }
   unpopped_.reset();
-  link_->cell().in_flight_pos.store(0, std::memory_order_release);
+  cell.handled_pos.store(0, std::memory_order_release);
+  cell.in_flight_pos.store(0, std::memory_order_release);
   return true;
 }
 
@@ -871,7 +878,7 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
   auto start = cell.start_time.load(std::memory_order_acquire);
   unique_fd fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
   if (!fd) {
-    if (pid > 0 && errno != ESRCH) { // EMFILE, ENOMEM...: the process may well live
+    if (pid > 0 && short_of_resources(errno)) { // the process may well live
       if (trouble != nullptr)
         *trouble = std::string{"pidfd_open: "} + std::strerror(errno);
       return nullptr;
@@ -880,9 +887,16 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     return nullptr;
   }
   // The pidfd is this actor's only if the process still is the one the cell names.
-  if (run_ended(pid, start)) {
-    dead = recorded_reason(cell);
-    return nullptr;
+  switch (check_run(pid, start)) {
+    case run_check::ended:
+      dead = recorded_reason(cell);
+      return nullptr;
+    case run_check::unknown:
+      if (trouble != nullptr)
+        *trouble = "cannot read /proc to tell whether pid " + std::to_string(pid) + " is the actor's";
+      return nullptr;
+    case run_check::running:
+      break;
   }
   watch w;
   w.target = target;
@@ -1042,15 +1056,24 @@ void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
     }
     pid_t pid = cell.pid.load();
     auto fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
-    auto run = fd ? live_run(pid) : std::nullopt;
-    if (!run || run->start_time != cell.start_time.load())
+    if (int err = errno; !fd && pid > 0 && short_of_resources(err))
+      throw std::runtime_error("exit(kill): cannot open a pidfd for " + to_string(target) + ": "
+                               + std::strerror(err));
+    auto run = fd ? check_run(pid, cell.start_time.load()) : run_check::ended;
+    if (run == run_check::unknown) // never a SIGKILL to a process that may not be the actor
+      throw std::runtime_error("exit(kill): cannot read /proc to tell whether pid "
+                               + std::to_string(pid) + " is " + to_string(target));
+    if (run == run_check::ended)
       return;
     cell.kill_requested.store(1, std::memory_order_release);
     send_signal(fd.get(), SIGKILL);
     return;
   }
-  (void)send(target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, false}),
-             true);
+  // To an actor that has ended, an exit signal is nothing; one this process cannot deliver is
+  // said so.
+  auto err = send(target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, false}), true);
+  if (err && err->code == actor_errc::no_resources)
+    throw std::runtime_error("exit: " + err->message);
 }
 
 void actor_core::handle_system(const envelope& env, const std::byte* payload, std::size_t size) {

@@ -741,7 +741,7 @@ class pool_core {
                    well_formed ? "results missing" : "malformed results",
                    static_cast<int>(w->pid));
       c->poisoned = true;
-      host_->send_exit(w->ref, exit_reason::kill());
+      tell_worker(w->ref, exit_reason::kill());
       return;
     }
     while (!w->chunks.empty() && w->chunks.front().remaining == 0)
@@ -861,11 +861,21 @@ class pool_core {
     }
   }
 
+  /// send_exit to a worker; what this process cannot deliver (out of descriptors) is reported,
+  /// not thrown: the worker's own end, or the pool's, still comes.
+  void tell_worker(const actor_ref& ref, const exit_reason& why) noexcept {
+    try {
+      host_->send_exit(ref, why);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "proctor: pool %s: %s\n", opts_.name.c_str(), e.what());
+    }
+  }
+
   /// Stops every worker (shutdown, or kill if `now`) and waits for their ends; a worker that has
   /// not ended after its grace time is killed.
   void stop_workers(bool now) {
     for (auto& [id, w] : workers_)
-      host_->send_exit(w.ref, now ? exit_reason::kill() : exit_reason::shutdown());
+      tell_worker(w.ref, now ? exit_reason::kill() : exit_reason::shutdown());
     auto grace = clock::now() + std::chrono::seconds(5);
     bool killed = now;
     behavior on_message{
@@ -876,7 +886,7 @@ class pool_core {
     while (!workers_.empty()) {
       if (!killed && clock::now() >= grace) {
         for (auto& [id, w] : workers_)
-          host_->send_exit(w.ref, exit_reason::kill());
+          tell_worker(w.ref, exit_reason::kill());
         killed = true;
         grace = clock::now() + std::chrono::seconds(5);
       } else if (killed && clock::now() >= grace) {

@@ -42,16 +42,16 @@ std::optional<segment_run> live_run(pid_t pid) {
   return segment_run{pid, st->start_time};
 }
 
-bool run_ended(pid_t pid, std::optional<std::uint64_t> start_time) noexcept {
+run_check check_run(pid_t pid, std::optional<std::uint64_t> start_time) noexcept {
   if (pid <= 0)
-    return true;
+    return run_check::ended;
   errno = 0;
   auto st = read_proc_stat(pid);
   if (!st) // gone only if the kernel said so; a stat that did not parse says nothing
-    return errno == ENOENT || errno == ESRCH;
+    return errno == ENOENT || errno == ESRCH ? run_check::ended : run_check::unknown;
   if (st->state == 'Z' || st->state == 'X' || st->state == 'x')
-    return true;
-  return start_time && st->start_time != *start_time;
+    return run_check::ended;
+  return start_time && st->start_time != *start_time ? run_check::ended : run_check::running;
 }
 
 segment_run current_run() {

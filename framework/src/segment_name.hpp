@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,12 +28,27 @@ inline constexpr std::string_view segment_prefix = "proctor-";
 /// including when /proc cannot be read (see run_ended()).
 [[nodiscard]] std::optional<segment_run> live_run(pid_t pid);
 
-/// True only if the process `pid` (of `start_time`, if given) has certainly ended: no such
-/// process, a zombie, or another process under that pid now. A /proc that cannot be read for
-/// any other reason (out of file descriptors or memory) says nothing: false. For every decision
+/// What /proc says of the process `pid` (of `start_time`, if given).
+enum class run_check {
+  running,  ///< it runs (and is the one of `start_time`)
+  ended,    ///< certainly ended: no such process, a zombie, or another process under that pid
+  unknown,  ///< /proc could not be read (out of file descriptors or memory): nothing is known
+};
+[[nodiscard]] run_check check_run(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt) noexcept;
+
+/// True only if the process has certainly ended (check_run() says ended). For every decision
 /// that would destroy or give away what a live process holds (its segments, its name, its pipe
 /// end).
-[[nodiscard]] bool run_ended(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt) noexcept;
+[[nodiscard]] inline bool run_ended(pid_t pid,
+                                    std::optional<std::uint64_t> start_time = std::nullopt) noexcept {
+  return check_run(pid, start_time) == run_check::ended;
+}
+
+/// True for an errno that says this process is short of something (descriptors, memory), not
+/// that what it asked about is gone.
+[[nodiscard]] inline bool short_of_resources(int err) noexcept {
+  return err == EMFILE || err == ENFILE || err == ENOMEM;
+}
 
 /// A fresh name for shm_open: "/proctor-<pid>.<start time>-<32 hex digits from getrandom>".
 [[nodiscard]] std::string make_segment_name(const segment_run& run);

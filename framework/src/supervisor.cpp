@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "proctor/scoped_actor.hpp"
@@ -167,8 +168,13 @@ expected<void, actor_error> subscribe_crash_reports(const actor_ref& sup, const 
 
 expected<void, actor_error> stop_supervisor(const actor_ref& sup, sup_timeout timeout) {
   scoped_actor self{"supervisor-client", small_reply_box};
-  auto id = self.monitor(sup);
-  self.send_exit(sup, {exit_kind::shutdown, 0, false, "stop_supervisor"});
+  std::uint64_t id = 0;
+  try { // a value, as every other failure here: this process cannot watch or reach it
+    id = self.monitor(sup);
+    self.send_exit(sup, {exit_kind::shutdown, 0, false, "stop_supervisor"});
+  } catch (const std::runtime_error& e) {
+    return actor_error{actor_errc::no_resources, e.what(), {}};
+  }
   auto until = std::chrono::steady_clock::now() + timeout;
   bool down = false;
   while (!down) { // a DOWN of an earlier call that timed out may come first: skip it

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -780,7 +781,7 @@ TEST_CASE("a process out of file descriptors is told so, and never told that a l
       scoped_actor me;
       rlimit normal{};
       ::getrlimit(RLIMIT_NOFILE, &normal);
-      int lowest_free = ::dup(0);
+      int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       ::close(lowest_free);
       rlimit tight{static_cast<rlim_t>(lowest_free), normal.rlim_max};
       ::setrlimit(RLIMIT_NOFILE, &tight);

@@ -254,15 +254,16 @@ TEST_CASE("a child whose mailbox lock a stopped process holds still stops in ord
 
     // a handles job 1, slowly; the lock is taken meanwhile, so a cannot remove job 1 from its
     // mailbox when it is done, nor take job 2.
-    REQUIRE(self.send(a, sup_slow_job{1, 1000}));
+    REQUIRE(self.send(a, sup_slow_job{1, 2000}));
     REQUIRE(self.send(a, sup_job{2}));
-    {
-      auto mailbox = proctor::detail::link_of(a);
-      REQUIRE(mailbox);
-      REQUIRE(eventually([&] { return mailbox->cell().in_flight_pos.load() != 0; }));
-    }
+    auto mailbox = proctor::detail::link_of(a);
+    REQUIRE(mailbox);
+    auto& cell = mailbox->cell();
+    REQUIRE(eventually([&] { return cell.in_flight_pos.load() != 0; }));
     mailbox_lock_holder holder{a};
     REQUIRE(holder.locked());
+    // Taken before job 1 was removed (still being handled, or handled and waiting for the lock).
+    REQUIRE((cell.in_flight_pos.load() != 0 || cell.handled_pos.load() != 0));
     CHECK(next_done() == 1);
 
     SECTION("an ordered stop still reaches it") {
@@ -280,6 +281,24 @@ TEST_CASE("a child whose mailbox lock a stopped process holds still stops in ord
       CHECK(next_done() == 2);
       REQUIRE(self.send(a, sup_job{3}));
       CHECK(next_done() == 3);
+    }
+    SECTION("nor by the next incarnation, after a crash while the lock is held") {
+      REQUIRE(eventually([&] { return cell.handled_pos.load() != 0; }));
+      auto before = children(sup)["a"];
+      REQUIRE(::kill(before.pid, SIGKILL) == 0);
+      REQUIRE(eventually([&] {
+        auto now = children(sup)["a"];
+        return now.running && now.pid != 0 && now.pid != before.pid;
+      }));
+      holder.let_go();
+      CHECK(next_done() == 2);
+      REQUIRE(self.send(a, sup_job{3}));
+      CHECK(next_done() == 3);
+      // Job 1 was handled: no crash is counted against it.
+      auto reports = proctor::crash_reports(sup);
+      REQUIRE(reports);
+      REQUIRE_FALSE(reports->empty());
+      CHECK(reports->back().in_flight.empty());
     }
     holder.let_go();
     REQUIRE(proctor::stop_supervisor(sup));

@@ -311,7 +311,7 @@ TEST_CASE("a sweep in a process out of file descriptors, which cannot read /proc
     auto sweeper = proctor::get_context(proctor::start_method::fork).make_process([] {
       rlimit normal{};
       ::getrlimit(RLIMIT_NOFILE, &normal);
-      int lowest_free = ::dup(0);
+      int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       ::close(lowest_free);
       // Room for the directory alone: every open of /proc/PID/stat fails with EMFILE.
       rlimit tight{static_cast<rlim_t>(lowest_free + 1), normal.rlim_max};

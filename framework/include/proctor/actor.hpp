@@ -155,6 +155,8 @@ class actor : public detail::messenger {
 
   /// Erlang's link/1: when either actor ends with a reason other than normal, the other gets an
   /// exit signal: it ends with the same reason, or receives an exit_msg if it traps exits.
+  /// Throws std::runtime_error if this process cannot watch `other` (out of file descriptors or
+  /// memory): never a false exit signal for an actor that may live.
   void link(const actor_ref& other) { detail::core_link(*core_, other); }
   void unlink(const actor_ref& other) { detail::core_unlink(*core_, other); }
 

@@ -40,6 +40,8 @@ class messenger {
 
   /// Erlang's erlang:monitor(process, Ref): one down_msg when `target` ends (at once, with
   /// noproc, if it already has). Returns the monitor's id, also found in the down_msg.
+  /// Throws std::runtime_error if this process cannot watch it (out of file descriptors or
+  /// memory): never a false DOWN for an actor that may live.
   std::uint64_t monitor(const actor_ref& target) { return core_monitor(*core_, target); }
 
   /// Cancels a monitor; its down_msg is not delivered afterwards.
@@ -47,7 +49,8 @@ class messenger {
 
   /// Erlang's exit(Ref, Reason): `kill` (exit_kind::killed) ends the target even if it traps
   /// exits; other reasons become an exit_msg for a trapping target, end a non-trapping one, and
-  /// `normal` is ignored by a non-trapping one.
+  /// `normal` is ignored by a non-trapping one. Throws std::runtime_error if this process cannot
+  /// deliver it (out of file descriptors or memory); to an actor that has ended it is nothing.
   void send_exit(const actor_ref& target, const exit_reason& why) {
     core_send_exit(*core_, target, why);
   }
