@@ -11,6 +11,7 @@
 
 #include "mailbox.hpp"
 #include "proctor/detail/shared_object.hpp"
+#include "proctor/shm_error.hpp"
 #include "registry_table.hpp"
 #include "segment_name.hpp"
 
@@ -76,8 +77,11 @@ registry_segment* table(bool create = true) {
       r.table = shared_object::open(segment_handle{name, registry_size}, registry_size,
                                     registry_magic, "registry");
       return static_cast<registry_segment*>(r.table.get("registry"));
-    } catch (const std::exception&) {
-      // The root is gone (or this is a new program that inherited the variable).
+    } catch (const shm_error& e) {
+      // The root is gone (or this is a new program that inherited the variable). A table this
+      // process merely cannot map now (out of descriptors) is not replaced by a node of its own.
+      if (e.code() == shm_errc::system)
+        throw;
     }
   }
   return create ? create_table(r) : nullptr;

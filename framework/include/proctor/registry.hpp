@@ -11,7 +11,9 @@ namespace proctor {
 /// under one proctor::init() root — forked, spawned or forkserver'd — sees the same names.
 ///
 /// A name is at most 55 bytes; the registry holds 1,024 names. A name is released when its
-/// actor ends (whereis never returns an ended actor).
+/// actor ends (whereis never returns an ended actor). A process that cannot map the registry (out
+/// of file descriptors) gets shm_error(system) from these calls, never an answer from a registry
+/// of its own.
 
 /// Registers `ref` under `name`. False if the name is taken by a live actor, or the registry is
 /// full; throws std::invalid_argument for an empty or too long name.
