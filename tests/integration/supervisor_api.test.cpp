@@ -42,15 +42,16 @@ class mailbox_lock_holder {
   explicit mailbox_lock_holder(const proctor::actor_ref& target) {
     auto handle = proctor::detail::link_of(target)->messages().handle();
     proctor::event locked;
-    holder_ = std::make_unique<proctor::process>(
-      proctor::get_context(proctor::start_method::fork).make_process([handle, locked]() mutable {
+    auto hold = [handle, locked]() mutable {
       auto segment = proctor::shared_segment::open(handle);
       auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
       ::pthread_mutex_lock(&h->mutex);
       locked.set();
       for (;;)
         ::pause();
-    }));
+    };
+    auto fork = proctor::get_context(proctor::start_method::fork);
+    holder_ = std::make_unique<proctor::process>(fork.make_process(std::move(hold)));
     holder_->start();
     locked_ = locked.wait(patience);
   }
