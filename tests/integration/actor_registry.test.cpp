@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -84,6 +86,29 @@ class named {
   proctor::actor& self_;
   std::string name_;
 };
+
+/// Looks `name` up with no file descriptor to spare, in a spawned process that has not mapped the
+/// node's registry yet, then again with its limit back. Exit code 0: the first look threw
+/// shm_error(system) and the second found the name; 1: the first answered (from no registry, or
+/// one of its own); 2: it threw another error; 3: the second did not find the name.
+void look_up_without_descriptors(std::string name) {
+  rlimit normal{};
+  ::getrlimit(RLIMIT_NOFILE, &normal);
+  int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ::close(lowest_free);
+  rlimit tight{static_cast<rlim_t>(lowest_free), normal.rlim_max};
+  ::setrlimit(RLIMIT_NOFILE, &tight);
+  int code = 1;
+  try {
+    (void)proctor::whereis(name);
+  } catch (const proctor::shm_error& e) {
+    code = e.code() == proctor::shm_errc::system ? 0 : 2;
+  }
+  ::setrlimit(RLIMIT_NOFILE, &normal);
+  if (code == 0 && !proctor::whereis(name))
+    code = 3;
+  proctor::exit(code);
+}
 
 } // namespace registry
 
@@ -222,6 +247,24 @@ TEST_CASE("actor names that are empty or longer than 55 bytes are refused with i
     CHECK(proctor::register_name(longest, self.ref()));
     CHECK(proctor::whereis(longest) == self.ref());
     CHECK(proctor::unregister_name(longest));
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a process that cannot map the node's registry (out of file descriptors) is told so, "
+          "and never answers from a registry of its own",
+          "[actor][registry][hostile]") {
+  leftover_guard guard;
+  {
+    proctor::scoped_actor self;
+    auto name = unique_name("starved");
+    REQUIRE(proctor::register_name(name, self.ref()));
+    auto looker = proctor::get_context(proctor::start_method::spawn)
+                    .make_process(proctor::entry<registry::look_up_without_descriptors>, name);
+    looker.start();
+    REQUIRE(looker.join(patience));
+    CHECK(looker.exitcode() == 0);
+    CHECK(proctor::unregister_name(name));
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
