@@ -1,9 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include <proctor/proctor.hpp>
 
 #include "actor_support.hpp"
+#include "support/descriptors.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -779,12 +778,7 @@ TEST_CASE("a process out of file descriptors is told so, and never told that a l
     proctor::queue<std::string> out;
     auto child = proctor::get_context(proctor::start_method::fork).make_process([a, out]() mutable {
       scoped_actor me;
-      rlimit normal{};
-      ::getrlimit(RLIMIT_NOFILE, &normal);
-      int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      ::close(lowest_free);
-      rlimit tight{static_cast<rlim_t>(lowest_free), normal.rlim_max};
-      ::setrlimit(RLIMIT_NOFILE, &tight);
+      descriptor_limit none_spare;
 
       auto sent = me.send(a, ml_marker{});
       (void)out.put(sent ? std::string{"sent"} : std::string{to_string(sent.error().code)});
@@ -796,7 +790,7 @@ TEST_CASE("a process out of file descriptors is told so, and never told that a l
       }
       (void)out.put(to_string(a));
 
-      ::setrlimit(RLIMIT_NOFILE, &normal);
+      none_spare.restore();
       sent = me.send(a, ml_marker{});
       (void)out.put(sent ? std::string{"sent"} : std::string{to_string(sent.error().code)});
       auto down_seen = me.receive(100ms, [](const down_msg&) {});

@@ -1,7 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +10,7 @@
 #include <proctor/proctor.hpp>
 
 #include "actor_support.hpp"
+#include "support/descriptors.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -92,19 +91,14 @@ class named {
 /// shm_error(system) and the second found the name; 1: the first answered (from no registry, or
 /// one of its own); 2: it threw another error; 3: the second did not find the name.
 void look_up_without_descriptors(std::string name) {
-  rlimit normal{};
-  ::getrlimit(RLIMIT_NOFILE, &normal);
-  int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ::close(lowest_free);
-  rlimit tight{static_cast<rlim_t>(lowest_free), normal.rlim_max};
-  ::setrlimit(RLIMIT_NOFILE, &tight);
+  proctor::test::descriptor_limit none_spare;
   int code = 1;
   try {
     (void)proctor::whereis(name);
   } catch (const proctor::shm_error& e) {
     code = e.code() == proctor::shm_errc::system ? 0 : 2;
   }
-  ::setrlimit(RLIMIT_NOFILE, &normal);
+  none_spare.restore();
   if (code == 0 && !proctor::whereis(name))
     code = 3;
   proctor::exit(code);

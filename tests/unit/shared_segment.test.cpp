@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include <proctor/proctor.hpp>
 
 #include "segment_name.hpp"
+#include "support/descriptors.hpp"
 #include "support/error_matchers.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
@@ -309,15 +309,10 @@ TEST_CASE("a sweep in a process out of file descriptors, which cannot read /proc
     // (Were it wrong, it would remove every segment of this user, those of tests running
     // beside this one too.)
     auto sweeper = proctor::get_context(proctor::start_method::fork).make_process([] {
-      rlimit normal{};
-      ::getrlimit(RLIMIT_NOFILE, &normal);
-      int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      ::close(lowest_free);
       // Room for the directory alone: every open of /proc/PID/stat fails with EMFILE.
-      rlimit tight{static_cast<rlim_t>(lowest_free + 1), normal.rlim_max};
-      ::setrlimit(RLIMIT_NOFILE, &tight);
+      descriptor_limit one_spare{1};
       auto removed = proctor::sweep_stale_segments();
-      ::setrlimit(RLIMIT_NOFILE, &normal);
+      one_spare.restore();
       proctor::exit(static_cast<int>(std::min<std::size_t>(removed, 100)));
     });
     sweeper.start();
