@@ -132,7 +132,8 @@ actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;
   // A record the previous incarnation handled but could not remove: removed, not handled again.
-  if (auto handled = link_->cell().handled_pos.load(std::memory_order_acquire); supervised_ && handled != 0)
+  auto handled = link_->cell().handled_pos.load(std::memory_order_acquire);
+  if (supervised_ && handled != 0)
     unpopped_ = handled - 1;
   if (is_actor_)
     catch_sigterm();
@@ -643,7 +644,8 @@ std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t t
   std::string trouble;
   auto target = link_of(to, &trouble);
   if (!target && !trouble.empty())
-    return actor_error{actor_errc::no_resources, "cannot map the receiver's mailbox: " + trouble, {}};
+    return actor_error{actor_errc::no_resources, "cannot map the receiver's mailbox: " + trouble,
+                       {}};
   if (!target)
     return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
   // The first message since the actor last waited is likely an answer that its receiver spins
@@ -893,7 +895,8 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
       return nullptr;
     case run_check::unknown:
       if (trouble != nullptr)
-        *trouble = "cannot read /proc to tell whether pid " + std::to_string(pid) + " is the actor's";
+        *trouble =
+          "cannot read /proc to tell whether pid " + std::to_string(pid) + " is the actor's";
       return nullptr;
     case run_check::running:
       break;
@@ -1071,7 +1074,8 @@ void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
   }
   // To an actor that has ended, an exit signal is nothing; one this process cannot deliver is
   // said so.
-  auto err = send(target, message_traits<sys_exit>::id, flag_system, 0, encode(sys_exit{why, false}), true);
+  auto err = send(target, message_traits<sys_exit>::id, flag_system, 0,
+                  encode(sys_exit{why, false}), true);
   if (err && err->code == actor_errc::no_resources)
     throw std::runtime_error("exit: " + err->message);
 }
