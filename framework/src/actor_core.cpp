@@ -502,8 +502,8 @@ bool actor_core::finish_pop(std::uint64_t position) {
     cell.in_flight_pos.store(0, std::memory_order_release);
     return false;
   }
-  unpopped_.reset();
-  cell.handled_pos.store(0, std::memory_order_release);
+  if (std::exchange(unpopped_, std::nullopt)) // only then did the cell name it handled
+    cell.handled_pos.store(0, std::memory_order_release);
   cell.in_flight_pos.store(0, std::memory_order_release);
   return true;
 }
@@ -641,13 +641,17 @@ void actor_core::report_malformed(const std::string& why) {
 std::optional<actor_error> actor_core::send(const actor_ref& to, std::uint64_t type_id,
                                             std::uint32_t flags, std::uint64_t request_id,
                                             std::string_view payload, bool never_block) {
-  std::string trouble;
-  auto target = link_of(to, &trouble);
-  if (!target && !trouble.empty())
-    return actor_error{actor_errc::no_resources, "cannot map the receiver's mailbox: " + trouble,
-                       {}};
-  if (!target)
-    return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
+  auto target = link_of(to);
+  if (!target) {
+    // Off the usual path: one more try, which says why (a descriptor may have come free).
+    std::string trouble;
+    target = link_of(to, &trouble);
+    if (!target && !trouble.empty())
+      return actor_error{actor_errc::no_resources,
+                         "cannot map the receiver's mailbox: " + trouble, {}};
+    if (!target)
+      return actor_error{actor_errc::noproc, to ? "the actor is gone" : "an empty actor_ref", {}};
+  }
   // The first message since the actor last waited is likely an answer that its receiver spins
   // for: ask for the line it commits on while the record is being built (pingpong ~8% faster).
   // Not for a stream's later messages: their receiver reads in batches, and taking the line
