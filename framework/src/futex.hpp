@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -19,6 +20,14 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4 && std::atomic<std::uint32
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 std::optional<std::chrono::steady_clock::time_point> deadline,
                 bool return_on_signal = false) noexcept;
+
+/// Sleeps until any of `words` (at most futex_wait_any_max) no longer holds its `expected`
+/// value or is woken, or `deadline` passed (false). Before Linux 5.16 (no futex_waitv), sleeps
+/// on the first word for a millisecond at most, so that the caller looks at the others again.
+/// @note Process-shared, like futex_wait().
+bool futex_wait_any(const std::atomic<std::uint32_t>* const* words, const std::uint32_t* expected,
+                    std::size_t count, std::chrono::steady_clock::time_point deadline) noexcept;
+inline constexpr std::size_t futex_wait_any_max = 128; ///< FUTEX_WAITV_MAX
 
 /// Wakes up to `count` sleepers on `word` (all by default). Returns how many woke.
 int futex_wake(std::atomic<std::uint32_t>& word, int count = 0x7fffffff) noexcept;

@@ -1056,6 +1056,16 @@ bool ring::wait_nonempty(deadline until) {
   }
 }
 
+bool ring::readable() const {
+  auto* h = header_;
+  return h->tail.load(std::memory_order_acquire) != h->head.load(std::memory_order_acquire)
+         || h->closed.load() != 0 || h->corrupt.load() != 0;
+}
+
+ring::reader_words ring::words_for_readers() const {
+  return {&header_->put_seq, &header_->getters_waiting};
+}
+
 void ring::close(deadline until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us

@@ -22,8 +22,8 @@
 // reports `closed`: end of file. That only happens if nobody else holds the sending end — so, as
 // in Python, the parent closes its own copy right after handing it to the child.
 //
-// proctor has no wait() over several ends: the parent polls each end in turn with a short timeout.
-// Compare samples/queues/global_list_with_queue, where one queue carries every result and each
+// proctor::wait() is Python's wait(): it sleeps until one of the ends has a message or end of
+// file, and returns which. Compare samples/queues/global_list_with_queue, where one queue carries every result and each
 // message says which child sent it: here the pipe a result arrives on says so.
 //
 // Expected output (the lines of different workers interleave differently from run to run):
@@ -35,7 +35,6 @@
 //     Worker 0 is done: end of file
 //     ...
 //     Total: 333332833333500000 (expected 333332833333500000)
-#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <stdexcept>
@@ -43,13 +42,13 @@
 
 #include <proctor/pipe.hpp>
 #include <proctor/proctor.hpp>
+#include <proctor/wait.hpp>
 
 #include "support/children_status.hpp"
 #include "support/sample_options.hpp"
 
 namespace {
 
-using namespace std::chrono_literals;
 using sending_end = proctor::connection<std::uint64_t>;
 
 constexpr std::uint64_t numbers = 1'000'000; // the workers sum the squares of [0, numbers)
@@ -92,25 +91,28 @@ int main(int argc, char** argv) {
 
   std::uint64_t total = 0;
   while (!pending.empty()) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      if (!it->end.poll(10ms)) { // nothing there yet
-        ++it;
-        continue;
-      }
-      auto got = it->end.recv(); // does not wait: poll() saw a message or end of file
+    std::vector<proctor::waitable> ends;
+    for (auto& p : pending)
+      ends.emplace_back(p.end);
+    std::vector<bool> done(pending.size());
+    for (auto i : proctor::wait(ends)) {
+      auto& from = pending[i];
+      auto got = from.end.recv(); // does not wait: wait() saw a message or end of file
       if (got) {
-        std::cout << "Worker " << it->k << " sent " << *got << std::endl;
+        std::cout << "Worker " << from.k << " sent " << *got << std::endl;
         total += *got;
-        ++it;
       } else if (got.error() == proctor::queue_errc::closed) {
-        std::cout << "Worker " << it->k << " is done: end of file" << std::endl;
-        it->end.close();
-        it = pending.erase(it);
+        std::cout << "Worker " << from.k << " is done: end of file" << std::endl;
+        from.end.close();
+        done[i] = true;
       } else {
         std::cerr << "sample: recv failed: " << proctor::to_string(got.error()) << '\n';
         return 1;
       }
     }
+    for (std::size_t i = pending.size(); i-- > 0;)
+      if (done[i])
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
   }
 
   std::uint64_t n = numbers - 1; // 0² + 1² + ... + n² = n(n+1)(2n+1)/6

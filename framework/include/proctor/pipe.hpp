@@ -31,6 +31,8 @@ namespace proctor {
 /// closes its own copy, so that the child's death reads as end of file.
 /// @note Messages travel in two queues of shared memory (one per direction); a connection object
 ///       is thread-safe like them.
+class waitable;
+
 template <serializable T = std::string>
 class connection {
  public:
@@ -102,6 +104,8 @@ class connection {
   [[nodiscard]] static connection blank() { return connection{}; }
 
  private:
+  friend class waitable;
+
   static constexpr auto poll_slice = std::chrono::milliseconds(100);
   static constexpr auto liveness_interval = std::chrono::milliseconds(10);
 
@@ -112,6 +116,7 @@ class connection {
     bool ring_wait(std::chrono::steady_clock::time_point until) {
       return this->ring_.wait_nonempty(until);
     }
+    [[nodiscard]] const detail::ring& ring() const noexcept { return this->ring_; }
   };
 
   /// The monotonic clock to a few milliseconds, at a fraction of its cost: for liveness_interval.

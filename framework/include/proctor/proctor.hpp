@@ -41,3 +41,4 @@
 #include "proctor/system_messages.hpp"
 #include "proctor/task.hpp"
 #include "proctor/value.hpp"
+#include "proctor/wait.hpp"

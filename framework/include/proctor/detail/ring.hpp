@@ -100,6 +100,18 @@ class ring {
   /// record: another getter may take it first.
   bool wait_nonempty(deadline until);
 
+  /// wait_nonempty()'s condition, without waiting: a record is in, or the ring is closed or
+  /// failed a check.
+  [[nodiscard]] bool readable() const;
+  /// For a wait over several rings at once (proctor::wait()): the futex word a put bumps, and
+  /// the count of getters waiting on it, which a waiter raises before it looks at the ring
+  /// (readable()) and lowers when it wakes, so that puts after the look wake it.
+  struct reader_words {
+    std::atomic<std::uint32_t>* seq;
+    std::atomic<std::uint32_t>* waiting;
+  };
+  [[nodiscard]] reader_words words_for_readers() const;
+
   /// Refuses new records from now on and wakes every waiter; records already in stay gettable.
   /// Without `until`, waits for the lock, so that no put completes after it. With `until`, a
   /// caller that must not be stopped by a process stopped while it holds the lock (a debugger's
