@@ -98,7 +98,7 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
   if (words.size() > detail::futex_wait_any_max)
     throw std::invalid_argument("proctor::wait: more than "
                                 + std::to_string(detail::futex_wait_any_max)
-                                + " connections in one call (" + std::to_string(words.size())
+                                + " connections and queues in one call (" + std::to_string(words.size())
                                 + ")");
   std::vector<const std::atomic<std::uint32_t>*> seq(words.size());
   std::vector<std::uint32_t> seen(words.size());
@@ -115,7 +115,7 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
     bool any = false;
     for (std::size_t k = 0; k < ring_at.size(); ++k) {
       const auto& w = objects[ring_at[k]];
-      bool ready = w.ring_->readable() || !w.ends_->held(w.other_side_);
+      bool ready = w.ring_->readable() || (w.ends_ && !w.ends_->held(w.other_side_));
       is_ready[ring_at[k]] = ready;
       any = any || ready;
     }

@@ -43,6 +43,12 @@ void hold_and_die(connection<int> c) {
 
 void quick_exit_with(int code) { proctor::exit(code); }
 
+/// Puts `value` a moment after it starts (the parent is waiting by then).
+void put_later(proctor::queue<int> q, int value) {
+  std::this_thread::sleep_for(200ms);
+  proctor::exit(q.put(value) ? 0 : 2);
+}
+
 } // namespace
 
 TEST_CASE("wait returns, in order, the connections that have a message or end of file", "[wait]") {
@@ -124,6 +130,27 @@ TEST_CASE("wait returns a process once it has ended, alone or beside connections
     CHECK(proctor::wait({second}, 60s) == ready_list{0});
     REQUIRE(b.send(1));
     CHECK(proctor::wait({second, a}, 0s) == ready_list{0, 1});
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("wait returns a queue once an item is in it or it is closed", "[wait]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  {
+    proctor::queue<int> q;
+    auto [a, b] = proctor::pipe<int>();
+    CHECK(proctor::wait({q, a}, 0s).empty());
+    auto child = proctor::get_context(m).make_process(entry<put_later>, q, 9);
+    child.start();
+    CHECK(proctor::wait({a, q}, 60s) == ready_list{1});
+    CHECK(*q.get_nowait() == 9);
+    child.join();
+    CHECK(child.exitcode() == 0);
+    CHECK(proctor::wait({q}, 0s).empty());
+    q.close(); // closed and drained: get() does not wait, it says `closed`
+    CHECK(proctor::wait({q}, 0s) == ready_list{0});
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }

@@ -32,6 +32,8 @@ namespace proctor {
 /// `serialization`, `corrupt`. A crash of another process at any instruction leaves the queue
 /// usable, each committed item delivered once.
 /// @note Thread-safe and process-safe. Every blocking call has a timeout variant.
+class waitable;
+
 template <serializable T>
 class queue {
  public:
@@ -144,6 +146,7 @@ class queue {
   friend typename Inspector::result_type inspect(Inspector& f, queue<U>& x);
   template <serializable U>
   friend class joinable_queue;
+  friend class waitable;
 };
 
 /// Sends a queue to a spawn or forkserver child as its segment's handle; the child maps it.

@@ -11,18 +11,23 @@
 
 #include "proctor/pipe.hpp"
 #include "proctor/process.hpp"
+#include "proctor/queue.hpp"
 
 namespace proctor {
 
 /// Something wait() can wait for, as the objects `multiprocessing.connection.wait()` accepts: the
-/// receiving side of a connection, a process, or a file descriptor. It refers to its object,
-/// which must outlive the wait.
+/// receiving side of a connection, a queue (Python: its `_reader`), a process, or a file
+/// descriptor. It refers to its object, which must outlive the wait.
 class waitable {
  public:
   /// Ready when recv() would not wait: a message is there, or end of file is.
   /// Throws std::invalid_argument for an end that was closed or cannot receive.
   template <class T>
   waitable(connection<T>& end); // NOLINT(google-explicit-constructor): wait({a, b, p})
+
+  /// Ready when get() would not wait: an item is there, or the queue is closed.
+  template <class T>
+  waitable(queue<T>& q) : ring_(&q.ring_) {} // NOLINT(google-explicit-constructor)
 
   /// Ready once the process has ended, as its sentinel() says. (After a join(), a forkserver
   /// child's reads as ready again a moment after the join: once the zygote closed the channel
@@ -37,8 +42,8 @@ class waitable {
   friend std::vector<std::size_t> wait(std::span<const waitable> objects,
                                        std::optional<std::chrono::steady_clock::duration> timeout);
 
-  const detail::ring* ring_ = nullptr;              ///< a connection's incoming messages
-  std::shared_ptr<const detail::pipe_ends> ends_;   ///< whether its other end is still held
+  const detail::ring* ring_ = nullptr;              ///< a queue, or a connection's incoming messages
+  std::shared_ptr<const detail::pipe_ends> ends_;   ///< a connection's: whether its other end is held
   int other_side_ = 0;
   int fd_ = -1;                                     ///< a process's sentinel, or a descriptor
 };
@@ -47,11 +52,14 @@ class waitable {
 /// `timeout` passed (none: as long as it takes; zero: only looks). Returns the positions of the
 /// ready ones in `objects`, in order; empty once the timeout passed.
 ///
-/// Connections are waited for on their futex words (at most 128 of them in one call), and are
-/// woken by a message or a close at once. A peer that dies without closing its end reads as end
-/// of file within 100 ms, as in connection::poll(). Processes and descriptors waited for
-/// together with connections are looked at every 10 ms; alone, they are waited for in poll().
-/// Throws std::invalid_argument for more than 128 connections.
+/// Connections and queues are waited for on their futex words (at most 128 of them in one call),
+/// and wake the wait at once with a message or a close; but a put wakes one sleeper, as for
+/// get(), so that with getters asleep in get() or recv() on the same queue or end too, the wait
+/// may only see the item at its next look, within 100 ms (the getter woken took it, likely). A
+/// peer that dies without closing its end reads as end of file within 100 ms, as in
+/// connection::poll(). Processes and descriptors waited for together with connections or queues
+/// are looked at every 10 ms; alone, they are waited for in poll().
+/// Throws std::invalid_argument for more than 128 connections and queues.
 std::vector<std::size_t> wait(std::span<const waitable> objects,
                               std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt);
 
