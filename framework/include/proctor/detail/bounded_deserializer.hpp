@@ -10,9 +10,11 @@
 
 namespace proctor::detail {
 
-/// CAF's binary deserializer, refusing any sequence that claims more elements than bytes remain.
-/// Bytes from another process may be garbage: CAF 0.17 resizes a vector to the claimed length
-/// before it reads, so four scribbled bytes could make it allocate gigabytes.
+/// CAF's binary deserializer, refusing any sequence that claims more elements than the bytes that
+/// remain can hold. Bytes from another process may be garbage: CAF 0.17 resizes a byte vector (and
+/// a std::vector<bool>) to the claimed length before it reads, so four scribbled bytes could make
+/// it allocate gigabytes. The densest encoding is a std::vector<bool>'s, eight elements a byte:
+/// a claim beyond that is refused (a byte vector's may cost eight times its bytes, for a moment).
 class bounded_deserializer final : public caf::deserializer {
  public:
   bounded_deserializer(const char* data, std::size_t size)
@@ -27,7 +29,7 @@ class bounded_deserializer final : public caf::deserializer {
   caf::error begin_sequence(std::size_t& num) override {
     if (auto err = inner_.begin_sequence(num))
       return err;
-    if (num > inner_.remaining())
+    if (num / elements_per_byte > inner_.remaining())
       return caf::sec::end_of_stream;
     return caf::none;
   }
@@ -55,6 +57,7 @@ class bounded_deserializer final : public caf::deserializer {
   caf::error apply_impl(std::u32string& x) override { return inner_(x); }
 
  private:
+  static constexpr std::size_t elements_per_byte = 8; ///< std::vector<bool>: one bit each
   caf::binary_deserializer inner_;
 };
 
