@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -339,6 +340,82 @@ TEST_CASE("a malformed record is skipped and counted, and the actor goes on", "[
     REQUIRE(st);
     CHECK(st->malformed == 3);
     CHECK(st->dead_letters == 0);
+    stop(self, receiver);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("randomly damaged records never crash an actor: each is handled, skipped or counted",
+          "[actor][mailbox][fuzz]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    proctor::event release;
+    auto receiver = proctor::spawn<mailbox::holder>(on(proctor::start_method::fork, "holder"),
+                                                    self.ref(), release);
+    auto link = proctor::detail::link_of(receiver);
+    REQUIRE(link);
+    using proctor::message_traits;
+    constexpr std::uint32_t seed = 20261123;
+    std::mt19937 rng{seed};
+    auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng); };
+    auto random_bytes = [&](std::size_t n) {
+      std::string b(n, '\0');
+      for (auto& c : b)
+        c = static_cast<char>(below(256));
+      return b;
+    };
+    // Any flags but the runtime's own (a process that may write the mailbox may send real exit
+    // signals anyway): requests, replies, errors.
+    auto flags = [&] { return static_cast<std::uint32_t>(below(16)) & ~proctor::detail::flag_system; };
+    std::int32_t fills = 0;
+    for (int i = 0; i < 2000; ++i) {
+      INFO("seed " << seed << ", record " << i);
+      switch (below(3)) {
+        case 0: { // a CAF-encoded message, damaged
+          mb_numbers m;
+          m.values.resize(below(20));
+          for (auto& v : m.values)
+            v = static_cast<std::int64_t>(rng());
+          std::vector<char> scratch;
+          std::string bytes{proctor::detail::item_bytes(m, scratch)};
+          for (std::size_t n = 1 + below(3); n > 0 && !bytes.empty(); --n) {
+            if (below(2) == 0)
+              bytes[below(bytes.size())] = static_cast<char>(below(256));
+            else
+              bytes.resize(below(bytes.size() + 1));
+          }
+          REQUIRE_FALSE(link->put(message_traits<mb_numbers>::id, flags(), rng(), nullptr, bytes));
+          break;
+        }
+        case 1: // a type nobody registered
+          REQUIRE_FALSE(link->put((std::uint64_t{rng()} << 32) | rng(), flags(), rng(), nullptr,
+                                  random_bytes(below(40))));
+          break;
+        case 2: { // bytes straight into the ring: envelope and all
+          auto bytes = random_bytes(below(80));
+          if (bytes.size() >= offsetof(proctor::detail::envelope, flags) + 4)
+            bytes[offsetof(proctor::detail::envelope, flags)] &= ~static_cast<char>(proctor::detail::flag_system);
+          REQUIRE_FALSE(link->messages().put(bytes.data(), bytes.size(),
+                                             std::chrono::steady_clock::now() + patience));
+          link->ring_bell();
+          break;
+        }
+      }
+      if (i % 50 == 0) { // a sound message now and then, which must be handled
+        REQUIRE(self.send(receiver, mb_fill{i}));
+        ++fills;
+      }
+    }
+    auto count = self.request<std::int32_t>(receiver, patience, mb_count{});
+    REQUIRE(count);
+    CHECK(*count == fills);
+    CHECK(self.request<std::int32_t>(receiver, patience, mb_numbers{{1, 2, 3}}).value() == 3);
+    auto st = proctor::stats(receiver);
+    REQUIRE(st);
+    CHECK(st->malformed > 0);
+    CHECK(st->dead_letters > 0);
     stop(self, receiver);
   }
   REQUIRE_NO_LEFTOVERS(guard);
