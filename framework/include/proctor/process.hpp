@@ -129,7 +129,11 @@ class process {
   /// afterwards every call but name() throws `closed`.
   void close();
 
-  /// A pidfd, readable once the child has ended: usable with poll/epoll or an Asio descriptor.
+  /// A descriptor, readable once the child has ended: usable with poll/epoll, an Asio descriptor
+  /// or proctor::wait(). The child's pidfd; for a child the zygote started (forkserver, and spawn
+  /// in a program that runs a zygote), the channel on which the zygote reports the child's end
+  /// (a join() reads the report: the channel reads as ready again a moment later, once the
+  /// zygote closed it).
   [[nodiscard]] int sentinel() const;
 
   [[nodiscard]] std::string name() const;

@@ -29,9 +29,9 @@ class waitable {
   template <class T>
   waitable(queue<T>& q) : ring_(&q.ring_) {} // NOLINT(google-explicit-constructor)
 
-  /// Ready once the process has ended, as its sentinel() says. (After a join(), a forkserver
-  /// child's reads as ready again a moment after the join: once the zygote closed the channel
-  /// of its report, which the join read.) Throws process_error as sentinel() does.
+  /// Ready once the process has ended, as its sentinel() says (see there: after a join(), a
+  /// child the zygote started reads as ready again only a moment later). Throws process_error as
+  /// sentinel() does.
   waitable(const process& p); // NOLINT(google-explicit-constructor)
 
   /// Ready when `fd` is readable, or at its end or an error, as poll() says.
