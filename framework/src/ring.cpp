@@ -201,12 +201,12 @@ void barrier_before_look(ordered how) {
 }
 
 /// After a put: wakes one getter if any waits (all: each of them, for a record that getters
-/// may have been waiting behind).
+/// may have been waiting behind, or with a multi-waiter among them, see words_for_readers()).
 void wake_getter(ring_header* h, bool all = false, ordered how = ordered::fence) {
   barrier_before_look(how);
-  if (h->getters_waiting.load(std::memory_order_relaxed) != 0) {
+  if (auto waiting = h->getters_waiting.load(std::memory_order_relaxed); waiting != 0) {
     h->put_seq.fetch_add(1);
-    if (all)
+    if (all || waiting >= ring::multi_waiter)
       futex_wake(h->put_seq);
     else
       futex_wake(h->put_seq, 1);

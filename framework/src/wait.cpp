@@ -23,18 +23,22 @@ constexpr auto eof_slice = std::chrono::milliseconds{100};
 /// The same when processes or descriptors are waited for too: there is no sleeping on futex
 /// words and descriptors at once, so the descriptors are polled this often.
 constexpr auto descriptor_slice = std::chrono::milliseconds{10};
+/// The same when only queues are waited for: a look now and then all the same, as every sleep
+/// on a ring's word ends (a put whose waker died wakes nobody).
+constexpr auto queue_slice = std::chrono::seconds{1};
 
-/// Counts the caller as a getter of each ring while it exists: a put that comes after the
-/// caller's look then bumps the ring's word and wakes it (see ring::words_for_readers()).
+/// Counts the caller as a multi-waiter of each ring while it exists: a put that comes after the
+/// caller's look then bumps the ring's word and wakes every sleeper, the caller included (see
+/// ring::words_for_readers()).
 class counted_waiter {
  public:
   explicit counted_waiter(const std::vector<detail::ring::reader_words>& words) : words_(words) {
     for (auto& w : words_)
-      w.waiting->fetch_add(1); // seq_cst: before the look at the ring
+      w.waiting->fetch_add(detail::ring::multi_waiter); // seq_cst: before the look at the ring
   }
   ~counted_waiter() {
     for (auto& w : words_)
-      w.waiting->fetch_sub(1);
+      w.waiting->fetch_sub(detail::ring::multi_waiter);
   }
   counted_waiter(const counted_waiter&) = delete;
   counted_waiter& operator=(const counted_waiter&) = delete;
@@ -103,6 +107,8 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
   std::vector<const std::atomic<std::uint32_t>*> seq(words.size());
   std::vector<std::uint32_t> seen(words.size());
   std::vector<bool> is_ready(objects.size());
+  const bool any_connection = std::any_of(objects.begin(), objects.end(),
+                                          [](const waitable& w) { return w.ends_ != nullptr; });
 
   for (;;) {
     counted_waiter counted{words};
@@ -139,7 +145,12 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
       return {};
     if (only_descriptors)
       continue; // poll() ended early (a signal): look again
-    auto wake_at = now + (fd_at.empty() ? clock::duration{eof_slice} : clock::duration{descriptor_slice});
+    clock::duration slice = queue_slice;
+    if (!fd_at.empty())
+      slice = descriptor_slice;
+    else if (any_connection)
+      slice = eof_slice;
+    auto wake_at = now + slice;
     if (until && *until < wake_at)
       wake_at = *until;
     detail::futex_wait_any(seq.data(), seen.data(), seq.size(), wake_at);

@@ -104,8 +104,11 @@ class ring {
   /// failed a check.
   [[nodiscard]] bool readable() const;
   /// For a wait over several rings at once (proctor::wait()): the futex word a put bumps, and
-  /// the count of getters waiting on it, which a waiter raises before it looks at the ring
-  /// (readable()) and lowers when it wakes, so that puts after the look wake it.
+  /// the count of getters waiting on it, which such a waiter raises by multi_waiter before it
+  /// looks at the ring (readable()) and lowers when it wakes, so that puts after the look wake
+  /// it. A put wakes one sleeper, or every one while a multi-waiter is among them: the waiter
+  /// woken may not take the record, and a getter left asleep would wait out its slice.
+  static constexpr std::uint32_t multi_waiter = 1u << 16;
   struct reader_words {
     std::atomic<std::uint32_t>* seq;
     std::atomic<std::uint32_t>* waiting;
