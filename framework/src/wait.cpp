@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "futex.hpp"
 
@@ -47,7 +48,7 @@ class counted_waiter {
   const std::vector<detail::ring::reader_words>& words_;
 };
 
-/// poll() on `fds` for `ms` (-1: no limit); the ones with an event are marked in `ready`.
+/// poll() on `fds` for `ms` (-1: no limit); their revents say which had an event.
 void poll_descriptors(std::vector<pollfd>& fds, int ms) {
   if (fds.empty())
     return;
@@ -85,8 +86,15 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
   std::optional<clock::time_point> until;
   if (timeout)
     until = clock::now() + std::max(*timeout, clock::duration::zero());
+  if (objects.empty()) { // as Python's: sleeps out the timeout
+    if (!until)
+      throw std::invalid_argument("proctor::wait: nothing to wait for and no timeout: it would "
+                                  "never return");
+    std::this_thread::sleep_until(*until);
+    return {};
+  }
 
-  std::vector<std::size_t> ring_at;      // positions in `objects` of the connections
+  std::vector<std::size_t> ring_at;      // positions in `objects` of the connections and queues
   std::vector<std::size_t> fd_at;        // ... and of the rest
   std::vector<detail::ring::reader_words> words;
   std::vector<pollfd> fds;

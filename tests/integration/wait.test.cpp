@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -176,6 +177,9 @@ TEST_CASE("wait with nothing ready returns nothing once its timeout passed", "[w
   CHECK(proctor::wait({a}, 50ms).empty());
   CHECK(std::chrono::steady_clock::now() - start >= 50ms);
   CHECK(proctor::wait({a}, -1s).empty()); // a timeout already past only looks
+  start = std::chrono::steady_clock::now();
+  CHECK(proctor::wait(std::span<const waitable>{}, 20ms).empty()); // nothing: sleeps it out
+  CHECK(std::chrono::steady_clock::now() - start >= 20ms);
 }
 
 TEST_CASE("wait refuses what it cannot wait for, with a clear error", "[wait]") {
@@ -185,6 +189,7 @@ TEST_CASE("wait refuses what it cannot wait for, with a clear error", "[wait]") 
   a.close();
   CHECK_THROWS_WITH(waitable{a}, Catch::Contains("cannot receive"));
   CHECK_THROWS_WITH(waitable::descriptor(-1), Catch::Contains("negative file descriptor"));
+  CHECK_THROWS_WITH(proctor::wait(std::span<const waitable>{}), Catch::Contains("never return"));
   std::vector<waitable> many(129, waitable{reader});
   CHECK_THROWS_WITH(proctor::wait(many, 0s), Catch::Contains("more than 128 connections"));
   proctor::process never_started{entry<quick_exit_with>, 0};

@@ -52,14 +52,14 @@ class waitable {
 /// `timeout` passed (none: as long as it takes; zero: only looks). Returns the positions of the
 /// ready ones in `objects`, in order; empty once the timeout passed.
 ///
-/// Connections and queues are waited for on their futex words (at most 128 of them in one call),
-/// and wake the wait at once with a message or a close; but a put wakes one sleeper, as for
-/// get(), so that with getters asleep in get() or recv() on the same queue or end too, the wait
-/// may only see the item at its next look, within 100 ms (the getter woken took it, likely). A
-/// peer that dies without closing its end reads as end of file within 100 ms, as in
+/// Connections and queues are waited for on their futex words (at most 128 of them in one call):
+/// a message, an item or a close wakes the wait at once. (Meanwhile a put on one of them wakes
+/// every sleeper, getters included, not one: ready does not mean that the caller gets the item.)
+/// A peer that dies without closing its end reads as end of file within 100 ms, as in
 /// connection::poll(). Processes and descriptors waited for together with connections or queues
 /// are looked at every 10 ms; alone, they are waited for in poll().
-/// Throws std::invalid_argument for more than 128 connections and queues.
+/// Throws std::invalid_argument for more than 128 connections and queues, and for nothing to
+/// wait for without a timeout (which would never return; with one, the wait sleeps it out).
 std::vector<std::size_t> wait(std::span<const waitable> objects,
                               std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt);
 
