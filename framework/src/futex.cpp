@@ -50,7 +50,8 @@ bool futex_wait_any(const std::atomic<std::uint32_t>* const* words, const std::u
     waiters[i].uaddr = reinterpret_cast<std::uintptr_t>(words[i]);
     waiters[i].flags = FUTEX_32; // shared: no FUTEX2_PRIVATE
   }
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  auto ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   if (ns < 0)
     ns = 0;
   timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};

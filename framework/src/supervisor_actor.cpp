@@ -462,7 +462,8 @@ void supervisor_actor::adopt_standby(child& c, exit_reason why) {
       ::kill(-pid, SIGKILL); // its init never finished: its pidfd fires next
     }
   });
-  auto later = std::make_shared<boost::asio::steady_timer>(self_.io_context(), standby_relaunch_delay);
+  auto later =
+    std::make_shared<boost::asio::steady_timer>(self_.io_context(), standby_relaunch_delay);
   later->async_wait([this, later, id = c.spec.id](const boost::system::error_code& ec) {
     if (auto* found = find(id); !ec && found)
       launch_standby(*found);

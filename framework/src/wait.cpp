@@ -75,7 +75,8 @@ waitable::waitable(const process& p) : fd_(p.sentinel()) {}
 
 waitable waitable::descriptor(int fd) {
   if (fd < 0)
-    throw std::invalid_argument("proctor::wait: a negative file descriptor (" + std::to_string(fd) + ")");
+    throw std::invalid_argument("proctor::wait: a negative file descriptor ("
+                                + std::to_string(fd) + ")");
   waitable w;
   w.fd_ = fd;
   return w;
@@ -110,8 +111,8 @@ std::vector<std::size_t> wait(std::span<const waitable> objects,
   if (words.size() > detail::futex_wait_any_max)
     throw std::invalid_argument("proctor::wait: more than "
                                 + std::to_string(detail::futex_wait_any_max)
-                                + " connections and queues in one call (" + std::to_string(words.size())
-                                + ")");
+                                + " connections and queues in one call ("
+                                + std::to_string(words.size()) + ")");
   std::vector<const std::atomic<std::uint32_t>*> seq(words.size());
   std::vector<std::uint32_t> seen(words.size());
   std::vector<bool> is_ready(objects.size());

@@ -17,14 +17,15 @@
 //             except EOFError: pipes.remove(r)   # that worker is done
 //
 // Lesson: a pipe has two ends. Each worker gets the sending end of a one-way pipe of its own,
-// sends its result and exits; the parent keeps the receiving ends, polls them and receives. Once
+// sends its result and exits; the parent keeps the receiving ends, waits on them and receives. Once
 // a worker has let go of its end (closed it, or exited) and its result is read, recv() on that end
 // reports `closed`: end of file. That only happens if nobody else holds the sending end — so, as
 // in Python, the parent closes its own copy right after handing it to the child.
 //
 // proctor::wait() is Python's wait(): it sleeps until one of the ends has a message or end of
-// file, and returns which. Compare samples/queues/global_list_with_queue, where one queue carries every result and each
-// message says which child sent it: here the pipe a result arrives on says so.
+// file, and returns which. Compare samples/queues/global_list_with_queue, where one queue carries
+// every result and each message says which child sent it: here the pipe a result arrives on says
+// so.
 //
 // Expected output (the lines of different workers interleave differently from run to run):
 //     Worker 0: sum of squares of [0, 333333) sent

@@ -359,7 +359,9 @@ TEST_CASE("randomly damaged records never crash an actor: each is handled, skipp
     using proctor::message_traits;
     constexpr std::uint32_t seed = 20261123;
     std::mt19937 rng{seed};
-    auto below = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng); };
+    auto below = [&](std::size_t n) {
+      return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
+    };
     auto random_bytes = [&](std::size_t n) {
       std::string b(n, '\0');
       for (auto& c : b)
@@ -368,7 +370,9 @@ TEST_CASE("randomly damaged records never crash an actor: each is handled, skipp
     };
     // Any flags but the runtime's own (a process that may write the mailbox may send real exit
     // signals anyway): requests, replies, errors.
-    auto flags = [&] { return static_cast<std::uint32_t>(below(16)) & ~proctor::detail::flag_system; };
+    auto flags = [&] {
+      return static_cast<std::uint32_t>(below(16)) & ~proctor::detail::flag_system;
+    };
     std::int32_t fills = 0;
     for (int i = 0; i < 2000; ++i) {
       INFO("seed " << seed << ", record " << i);
@@ -395,8 +399,9 @@ TEST_CASE("randomly damaged records never crash an actor: each is handled, skipp
           break;
         case 2: { // bytes straight into the ring: envelope and all
           auto bytes = random_bytes(below(80));
-          if (bytes.size() >= offsetof(proctor::detail::envelope, flags) + 4)
-            bytes[offsetof(proctor::detail::envelope, flags)] &= ~static_cast<char>(proctor::detail::flag_system);
+          constexpr auto at = offsetof(proctor::detail::envelope, flags);
+          if (bytes.size() >= at + 4)
+            bytes[at] &= ~static_cast<char>(proctor::detail::flag_system);
           REQUIRE_FALSE(link->messages().put(bytes.data(), bytes.size(),
                                              std::chrono::steady_clock::now() + patience));
           link->ring_bell();

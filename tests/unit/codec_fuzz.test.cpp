@@ -45,7 +45,9 @@ class generator {
  public:
   explicit generator(std::uint32_t seed) : rng_(seed) {}
 
-  std::size_t below(std::size_t n) { return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng_); }
+  std::size_t below(std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng_);
+  }
   std::uint8_t byte() { return static_cast<std::uint8_t>(below(256)); }
 
   std::string text(std::size_t max) {
@@ -132,7 +134,8 @@ constexpr std::uint32_t seed = 20261123;
 
 } // namespace
 
-TEST_CASE("random values of every encoding survive an encode and decode round trip", "[codec][fuzz]") {
+TEST_CASE("random values of every encoding survive an encode and decode round trip",
+          "[codec][fuzz]") {
   generator gen{seed};
   for (int i = 0; i < 2000; ++i) {
     INFO("seed " << seed << ", case " << i);
@@ -152,12 +155,14 @@ TEST_CASE("a std::vector<bool> crosses whole, however long", "[codec]") {
     std::vector<char> scratch;
     auto bytes = proctor::detail::item_bytes(std::get<0>(in), scratch);
     std::vector<bool> item;
-    proctor::detail::decode_item(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size(), item);
+    proctor::detail::decode_item(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size(),
+                                 item);
     CHECK(item == std::get<0>(in));
   }
 }
 
-TEST_CASE("damaged bytes decode to a value or fail with a clear error, never worse", "[codec][fuzz]") {
+TEST_CASE("damaged bytes decode to a value or fail with a clear error, never worse",
+          "[codec][fuzz]") {
   generator gen{seed};
   int refused = 0;
   for (int i = 0; i < 20000; ++i) {
@@ -175,7 +180,8 @@ TEST_CASE("damaged bytes decode to a value or fail with a clear error, never wor
     // The same bytes as a queue item of that type.
     try {
       rich item;
-      proctor::detail::decode_item(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size(), item);
+      proctor::detail::decode_item(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size(),
+                                 item);
     } catch (const proctor::process_error& e) {
       REQUIRE(e.code() == proctor::process_errc::not_crossable);
     } catch (const std::exception& e) {

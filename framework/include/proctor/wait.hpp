@@ -42,10 +42,10 @@ class waitable {
   friend std::vector<std::size_t> wait(std::span<const waitable> objects,
                                        std::optional<std::chrono::steady_clock::duration> timeout);
 
-  const detail::ring* ring_ = nullptr;              ///< a queue, or a connection's incoming messages
-  std::shared_ptr<const detail::pipe_ends> ends_;   ///< a connection's: whether its other end is held
+  const detail::ring* ring_ = nullptr;            ///< a queue, or a connection's incoming side
+  std::shared_ptr<const detail::pipe_ends> ends_; ///< a connection's: is its other end held?
   int other_side_ = 0;
-  int fd_ = -1;                                     ///< a process's sentinel, or a descriptor
+  int fd_ = -1;                                   ///< a process's sentinel, or a descriptor
 };
 
 /// As `multiprocessing.connection.wait()`: waits until at least one of `objects` is ready, or
@@ -60,11 +60,13 @@ class waitable {
 /// are looked at every 10 ms; alone, they are waited for in poll().
 /// Throws std::invalid_argument for more than 128 connections and queues, and for nothing to
 /// wait for without a timeout (which would never return; with one, the wait sleeps it out).
-std::vector<std::size_t> wait(std::span<const waitable> objects,
-                              std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt);
+std::vector<std::size_t> wait(
+  std::span<const waitable> objects,
+  std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt);
 
-inline std::vector<std::size_t> wait(std::initializer_list<waitable> objects,
-                                     std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
+inline std::vector<std::size_t> wait(
+  std::initializer_list<waitable> objects,
+  std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
   return wait(std::span<const waitable>{objects.begin(), objects.size()}, timeout);
 }
 
