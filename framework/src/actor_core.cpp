@@ -880,31 +880,19 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     dead = recorded_reason(cell);
     return nullptr;
   }
-  pid_t pid = cell.pid.load(std::memory_order_acquire);
-  auto start = cell.start_time.load(std::memory_order_acquire);
-  unique_fd fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
-  if (!fd) {
-    if (pid > 0 && short_of_resources(errno)) { // the process may well live
-      if (trouble != nullptr)
-        *trouble = std::string{"pidfd_open: "} + std::strerror(errno);
-      return nullptr;
-    }
+  // The pidfd is this actor's only if the process still is the one the cell names.
+  auto pinned = pin_run(cell.pid.load(std::memory_order_acquire),
+                        cell.start_time.load(std::memory_order_acquire));
+  if (pinned.run == run_check::ended) {
     dead = recorded_reason(cell);
     return nullptr;
   }
-  // The pidfd is this actor's only if the process still is the one the cell names.
-  switch (check_run(pid, start)) {
-    case run_check::ended:
-      dead = recorded_reason(cell);
-      return nullptr;
-    case run_check::unknown:
-      if (trouble != nullptr)
-        *trouble =
-          "cannot read /proc to tell whether pid " + std::to_string(pid) + " is the actor's";
-      return nullptr;
-    case run_check::running:
-      break;
+  if (pinned.run == run_check::unknown) { // the process may well live
+    if (trouble != nullptr)
+      *trouble = std::move(pinned.trouble);
+    return nullptr;
   }
+  auto fd = std::move(pinned.fd);
   watch w;
   w.target = target;
   w.target_link = std::move(target_link);
@@ -1061,19 +1049,14 @@ void actor_core::send_exit(const actor_ref& target, const exit_reason& why) {
                  true);
       return;
     }
-    pid_t pid = cell.pid.load();
-    auto fd = pid > 0 ? open_pidfd(pid) : unique_fd{};
-    if (int err = errno; !fd && pid > 0 && short_of_resources(err))
-      throw std::runtime_error("exit(kill): cannot open a pidfd for " + to_string(target) + ": "
-                               + std::strerror(err));
-    auto run = fd ? check_run(pid, cell.start_time.load()) : run_check::ended;
-    if (run == run_check::unknown) // never a SIGKILL to a process that may not be the actor
-      throw std::runtime_error("exit(kill): cannot read /proc to tell whether pid "
-                               + std::to_string(pid) + " is " + to_string(target));
-    if (run == run_check::ended)
+    auto pinned = pin_run(cell.pid.load(), cell.start_time.load());
+    if (pinned.run == run_check::unknown) // never a SIGKILL to a process that may not be the actor
+      throw std::runtime_error("exit(kill): cannot reach " + to_string(target) + ": "
+                               + pinned.trouble);
+    if (pinned.run == run_check::ended)
       return;
     cell.kill_requested.store(1, std::memory_order_release);
-    send_signal(fd.get(), SIGKILL);
+    send_signal(pinned.fd.get(), SIGKILL);
     return;
   }
   // To an actor that has ended, an exit signal is nothing; one this process cannot deliver is

@@ -35,13 +35,6 @@ bool is_lower_hex(std::string_view text) noexcept {
 
 } // namespace
 
-std::optional<segment_run> live_run(pid_t pid) {
-  auto st = read_proc_stat(pid);
-  if (!st || st->state == 'Z' || st->state == 'X' || st->state == 'x')
-    return std::nullopt;
-  return segment_run{pid, st->start_time};
-}
-
 run_check check_run(pid_t pid, std::optional<std::uint64_t> start_time) noexcept {
   if (pid <= 0)
     return run_check::ended;
@@ -54,6 +47,29 @@ run_check check_run(pid_t pid, std::optional<std::uint64_t> start_time) noexcept
   return start_time && st->start_time != *start_time ? run_check::ended : run_check::running;
 }
 
+pinned_run pin_run(pid_t pid, std::uint64_t start_time) {
+  if (pid <= 0)
+    return {{}, run_check::ended, {}};
+  unique_fd fd = open_pidfd(pid);
+  if (!fd) {
+    int err = errno;
+    if (short_of_resources(err)) // the process may well live
+      return {{}, run_check::unknown, std::string{"pidfd_open: "} + std::strerror(err)};
+    return {{}, run_check::ended, {}};
+  }
+  // The pidfd pins whatever runs under `pid` now: the right one only if /proc says so.
+  switch (check_run(pid, start_time)) {
+    case run_check::running:
+      return {std::move(fd), run_check::running, {}};
+    case run_check::ended:
+      return {{}, run_check::ended, {}};
+    case run_check::unknown:
+      break;
+  }
+  return {{}, run_check::unknown,
+          "cannot read /proc to tell whether pid " + std::to_string(pid) + " is the one named"};
+}
+
 segment_run current_run() {
   // Read once per process: every segment this process creates is named after it. A forked child
   // has another pid, and so reads its own.
@@ -62,12 +78,12 @@ segment_run current_run() {
   pid_t pid = ::getpid();
   if (cached_pid.load(std::memory_order_acquire) == pid)
     return segment_run{pid, cached_start.load(std::memory_order_relaxed)};
-  auto run = live_run(pid);
-  if (!run)
+  auto st = read_proc_stat(pid);
+  if (!st)
     throw shm_error(shm_errc::system, "shared_segment: cannot read /proc/self/stat");
-  cached_start.store(run->start_time, std::memory_order_relaxed);
+  cached_start.store(st->start_time, std::memory_order_relaxed);
   cached_pid.store(pid, std::memory_order_release);
-  return *run;
+  return segment_run{pid, st->start_time};
 }
 
 std::string make_segment_name(const segment_run& run) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "unique_fd.hpp"
+
 namespace proctor::detail {
 
 /// The process that created a segment: its pid and its start time (clock ticks after boot, from
@@ -24,10 +26,6 @@ inline constexpr std::string_view segment_prefix = "proctor-";
 /// The calling process's run. Throws shm_error(system) if /proc cannot be read.
 [[nodiscard]] segment_run current_run();
 
-/// The run of `pid` if it names a live process (zombies count as dead); nullopt otherwise —
-/// including when /proc cannot be read (see run_ended()).
-[[nodiscard]] std::optional<segment_run> live_run(pid_t pid);
-
 /// What /proc says of the process `pid` (of `start_time`, if given).
 enum class run_check {
   running,  ///< it runs (and is the one of `start_time`)
@@ -35,6 +33,14 @@ enum class run_check {
   unknown,  ///< /proc could not be read (out of file descriptors or memory): nothing is known
 };
 [[nodiscard]] run_check check_run(pid_t pid, std::optional<std::uint64_t> start_time = std::nullopt) noexcept;
+
+/// A pidfd to the process `pid`, kept only if it is the run of `start_time`.
+struct pinned_run {
+  unique_fd fd;       ///< set when `run` is running
+  run_check run;      ///< ended: gone (or pid <= 0); unknown: this process cannot tell
+  std::string trouble; ///< why, when unknown: pidfd_open or /proc short of descriptors or memory
+};
+[[nodiscard]] pinned_run pin_run(pid_t pid, std::uint64_t start_time);
 
 /// True only if the process has certainly ended (check_run() says ended). For every decision
 /// that would destroy or give away what a live process holds (its segments, its name, its pipe

@@ -112,10 +112,8 @@ unique_fd pin_incarnation(const actor_cell& cell, pid_t& pid) {
       ::usleep(100);
       continue;
     }
-    unique_fd fd = open_pidfd(pid);
-    auto run = fd ? live_run(pid) : std::nullopt;
-    if (run && run->start_time == start)
-      return fd;
+    if (auto pinned = pin_run(pid, start); pinned.run == run_check::running)
+      return std::move(pinned.fd);
     ::usleep(100);
   }
   return {};

@@ -325,7 +325,7 @@ TEST_CASE("a sweep in a process out of file descriptors, which cannot read /proc
 
 // -- the process identity segments are named after (white box) ---------------------------------
 
-TEST_CASE("live_run reads a process's start time even when its name holds spaces and "
+TEST_CASE("check_run reads a process's start time even when its name holds spaces and "
           "parentheses, and finds no run for a pid that does not exist",
           "[shm][unit]") {
   char old_name[17] = {};
@@ -344,13 +344,14 @@ TEST_CASE("live_run reads a process's start time even when its name holds spaces
   fields >> expected;
   REQUIRE(expected > 0);
 
+  using proctor::detail::run_check;
   ::prctl(PR_SET_NAME, "a) b (c) 7 8");
-  auto run = proctor::detail::live_run(::getpid());
+  auto right = proctor::detail::check_run(::getpid(), expected);
+  auto wrong = proctor::detail::check_run(::getpid(), expected + 1);
   ::prctl(PR_SET_NAME, old_name);
-  REQUIRE(run);
-  CHECK(run->pid == ::getpid());
-  CHECK(run->start_time == expected);
+  CHECK(right == run_check::running);
+  CHECK(wrong == run_check::ended); // another run under the same pid
   CHECK(proctor::detail::current_run().start_time == expected);
   // pid_max is at most 2^22: this one never exists.
-  CHECK_FALSE(proctor::detail::live_run(static_cast<pid_t>(1 << 23)));
+  CHECK(proctor::detail::check_run(static_cast<pid_t>(1 << 23)) == run_check::ended);
 }
