@@ -104,6 +104,10 @@ void process::start() {
   // Launch without holding s.mu: a forked child must not inherit it locked.
   detail::launched child;
   try {
+    // What the parent printed before start() comes out before what the child prints, as in
+    // Python (under fork, launch_fork() flushes as it must anyway).
+    if (m != start_method::fork)
+      detail::flush_std_streams();
     switch (m) {
       case start_method::fork:
         child = detail::launch_fork(s, req);
