@@ -1,3 +1,4 @@
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +22,7 @@ launched launch_fork(const process_state& state, const launch_request& req) {
     throw_system_error("fork", errno);
   if (pid == 0) {
     reset_signals(facts);
-    ::setpgid(0, 0);
+    ::syscall(SYS_setpgid, 0, 0); // as the helpers below: see unblock_all_signals()
     die_with_parent(parent);
     stdin_from_devnull();
     try {

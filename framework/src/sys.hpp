@@ -59,7 +59,8 @@ struct proc_stat {
 /// must be ("fork refused", ...), and system if the thread count cannot be read.
 void require_single_thread(const std::string& what);
 
-/// Flushes std::cout, std::cerr and every C stdio stream, so that a fork does not print twice.
+/// Flushes std::cout, std::cerr, std::clog and every C stdio stream, so that a fork does not
+/// print twice.
 void flush_std_streams() noexcept;
 
 /// Gives the calling (new) child the signal state an exec would: caught signals back to their
