@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -28,22 +30,27 @@ namespace proctor::detail {
 
 namespace {
 
-/// Sends as much of `msg` as one sendmsg takes, with `fd` attached (fd < 0: none): the count
-/// sent, or -1 (errno set: the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full).
-ssize_t send_some_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
+/// The most descriptors one message carries: a status socket, then the sender's stdout and
+/// stderr.
+constexpr std::size_t max_passed_fds = 3;
+
+/// Sends as much of `msg` as one sendmsg takes, with `fds` attached in order: the count sent, or
+/// -1 (errno set: the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full).
+ssize_t send_some_with_fds(int sock, const void* msg, size_t len, std::span<const int> fds,
+                           int flags = 0) noexcept {
   iovec iov{const_cast<void*>(msg), len};
   msghdr hdr{};
   hdr.msg_iov = &iov;
   hdr.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
+  if (!fds.empty() && fds.size() <= max_passed_fds) {
     hdr.msg_control = control;
-    hdr.msg_controllen = sizeof(control);
+    hdr.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* c = CMSG_FIRSTHDR(&hdr);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   ssize_t n;
   do
@@ -52,21 +59,31 @@ ssize_t send_some_with_fd(int sock, const void* msg, size_t len, int fd, int fla
   return n;
 }
 
+/// As send_some_with_fds(), with one descriptor attached (fd < 0: none).
+ssize_t send_some_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
+  return send_some_with_fds(sock, msg, len, fd >= 0 ? std::span<const int>{&fd, 1}
+                                                    : std::span<const int>{},
+                            flags);
+}
+
 /// Sends all of `msg` (a datagram, or a small message) with `fd` attached (fd < 0: none). False
 /// (errno set) if it could not.
 bool send_with_fd(int sock, const void* msg, size_t len, int fd, int flags = 0) noexcept {
   return send_some_with_fd(sock, msg, len, fd, flags) == static_cast<ssize_t>(len);
 }
 
-/// Receives up to `len` bytes and at most one attached fd (into `fd`, else -1).
-/// Returns the byte count, 0 on EOF, -1 on error (errno set).
-ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) noexcept {
-  fd = -1;
+/// Receives up to `len` bytes and the descriptors attached, in order, into `fds` (the rest of
+/// which stay empty); any beyond its size are closed. Returns the byte count, 0 on EOF, -1 on
+/// error (errno set).
+ssize_t recv_with_fds(int sock, void* buf, size_t len, std::span<unique_fd> fds,
+                      int flags = 0) noexcept {
+  for (auto& fd : fds)
+    fd.reset();
   iovec iov{buf, len};
   msghdr hdr{};
   hdr.msg_iov = &iov;
   hdr.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
   hdr.msg_control = control;
   hdr.msg_controllen = sizeof(control);
   ssize_t n;
@@ -75,20 +92,33 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) no
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return n;
-  if (hdr.msg_flags & MSG_CTRUNC) { // the descriptor was dropped (the receiver is out of fds)
+  std::size_t taken = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      unique_fd held{got};
+      if (taken < fds.size())
+        fds[taken++] = std::move(held);
+    }
+  }
+  if (hdr.msg_flags & MSG_CTRUNC) { // descriptors were dropped (the receiver is out of fds)
+    for (auto& fd : fds)
+      fd.reset();
     errno = EMFILE;
     return -1;
   }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c), sizeof(int));
-      if (fd < 0)
-        fd = got;
-      else
-        ::close(got);
-    }
-  }
+  return n;
+}
+
+/// As recv_with_fds(), keeping at most one descriptor (into `fd`, else -1).
+ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) noexcept {
+  unique_fd got;
+  ssize_t n = recv_with_fds(sock, buf, len, {&got, 1}, flags);
+  fd = got.release();
   return n;
 }
 
@@ -281,13 +311,15 @@ class zygote {
 
   void serve_one() {
     uint32_t size = 0;
-    int status_fd = -1;
-    ssize_t n = recv_with_fd(chan_, &size, sizeof(size), status_fd);
+    // The status socket, then (unless the host had none open) its stdout and stderr.
+    std::array<unique_fd, max_passed_fds> passed;
+    ssize_t n = recv_with_fds(chan_, &size, sizeof(size), passed);
     // EOF: the host closed the channel, or is gone. No status socket: nobody could learn of a
     // child started now, and the stream may be out of step — end, and the host sees EOF.
-    if (n <= 0 || status_fd < 0)
+    if (n <= 0 || !passed[0])
       finish();
-    unique_fd status{status_fd};
+    unique_fd status = std::move(passed[0]);
+    host_output output{std::move(passed[1]), std::move(passed[2])};
     if (n != sizeof(size)
         && !read_exact(chan_, reinterpret_cast<char*>(&size) + n, sizeof(size) - n))
       finish();
@@ -304,13 +336,14 @@ class zygote {
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
       return;
     }
-    launch(req, body, std::move(status));
+    launch(req, body, std::move(status), output);
   }
 
-  void launch(const launch_request& req, std::string_view body, unique_fd status) {
+  void launch(const launch_request& req, std::string_view body, unique_fd status,
+              const host_output& output) {
     launched child;
     try {
-      child = req.spawn ? launch_spawn(req) : fork_child(req, body);
+      child = req.spawn ? launch_spawn(req, &output) : fork_child(req, body, output);
     } catch (const process_error&) {
       zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
@@ -347,12 +380,14 @@ class zygote {
     run_child_entry(req);
   }
 
-  launched fork_child(const launch_request& req, std::string_view body) {
-    if (auto out = hand_to_spare(body))
+  launched fork_child(const launch_request& req, std::string_view body,
+                      const host_output& output) {
+    if (auto out = hand_to_spare(body, output))
       return std::move(*out);
     pid_t self = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
+      output.install();
       become_forked_child(self, -1);
       run_forked(req);
     }
@@ -393,10 +428,27 @@ class zygote {
     ::prctl(PR_SET_NAME, "proctor-spare"); // first: the name tells it apart from a child
     become_forked_child(zygote_pid, feed);
     launch_request req;
-    try {
-      req = read_request(feed); // as the zygote checked it before handing it over
-    } catch (...) {
-      ::_exit(0); // the zygote is gone, or let the spare go
+    {
+      // The host's stdout and stderr come with the request's first bytes.
+      std::array<unique_fd, 2> passed;
+      std::uint32_t size = 0;
+      ssize_t n = recv_with_fds(feed, &size, sizeof size, passed);
+      std::string body;
+      // The zygote is gone, or let the spare go: either way, nothing to run.
+      if (n <= 0
+          || (n != sizeof size
+              && !read_exact(feed, reinterpret_cast<char*>(&size) + n, sizeof size - n))
+          || size > max_request_size)
+        ::_exit(0);
+      body.resize(size);
+      if (!read_exact(feed, body.data(), size))
+        ::_exit(0);
+      try {
+        req = decode_request(body); // as the zygote checked it before handing it over
+      } catch (...) {
+        ::_exit(0);
+      }
+      host_output{std::move(passed[0]), std::move(passed[1])}.install();
     }
     ::close(feed);
     run_forked(req);
@@ -404,7 +456,7 @@ class zygote {
 
   /// The spare, given `body` to run; nullopt if there is none, it is gone, or the body is large
   /// (a blocking send of megabytes would hold up the zygote: such a child is forked with it).
-  std::optional<launched> hand_to_spare(std::string_view body) {
+  std::optional<launched> hand_to_spare(std::string_view body, const host_output& output) {
     constexpr std::size_t spare_body_limit = 64 * 1024;
     if (spare_pid_ == 0 || body.size() > spare_body_limit)
       return std::nullopt;
@@ -416,7 +468,12 @@ class zygote {
     auto size = static_cast<std::uint32_t>(body.size());
     std::string frame(reinterpret_cast<const char*>(&size), sizeof size);
     frame.append(body); // one write: the spare wakes once
-    if (!pidfd || !write_all(feed.get(), frame)) {
+    std::array<int, 2> stdio{output.out.get(), output.err.get()};
+    std::span<const int> attached{stdio.data(), output.out && output.err ? stdio.size() : 0};
+    ssize_t sent = pidfd ? send_some_with_fds(feed.get(), frame.data(), frame.size(), attached)
+                         : -1;
+    if (sent <= 0
+        || !write_all(feed.get(), std::string_view{frame}.substr(static_cast<std::size_t>(sent)))) {
       discard_child(pid); // killed while it waited (or no descriptor): fork as usual
       return std::nullopt;
     }
@@ -613,9 +670,15 @@ launched forkserver_client::launch(const launch_request& req) {
   unique_fd mine{pair[0]}, theirs{pair[1]};
   {
     std::lock_guard guard{mu_};
-    // One sendmsg for as much of it as the socket takes: the zygote wakes once.
-    ssize_t sent = chan_ ? send_some_with_fd(chan_.get(), frame.data(), frame.size(), theirs.get())
-                         : -1;
+    // One sendmsg for as much of it as the socket takes: the zygote wakes once. With it go our
+    // stdout and stderr, for the child (see host_output); if either is closed, neither.
+    std::array<int, 3> fds{theirs.get(), STDOUT_FILENO, STDERR_FILENO};
+    ssize_t sent = -1;
+    if (chan_) {
+      sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), fds);
+      if (sent < 0 && errno == EBADF)
+        sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), {fds.data(), 1});
+    }
     if (sent <= 0
         || !write_all(chan_.get(), std::string_view{frame}.substr(static_cast<std::size_t>(sent))))
       throw process_error(process_errc::forkserver_lost,

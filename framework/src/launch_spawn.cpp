@@ -36,13 +36,26 @@ struct spawn_setup {
 
 } // namespace
 
-pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args) {
+void host_output::install() const noexcept {
+  if (!out || !err)
+    return;
+  ::dup2(out.get(), STDOUT_FILENO);
+  ::dup2(err.get(), STDERR_FILENO);
+}
+
+pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args,
+                 const host_output* output) {
   // Keep the child's end away from passed_fd so that dup2 really clears its close-on-exec flag.
   unique_fd passed{::fcntl(fd, F_DUPFD_CLOEXEC, passed_fd + 1)};
   if (!passed)
     throw_system_error("fcntl", errno);
 
   spawn_setup setup;
+  if (output != nullptr && output->out && output->err) {
+    // First: either may be numbered passed_fd, which the next action overwrites.
+    posix_spawn_file_actions_adddup2(&setup.actions, output->out.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&setup.actions, output->err.get(), STDERR_FILENO);
+  }
   posix_spawn_file_actions_adddup2(&setup.actions, passed.get(), passed_fd);
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, passed_fd + 1);
   posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -78,7 +91,7 @@ pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_vie
   return pid;
 }
 
-launched launch_spawn(const launch_request& request) {
+launched launch_spawn(const launch_request& request, const host_output* output) {
   auto& rt = runtime::get();
   if (!rt.init_called())
     throw process_error(process_errc::no_init,
@@ -99,7 +112,7 @@ launched launch_spawn(const launch_request& request) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw_system_error("socketpair", errno);
   unique_fd mine{fds[0]}, theirs{fds[1]};
-  pid_t pid = spawn_self(spawn_flag, theirs.get(), {});
+  pid_t pid = spawn_self(spawn_flag, theirs.get(), {}, output);
   theirs.reset();
 
   launched out;

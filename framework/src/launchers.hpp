@@ -5,6 +5,7 @@
 
 #include "launch_request.hpp"
 #include "process_state.hpp"
+#include "unique_fd.hpp"
 
 namespace proctor::detail {
 
@@ -12,10 +13,21 @@ namespace proctor::detail {
 /// Refuses (process_error::multithreaded) when the caller runs more than one thread.
 launched launch_fork(const process_state& state, const launch_request& req);
 
+/// A host's stdout and stderr as they were when it asked its zygote for a child: the child
+/// writes there, not where the zygote's own go (what the host's were at proctor::init(): it may
+/// have redirected them since). Both empty if the host had either closed.
+struct host_output {
+  unique_fd out;
+  unique_fd err;
+  /// Makes them the calling process's descriptors 1 and 2 (nothing if empty); the originals stay
+  /// open. Async-signal-safe.
+  void install() const noexcept;
+};
+
 /// posix_spawn of /proc/self/exe; the child's proctor::init() reads `req` and runs the entry.
 /// Goes through the zygote when this process has one (`req.spawn` marks a request the zygote
-/// runs itself).
-launched launch_spawn(const launch_request& req);
+/// runs itself, `output` the stdout and stderr its host passed with it).
+launched launch_spawn(const launch_request& req, const host_output* output = nullptr);
 
 /// The flags with which proctor::init() tells a program started by spawn_self() what it is.
 inline constexpr const char* spawn_flag = "--proctor-spawn";   ///< A spawned child.
@@ -27,8 +39,10 @@ inline constexpr int passed_fd = 3;
 /// posix_spawn of /proc/self/exe as `argv0 flag 3 args...`, with a copy of `fd` as descriptor 3
 /// and no other but stdio (stdin from /dev/null), in a process group of its own, no signal
 /// blocked and SIGCHLD at its default. proctor::init() in the new program reads the flag.
+/// `output`: descriptors 1 and 2 for the program instead of this process's own.
 /// Returns the child's pid; throws system_error if it could not start.
-pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args);
+pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args,
+                 const host_output* output = nullptr);
 
 /// A fork of the zygote runs the entry.
 launched launch_forkserver(const launch_request& req);

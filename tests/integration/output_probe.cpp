@@ -1,9 +1,10 @@
 // What a child prints without flushing comes out once when it ends, and what its parent had in
 // its buffers comes out once too, before the child's, never a second time from the child's copy
 // of them; under every start method, and with std::cout's own buffer (`unsynced`:
-// sync_with_stdio(false)) as well as without. The probe runs the program again with its standard
-// output in a file, so that it is fully buffered, as under a pipe, then reads the file back and
-// counts.
+// sync_with_stdio(false)) as well as without; and all of it goes where the parent's stdout (or
+// stderr) goes at the time, even under forkserver and spawn, whose children the zygote starts.
+// The probe runs the program again, which sends its output to a file after proctor::init() (so
+// that it is fully buffered, as under a pipe), then reads what that run passes on and counts.
 //   proctor_output_probe synced|unsynced
 // Prints "each line came out once" and exits 0, or names what came out wrong and exits 1.
 #include <sys/mman.h>
@@ -23,9 +24,11 @@ namespace {
 void print_unflushed(std::string method) {
   std::cout << "child cout " << method << '\n';
   std::printf("child printf %s\n", method.c_str());
+  std::cerr << "child cerr " << method << '\n';
 }
 
 const std::vector<std::string> methods{"fork", "forkserver", "spawn"};
+const std::string log_mark = "--- the run's log:\n";
 
 std::size_t count_of(const std::string& text, const std::string& line) {
   std::size_t n = 0;
@@ -34,8 +37,28 @@ std::size_t count_of(const std::string& text, const std::string& line) {
   return n;
 }
 
-/// The run under test: prints, starts a child under each start method, joins them.
+std::string read_all(int fd) {
+  std::string text;
+  char chunk[4096];
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, chunk, sizeof chunk, at);
+    if (n <= 0)
+      return text;
+    text.append(chunk, static_cast<std::size_t>(n));
+    at += n;
+  }
+}
+
+/// The run under test: prints, starts a child under each start method, joins them. Its stdout
+/// and stderr go to a file of its own from after proctor::init() on, as a service sends its
+/// output to a log: the children write there too, not where the zygote's went.
 int print_and_start(bool unsynced) {
+  int log = ::memfd_create("proctor-output-probe-log", MFD_CLOEXEC);
+  int before = ::dup(STDOUT_FILENO);
+  if (log < 0 || before < 0 || ::dup2(log, STDOUT_FILENO) < 0 || ::dup2(log, STDERR_FILENO) < 0) {
+    std::perror("output_probe: cannot redirect stdout and stderr");
+    return 1;
+  }
   if (unsynced)
     std::ios_base::sync_with_stdio(false); // before any output, as it must be
   bool exits_clean = true;
@@ -53,6 +76,12 @@ int print_and_start(bool unsynced) {
     std::cout << "a child did not exit with 0\n";
   if (!none_left)
     std::cout << "children were left running\n";
+  std::cout.flush();
+  std::fflush(stdout);
+  // To where the probe reads it, behind a mark: a child that wrote to the zygote's stdout
+  // instead of the log shows up in front of it.
+  std::string text = log_mark + read_all(log);
+  (void)!::write(before, text.data(), text.size());
   return exits_clean && none_left ? 0 : 1;
 }
 
@@ -86,19 +115,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::string text;
-  char chunk[4096];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(file, chunk, sizeof chunk, at);
-    if (n <= 0)
-      break;
-    text.append(chunk, static_cast<std::size_t>(n));
-    at += n;
-  }
+  std::string all = read_all(file);
+  auto mark = all.find(log_mark);
+  std::string text = mark == std::string::npos ? "" : all.substr(mark + log_mark.size());
   std::vector<std::string> wrong;
+  if (mark != 0)
+    wrong.push_back("the run printed where it had no longer sent its stdout: "
+                    + all.substr(0, mark));
   for (const auto& method : methods)
     for (const auto& line : {"parent cout before " + method, "parent printf before " + method,
-                             "child cout " + method, "child printf " + method})
+                             "child cout " + method, "child printf " + method,
+                             "child cerr " + method})
       if (auto n = count_of(text, line + '\n'); n != 1)
         wrong.push_back("'" + line + "' came out " + std::to_string(n) + " times");
   for (const auto& method : methods)
@@ -113,6 +140,6 @@ int main(int argc, char** argv) {
     std::cout << "each line came out once\n";
   for (const auto& w : wrong)
     std::cout << w << '\n';
-  std::cout << "--- what the run printed:\n" << text;
+  std::cout << "--- what the run printed:\n" << all;
   return wrong.empty() ? 0 : 1;
 }
