@@ -664,19 +664,23 @@ void forkserver_client::abandon() noexcept {
 
 launched forkserver_client::launch(const launch_request& req) {
   std::string frame = encode_request(req);
+  // Our stdout and stderr go with the request, for the child (see host_output), unless one is
+  // closed: looked at before the socket pair below could take its number.
+  bool pass_output = ::fcntl(STDOUT_FILENO, F_GETFD) >= 0 && ::fcntl(STDERR_FILENO, F_GETFD) >= 0;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     throw_system_error("socketpair", errno);
   unique_fd mine{pair[0]}, theirs{pair[1]};
   {
     std::lock_guard guard{mu_};
-    // One sendmsg for as much of it as the socket takes: the zygote wakes once. With it go our
-    // stdout and stderr, for the child (see host_output); if either is closed, neither.
+    // One sendmsg for as much of it as the socket takes: the zygote wakes once. If the output
+    // cannot go with it, the child writes where the zygote does.
     std::array<int, 3> fds{theirs.get(), STDOUT_FILENO, STDERR_FILENO};
     ssize_t sent = -1;
     if (chan_) {
-      sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), fds);
-      if (sent < 0 && errno == EBADF)
+      sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(),
+                                {fds.data(), pass_output ? fds.size() : 1});
+      if (sent < 0 && pass_output && errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)
         sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), {fds.data(), 1});
     }
     if (sent <= 0

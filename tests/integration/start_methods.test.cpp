@@ -1,8 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +101,36 @@ TEST_CASE("forkserver and spawn work while the process runs other threads", "[st
   p.start();
   p.join();
   CHECK(p.exitcode() == 5);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a child starts while its parent's stdout is closed", "[start_method]") {
+  // Under forkserver and spawn the parent hands its stdout and stderr to the zygote with each
+  // request; with one of them closed there is nothing to hand (and the descriptors the start
+  // opens may take its number), and the child still starts.
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  std::fflush(stdout);
+  int saved = ::dup(STDOUT_FILENO);
+  REQUIRE(saved >= 0);
+  ::close(STDOUT_FILENO);
+  std::string trouble;
+  std::optional<int> code;
+  {
+    auto p = proctor::get_context(m).make_process(entry<probe_exit>, 6);
+    try {
+      p.start();
+      p.join();
+      code = p.exitcode();
+    } catch (const std::exception& e) {
+      trouble = e.what();
+    }
+  } // its descriptors closed: none of them is left on number 1
+  ::dup2(saved, STDOUT_FILENO); // before any check: Catch reports on stdout
+  ::close(saved);
+  CHECK(trouble == "");
+  CHECK(code == 6);
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
