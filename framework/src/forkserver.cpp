@@ -31,8 +31,8 @@ namespace proctor::detail {
 namespace {
 
 /// The most descriptors one message carries: a status socket, then the sender's stdout and
-/// stderr.
-constexpr std::size_t max_passed_fds = 3;
+/// stderr, then (for a spawn) its working directory.
+constexpr std::size_t max_passed_fds = 4;
 
 /// Sends as much of `msg` as one sendmsg takes, with `fds` attached in order: the count sent, or
 /// -1 (errno set: the peer is gone, or `flags` has MSG_DONTWAIT and the socket is full).
@@ -311,7 +311,6 @@ class zygote {
 
   void serve_one() {
     uint32_t size = 0;
-    // The status socket, then (unless the host had none open) its stdout and stderr.
     std::array<unique_fd, max_passed_fds> passed;
     ssize_t n = recv_with_fds(chan_, &size, sizeof(size), passed);
     // EOF: the host closed the channel, or is gone. No status socket: nobody could learn of a
@@ -319,7 +318,6 @@ class zygote {
     if (n <= 0 || !passed[0])
       finish();
     unique_fd status = std::move(passed[0]);
-    host_output output{std::move(passed[1]), std::move(passed[2])};
     if (n != sizeof(size)
         && !read_exact(chan_, reinterpret_cast<char*>(&size) + n, sizeof(size) - n))
       finish();
@@ -336,14 +334,26 @@ class zygote {
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
       return;
     }
-    launch(req, body, std::move(status), output);
+    // After the status socket: the host's stdout and stderr (unless it had one closed), then,
+    // with a spawn request that says so, its working directory.
+    std::size_t extra = 1;
+    while (extra < passed.size() && passed[extra])
+      ++extra;
+    unique_fd cwd;
+    if (req.spawn && req.passes_cwd && extra > 1)
+      cwd = std::move(passed[--extra]);
+    host_output output;
+    if (extra == 3)
+      output = host_output{std::move(passed[1]), std::move(passed[2])};
+    launch(req, body, std::move(status), output, cwd.get());
   }
 
   void launch(const launch_request& req, std::string_view body, unique_fd status,
-              const host_output& output) {
+              const host_output& output, int cwd) {
     launched child;
     try {
-      child = req.spawn ? launch_spawn(req, &output) : fork_child(req, body, output);
+      child = req.spawn ? launch_spawn(req, host_setting{&output, cwd})
+                        : fork_child(req, body, output);
     } catch (const process_error&) {
       zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
@@ -662,7 +672,7 @@ void forkserver_client::abandon() noexcept {
   pidfd_.reset();
 }
 
-launched forkserver_client::launch(const launch_request& req) {
+launched forkserver_client::launch(const launch_request& req, int cwd) {
   std::string frame = encode_request(req);
   // Our stdout and stderr go with the request, for the child (see host_output), unless one is
   // closed: looked at before the socket pair below could take its number.
@@ -675,13 +685,19 @@ launched forkserver_client::launch(const launch_request& req) {
     std::lock_guard guard{mu_};
     // One sendmsg for as much of it as the socket takes: the zygote wakes once. If the output
     // cannot go with it, the child writes where the zygote does.
-    std::array<int, 3> fds{theirs.get(), STDOUT_FILENO, STDERR_FILENO};
+    std::array<int, max_passed_fds> fds{theirs.get(), STDOUT_FILENO, STDERR_FILENO, -1};
+    std::array<int, max_passed_fds> without_output{theirs.get(), -1, -1, -1};
+    std::size_t count = pass_output ? 3 : 1, fallback = 1;
+    if (req.passes_cwd && cwd >= 0) {
+      fds[count++] = cwd;
+      without_output[fallback++] = cwd;
+    }
     ssize_t sent = -1;
     if (chan_) {
-      sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(),
-                                {fds.data(), pass_output ? fds.size() : 1});
+      sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), {fds.data(), count});
       if (sent < 0 && pass_output && errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)
-        sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(), {fds.data(), 1});
+        sent = send_some_with_fds(chan_.get(), frame.data(), frame.size(),
+                                  {without_output.data(), fallback});
     }
     if (sent <= 0
         || !write_all(chan_.get(), std::string_view{frame}.substr(static_cast<std::size_t>(sent))))

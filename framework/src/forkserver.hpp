@@ -39,8 +39,9 @@ class forkserver_client {
 
   ~forkserver_client();
 
-  /// Asks the zygote for a child; returns its pid, pidfd and the status socket.
-  launched launch(const launch_request& req);
+  /// Asks the zygote for a child; returns its pid, pidfd and the status socket. `cwd`: a
+  /// directory to pass with a spawn request (`req.passes_cwd`).
+  launched launch(const launch_request& req, int cwd = -1);
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <tuple>
+#include <vector>
 
 #include "proctor/detail/codec.hpp"
 #include "proctor/process_error.hpp"
@@ -16,7 +17,8 @@ namespace proctor::detail {
 std::string encode_request(const launch_request& req) {
   std::string body = encode_tuple(std::tie(req.name, req.ident, req.daemon, req.parent_pid,
                                            req.parent_name, req.entry_key, req.args, req.spawn,
-                                           req.launcher_pid));
+                                           req.launcher_pid, req.has_environment,
+                                           req.environment, req.passes_cwd));
   if (body.size() > max_request_size)
     throw process_error(process_errc::not_crossable, "the arguments are larger than 1 GiB");
   auto size = static_cast<uint32_t>(body.size());
@@ -27,10 +29,12 @@ std::string encode_request(const launch_request& req) {
 
 launch_request decode_request(std::string_view body) {
   auto t = decode_tuple<std::tuple<std::string, std::string, bool, pid_t, std::string,
-                                   std::string, std::string, bool, pid_t>>(body);
+                                   std::string, std::string, bool, pid_t, bool,
+                                   std::vector<std::string>, bool>>(body);
   return {std::move(std::get<0>(t)), std::move(std::get<1>(t)), std::get<2>(t), std::get<3>(t),
           std::move(std::get<4>(t)), std::move(std::get<5>(t)), std::move(std::get<6>(t)),
-          std::get<7>(t), std::get<8>(t)};
+          std::get<7>(t), std::get<8>(t), std::get<9>(t), std::move(std::get<10>(t)),
+          std::get<11>(t)};
 }
 
 launch_request read_request(int fd) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace proctor::detail {
 
@@ -20,12 +21,18 @@ struct launch_request {
   std::string args;
   bool spawn = false;        ///< To the zygote: posix_spawn the child instead of forking it.
   pid_t launcher_pid = 0;    ///< The OS parent a spawned child must find (its parent-death check).
+  /// To the zygote, with `spawn`: the host's environment at start(), for the new program (as
+  /// exec from the host would give it), instead of the zygote's.
+  bool has_environment = false;
+  std::vector<std::string> environment;
+  /// To the zygote, with `spawn`: the host's working directory comes as the last descriptor.
+  bool passes_cwd = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, launch_request& x) {
   return f(x.name, x.ident, x.daemon, x.parent_pid, x.parent_name, x.entry_key, x.args, x.spawn,
-           x.launcher_pid);
+           x.launcher_pid, x.has_environment, x.environment, x.passes_cwd);
 }
 
 /// Serializes a request behind a 4-byte length.

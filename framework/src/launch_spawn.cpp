@@ -44,15 +44,17 @@ void host_output::install() const noexcept {
 }
 
 pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args,
-                 const host_output* output) {
+                 const host_setting& host, const std::vector<std::string>* environment) {
   // Keep the child's end away from passed_fd so that dup2 really clears its close-on-exec flag.
   unique_fd passed{::fcntl(fd, F_DUPFD_CLOEXEC, passed_fd + 1)};
   if (!passed)
     throw_system_error("fcntl", errno);
 
   spawn_setup setup;
-  if (output != nullptr && output->out && output->err) {
-    // First: either may be numbered passed_fd, which the next action overwrites.
+  // First: any of them may be numbered passed_fd, which the dup2 after them overwrites.
+  if (host.cwd >= 0)
+    posix_spawn_file_actions_addfchdir_np(&setup.actions, host.cwd);
+  if (const auto* output = host.output; output != nullptr && output->out && output->err) {
     posix_spawn_file_actions_adddup2(&setup.actions, output->out.get(), STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&setup.actions, output->err.get(), STDERR_FILENO);
   }
@@ -84,14 +86,20 @@ pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_vie
   for (auto& w : words)
     argv.push_back(w.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (environment != nullptr) {
+    for (const auto& entry : *environment)
+      envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+  }
   pid_t pid = 0;
   if (int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv.data(),
-                              environ))
+                              environment != nullptr ? envp.data() : environ))
     throw_system_error("posix_spawn /proc/self/exe", err);
   return pid;
 }
 
-launched launch_spawn(const launch_request& request, const host_output* output) {
+launched launch_spawn(const launch_request& request, const host_setting& host) {
   auto& rt = runtime::get();
   if (!rt.init_called())
     throw process_error(process_errc::no_init,
@@ -101,18 +109,29 @@ launched launch_spawn(const launch_request& request, const host_output* output) 
   // The parent-death signal fires when the *thread* that started the child ends: from the
   // single-threaded, long-lived zygote, a start from a short-lived thread is safe.
   if (!request.spawn && rt.has_zygote()) {
+    // A new program started from here would run in our working directory and environment as
+    // they are now, not as the zygote has them (since init()): both go with the request.
     launch_request via = request;
     via.spawn = true;
-    return rt.zygote().launch(via);
+    via.has_environment = true;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+      via.environment.emplace_back(*entry);
+    unique_fd cwd{::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)}; // none: the zygote's, then
+    via.passes_cwd = static_cast<bool>(cwd);
+    return rt.zygote().launch(via, cwd.get());
   }
   launch_request req = request;
   req.launcher_pid = ::getpid();
+  req.has_environment = false; // used here, and no business of the child's
+  req.environment.clear();
+  req.passes_cwd = false;
   std::string frame = encode_request(req);
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw_system_error("socketpair", errno);
   unique_fd mine{fds[0]}, theirs{fds[1]};
-  pid_t pid = spawn_self(spawn_flag, theirs.get(), {}, output);
+  pid_t pid = spawn_self(spawn_flag, theirs.get(), {}, host,
+                         request.has_environment ? &request.environment : nullptr);
   theirs.reset();
 
   launched out;

@@ -24,10 +24,18 @@ struct host_output {
   void install() const noexcept;
 };
 
+/// What a zygote's host passed with a spawn request besides the request: its stdout and stderr,
+/// and its working directory (empty: the zygote's own).
+struct host_setting {
+  const host_output* output = nullptr;
+  int cwd = -1;
+};
+
 /// posix_spawn of /proc/self/exe; the child's proctor::init() reads `req` and runs the entry.
-/// Goes through the zygote when this process has one (`req.spawn` marks a request the zygote
-/// runs itself, `output` the stdout and stderr its host passed with it).
-launched launch_spawn(const launch_request& req, const host_output* output = nullptr);
+/// Goes through the zygote when this process has one, which starts the program in this
+/// process's working directory and with its environment as they are now, as exec from here
+/// would (`req.spawn` marks a request the zygote runs itself, `host` what came with it).
+launched launch_spawn(const launch_request& req, const host_setting& host = {});
 
 /// The flags with which proctor::init() tells a program started by spawn_self() what it is.
 inline constexpr const char* spawn_flag = "--proctor-spawn";   ///< A spawned child.
@@ -39,10 +47,12 @@ inline constexpr int passed_fd = 3;
 /// posix_spawn of /proc/self/exe as `argv0 flag 3 args...`, with a copy of `fd` as descriptor 3
 /// and no other but stdio (stdin from /dev/null), in a process group of its own, no signal
 /// blocked and SIGCHLD at its default. proctor::init() in the new program reads the flag.
-/// `output`: descriptors 1 and 2 for the program instead of this process's own.
+/// `host`: descriptors 1 and 2 and the working directory for the program instead of this
+/// process's own; `environment`: its environment instead of this process's.
 /// Returns the child's pid; throws system_error if it could not start.
 pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args,
-                 const host_output* output = nullptr);
+                 const host_setting& host = {},
+                 const std::vector<std::string>* environment = nullptr);
 
 /// A fork of the zygote runs the entry.
 launched launch_forkserver(const launch_request& req);

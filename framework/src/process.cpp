@@ -64,7 +64,15 @@ bool poll_end(process_state& s) {
 
 detail::launch_request make_request(const process_state& s) {
   auto self = detail::runtime::get().self();
-  return {s.name, s.ident, s.daemon, self.pid, self.name, s.target.key, s.target.args};
+  detail::launch_request req;
+  req.name = s.name;
+  req.ident = s.ident;
+  req.daemon = s.daemon;
+  req.parent_pid = self.pid;
+  req.parent_name = self.name;
+  req.entry_key = s.target.key;
+  req.args = s.target.args;
+  return req;
 }
 
 } // namespace

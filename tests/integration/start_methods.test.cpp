@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <atomic>
 #include <condition_variable>
@@ -101,6 +102,50 @@ TEST_CASE("forkserver and spawn work while the process runs other threads", "[st
   p.start();
   p.join();
   CHECK(p.exitcode() == 5);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+/// 0 if the variable PROCTOR_TEST_SETTING holds `value` and the working directory is `dir`; 1 if
+/// the variable differs, 2 if the directory does.
+void check_setting(std::string value, std::string dir) {
+  const char* got = std::getenv("PROCTOR_TEST_SETTING");
+  if (got == nullptr || value != got)
+    proctor::exit(1);
+  char here[4096];
+  if (::getcwd(here, sizeof here) == nullptr || dir != here)
+    proctor::exit(2);
+  proctor::exit(0);
+}
+
+TEST_CASE("fork and spawn children start in the parent's current directory and environment and "
+          "forkserver children in the zygote's as in Python",
+          "[start_method]") {
+  auto m = GENERATE(from_range(all_methods));
+  INFO("start method " << proctor::to_string(m));
+  leftover_guard guard;
+  char here[4096];
+  REQUIRE(::getcwd(here, sizeof here) != nullptr);
+  char made[] = "/tmp/proctor-cwd-XXXXXX";
+  REQUIRE(::mkdtemp(made) != nullptr);
+  REQUIRE(::chdir(made) == 0);
+  ::setenv("PROCTOR_TEST_SETTING", "set after init", 1);
+  auto p = proctor::get_context(m).make_process(entry<check_setting>,
+                                                std::string{"set after init"}, std::string{made});
+  std::string trouble;
+  try {
+    p.start();
+    p.join();
+  } catch (const std::exception& e) {
+    trouble = e.what();
+  }
+  ::unsetenv("PROCTOR_TEST_SETTING");
+  CHECK(::chdir(here) == 0);
+  CHECK(::rmdir(made) == 0);
+  CHECK(trouble == "");
+  if (m == start_method::forkserver)
+    CHECK(p.exitcode() == 1); // the zygote's environment, which never had the variable
+  else
+    CHECK(p.exitcode() == 0);
   REQUIRE_NO_LEFTOVERS(guard);
 }
 
