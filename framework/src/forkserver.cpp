@@ -125,6 +125,11 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, int& fd, int flags = 0) no
 /// What a fresh zygote writes on its channel once it serves.
 constexpr char serving = 'Z';
 
+/// In place of a request's length, without a status socket: the host takes no more children from
+/// this zygote (forkserver_client::retire()).
+constexpr std::uint32_t retire_mark = 0xffffffffu;
+static_assert(retire_mark > max_request_size);
+
 /// What the zygote tells its reaper (see zygote::start_reaper()).
 struct reaper_note {
   enum kind_t : int32_t { adopt, exited } kind; ///< adopt: with the child's status socket
@@ -174,6 +179,8 @@ class zygote {
     if (announce_ && !write_all(chan_, {&serving, 1}))
       ::_exit(0); // the host is gone
     for (;;) {
+      if (retired_ && children_.empty())
+        finish();
       // The reaper's channel only while notes wait for room in it.
       pollfd fds[3] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {reaper_.get(), POLLOUT, 0}};
       nfds_t n = reaper_ && !backlog_.empty() ? 3 : 2;
@@ -313,6 +320,10 @@ class zygote {
     uint32_t size = 0;
     std::array<unique_fd, max_passed_fds> passed;
     ssize_t n = recv_with_fds(chan_, &size, sizeof(size), passed);
+    if (n == sizeof(size) && size == retire_mark && !passed[0]) {
+      retire();
+      return;
+    }
     // EOF: the host closed the channel, or is gone. No status socket: nobody could learn of a
     // child started now, and the stream may be out of step — end, and the host sees EOF.
     if (n <= 0 || !passed[0])
@@ -521,6 +532,19 @@ class zygote {
     }
   }
 
+  /// No more requests (see forkserver_client::retire()): the channel goes, and the spare; the
+  /// children that run are reaped and reported as ever, and the zygote ends after the last.
+  void retire() {
+    ::close(chan_);
+    chan_ = -1; // poll() passes over it from now on
+    if (spare_pid_ != 0) {
+      discard_child(spare_pid_);
+      spare_pid_ = 0;
+      spare_feed_.reset();
+    }
+    retired_ = true;
+  }
+
   [[noreturn]] void finish() {
     // Orphaned children die through their parent-death signal when the zygote exits. The spare
     // is reaped here: nobody would wait for it, and an orphan stays a zombie until init reaps it.
@@ -554,6 +578,7 @@ class zygote {
   int sigfd_ = -1;
   char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_; ///< Each child's status socket, or none: the reaper's.
+  bool retired_ = false;                ///< Takes no requests; ends after its last child.
   static constexpr std::size_t keep_here = 32;
   std::size_t held_here_ = 0;           ///< Status sockets in children_.
   pid_t spare_pid_ = 0;
@@ -652,9 +677,9 @@ forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan)
   : pid_(pid), pidfd_(std::move(pidfd)), chan_(std::move(chan)) {}
 
 forkserver_client::~forkserver_client() {
-  if (!chan_)
+  if (!chan_ && !pidfd_)
     return; // abandoned in a forked child: not ours to wait for
-  chan_.reset(); // EOF tells the zygote to exit
+  chan_.reset(); // EOF tells the zygote to exit (a retired one ends after its last child)
   if (pidfd_) {
     if (!wait_readable(pidfd_.get(), std::chrono::seconds(5)))
       send_signal(pidfd_.get(), SIGKILL);
@@ -665,6 +690,14 @@ forkserver_client::~forkserver_client() {
 
 bool forkserver_client::alive() const {
   return pidfd_ && !wait_readable(pidfd_.get(), std::chrono::nanoseconds{0});
+}
+
+void forkserver_client::retire() noexcept {
+  std::lock_guard guard{mu_};
+  if (!chan_)
+    return;
+  (void)send_with_fd(chan_.get(), &retire_mark, sizeof retire_mark, -1);
+  chan_.reset();
 }
 
 void forkserver_client::abandon() noexcept {

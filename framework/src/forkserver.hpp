@@ -48,6 +48,11 @@ class forkserver_client {
   /// False once the zygote has died (killed by the OOM killer, say).
   [[nodiscard]] bool alive() const;
 
+  /// Takes no more requests: tells the zygote so and closes the channel, so that this process
+  /// can never ask it for a child again. The zygote goes on reporting the ends of the children it
+  /// started, and exits after the last (this object, destroyed, then waits for it).
+  void retire() noexcept;
+
   /// In a forked child: drops the inherited channel without touching the zygote.
   void abandon() noexcept;
 

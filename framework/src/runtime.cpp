@@ -60,6 +60,9 @@ void runtime::become_child(const launch_request& req) {
     zygote_->abandon();
     zygote_.reset();
   }
+  for (auto& retired : retired_zygotes_)
+    retired->abandon();
+  retired_zygotes_.clear();
   zygote_starting_ = false; // a zygote is forked while this flag is set
   finish_word_.store(nullptr); // the parent's, in a mapping a forked child may not have
 }
@@ -146,8 +149,24 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   zygote_ready_.wait(lock, [this] { return !zygote_starting_; });
   if (zygote_ && !zygote_->alive())
     zygote_.reset(); // reaps the dead one; a new one starts below if this process may fork
+  std::erase_if(retired_zygotes_, [](const auto& z) { return !z->alive(); }); // reaped
+  auto now_as = current_credentials();
+  if (zygote_ && now_as != zygote_credentials_) {
+    // This process changed who it acts as (dropped root, say) since the zygote started, which
+    // would fork children as it was. It takes no request from here on (nor could a process
+    // that took it over make it fork one); the children it started run on. A new one starts
+    // below, as this process is now.
+    zygote_->retire();
+    retired_zygotes_.push_back(std::move(zygote_));
+  }
   if (zygote_)
     return *zygote_;
+  if (!retired_zygotes_.empty() && thread_count() != 1)
+    throw process_error(
+      process_errc::multithreaded,
+      "this process's user, groups or capabilities changed since its forkserver started, "
+      "and a new forkserver starts only while the process runs one thread (start a child once "
+      "after the change, before any thread)");
   // Fork with no lock held: the zygote must not inherit one locked. Other threads wait above.
   zygote_starting_ = true;
   lock.unlock();
@@ -162,6 +181,7 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   }
   lock.lock();
   zygote_ = std::move(started);
+  zygote_credentials_ = std::move(now_as);
   zygote_starting_ = false;
   zygote_ready_.notify_all();
   return *zygote_;
@@ -182,11 +202,14 @@ void runtime::start_zygote_if_possible(bool at_init) noexcept {
 
 void runtime::stop_zygote() noexcept {
   std::unique_ptr<forkserver_client> z;
+  std::vector<std::unique_ptr<forkserver_client>> retired;
   {
     std::lock_guard guard{mu_};
     z = std::move(zygote_);
+    retired.swap(retired_zygotes_);
   }
   z.reset(); // closes the channel and reaps the zygote
+  retired.clear(); // each ends after its last child (given 5 s, as any zygote)
 }
 
 bool runtime::has_zygote() const {

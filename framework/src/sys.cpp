@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -226,6 +228,32 @@ std::uint64_t status_mask(const char* text, const char* field) noexcept {
 }
 
 } // namespace
+
+credentials current_credentials() noexcept {
+  credentials out;
+  ::getresuid(&out.uids[0], &out.uids[1], &out.uids[2]);
+  ::getresgid(&out.gids[0], &out.gids[1], &out.gids[2]);
+  int n = ::getgroups(0, nullptr);
+  if (n > 0) {
+    try {
+      out.groups.resize(static_cast<std::size_t>(n));
+      n = ::getgroups(n, out.groups.data());
+      out.groups.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    } catch (...) {
+      out.groups.clear(); // compared as no groups: at worst a zygote more
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) == 0) {
+    for (int i = 0; i < 2; ++i) {
+      out.caps[i * 3] = data[i].effective;
+      out.caps[i * 3 + 1] = data[i].permitted;
+      out.caps[i * 3 + 2] = data[i].inheritable;
+    }
+  }
+  return out;
+}
 
 process_facts read_process_facts() noexcept {
   process_facts out;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "unique_fd.hpp"
 
@@ -68,6 +69,18 @@ void flush_std_streams() noexcept;
 /// parent's program (a test runner, a server's graceful shutdown...) and would otherwise make
 /// terminate() mean whatever they do. Async-signal-safe.
 void reset_signals() noexcept;
+
+/// Who the calling process acts as: user and group ids (real, effective, saved), supplementary
+/// groups and capabilities. A zygote forks its children with those it was started with: one
+/// started before the program dropped its privileges must not start any more children.
+struct credentials {
+  uid_t uids[3] = {};
+  gid_t gids[3] = {};
+  std::vector<gid_t> groups;
+  std::uint32_t caps[6] = {}; ///< Effective, permitted and inheritable sets, two words each.
+  friend bool operator==(const credentials&, const credentials&) = default;
+};
+[[nodiscard]] credentials current_credentials() noexcept;
 
 /// Signal and thread facts of the calling process, from one read of /proc/self/status.
 struct process_facts {
