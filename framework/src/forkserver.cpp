@@ -167,7 +167,11 @@ class zygote {
  public:
   /// `comm`: the name children take (nullptr: this process's own, as it was forked). A fresh
   /// zygote (`comm` given) tells its host it serves (one byte on the channel) once set up.
-  zygote(int chan, pid_t host, const char* comm = nullptr) : chan_(chan), host_(host) {
+  /// `watch_host`: started by one of several threads of its host, which may end long before the
+  /// host does, so it ends when the host does (its pidfd), not with that thread (the parent-death
+  /// signal).
+  zygote(int chan, pid_t host, const char* comm = nullptr, bool watch_host = false)
+    : chan_(chan), host_(host), watch_host_(watch_host) {
     if (comm != nullptr) {
       std::strncpy(host_comm_, comm, sizeof host_comm_ - 1);
       announce_ = true;
@@ -182,14 +186,17 @@ class zygote {
       if (retired_ && children_.empty())
         finish();
       // The reaper's channel only while notes wait for room in it.
-      pollfd fds[3] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {reaper_.get(), POLLOUT, 0}};
-      nfds_t n = reaper_ && !backlog_.empty() ? 3 : 2;
+      pollfd fds[4] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {host_pidfd_.get(), POLLIN, 0},
+                       {reaper_.get(), POLLOUT, 0}};
+      nfds_t n = reaper_ && !backlog_.empty() ? 4 : 3;
       if (::poll(fds, n, -1) < 0) {
         if (errno == EINTR)
           continue;
         ::_exit(2);
       }
-      if (n == 3 && fds[2].revents != 0)
+      if (fds[2].revents != 0)
+        finish(); // the host is gone: as its parent-death signal would have it
+      if (n == 4 && fds[3].revents != 0)
         flush_backlog();
       if (fds[1].revents & POLLIN)
         reap();
@@ -201,7 +208,8 @@ class zygote {
  private:
   void setup() {
     ::setpgid(0, 0); // a Ctrl-C meant for the host must not kill the zygote under its feet
-    die_with_parent(host_);
+    if (!watch_host_)
+      die_with_parent(host_);
     reset_signals(); // the host's handlers are no business of the zygote or its children
     stdin_from_devnull(); // the zygote never reads it; its children inherit /dev/null
     if (host_comm_[0] == '\0')
@@ -211,6 +219,11 @@ class zygote {
     if (chan_ > 3)
       ::close_range(3, static_cast<unsigned>(chan_) - 1, 0);
     ::close_range(static_cast<unsigned>(chan_) + 1, ~0u, 0);
+    // The host's end is watched even with the parent-death signal, which the kernel does not
+    // send when the dying host may not signal the zygote: once the host dropped root, say.
+    host_pidfd_ = open_pidfd(host_);
+    if (watch_host_ && (!host_pidfd_ || ::getppid() != host_))
+      ::_exit(0); // gone already
     forget_bell_sender(); // it was among them (a zygote forked late, by a fork pool)
     sigset_t chld;
     sigemptyset(&chld);
@@ -574,6 +587,8 @@ class zygote {
 
   int chan_;
   pid_t host_;
+  bool watch_host_ = false;
+  unique_fd host_pidfd_; ///< Readable once the host has ended (empty: poll() passes over it).
   bool announce_ = false;
   int sigfd_ = -1;
   char host_comm_[17] = {};
@@ -594,7 +609,7 @@ class zygote {
 /// Starts a fresh zygote on `zygote_end` (closed here once passed on) and waits until it serves. 0 if it does not (the
 /// program does not call proctor::init(argc, argv) first in main(), say): it is gone, and
 /// start() forks one instead.
-pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end) {
+pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end, bool watch_host) {
   // Well within a child's start timeout (10 s unless set): a supervisor that starts a zygote
   // in its init must still be able to fall back before its own start is given up.
   constexpr auto patience = std::chrono::seconds{3};
@@ -602,7 +617,11 @@ pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end) {
   ::prctl(PR_GET_NAME, comm);
   pid_t pid;
   try {
-    pid = spawn_self(zygote_flag, zygote_end.get(), {std::to_string(::getpid()), comm});
+    if (watch_host)
+      pid = spawn_self(zygote_flag, zygote_end.get(),
+                       {std::to_string(::getpid()), comm, zygote_watch_flag});
+    else
+      pid = spawn_self(zygote_flag, zygote_end.get(), {std::to_string(::getpid()), comm});
   } catch (const std::exception& e) {
     std::cerr << "proctor: a new run of the program could not start (" << e.what()
               << "): the forkserver is a fork of this process\n";
@@ -623,8 +642,12 @@ pid_t start_fresh(const unique_fd& host_end, unique_fd& zygote_end) {
 } // namespace
 
 std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
-  require_single_thread("the forkserver cannot start now (call proctor::init(argc, argv) first "
-                        "in main(), before any thread)");
+  // A fresh zygote started by one of several threads watches its host rather than dying with that
+  // thread; a fork of a threaded process would inherit its locks held.
+  bool threaded = thread_count() != 1;
+  if (threaded && how != origin::fresh)
+    require_single_thread("the forkserver cannot start now (call proctor::init(argc, argv) first "
+                          "in main(), before any thread)");
   ensure_std_fds();
   unique_fd host_end, zygote_end;
   auto new_channel = [&] {
@@ -637,8 +660,11 @@ std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
   new_channel();
   flush_std_streams();
   pid_t host = ::getpid();
-  pid_t pid = how == origin::fresh ? start_fresh(host_end, zygote_end) : 0;
+  pid_t pid = how == origin::fresh ? start_fresh(host_end, zygote_end, threaded) : 0;
   if (pid <= 0) {
+    if (threaded)
+      require_single_thread("the forkserver cannot start now: a new run of the program did not "
+                            "serve, and a fork of this process would inherit its threads' locks");
     if (how == origin::fresh)
       new_channel(); // nothing the failed one left in the old one
     pid = ::fork();
@@ -655,7 +681,7 @@ std::unique_ptr<forkserver_client> forkserver_client::start(origin how) {
     new forkserver_client(pid, std::move(pidfd), std::move(host_end)));
 }
 
-void run_fresh_zygote(int chan, pid_t host, const char* host_comm) {
+void run_fresh_zygote(int chan, pid_t host, const char* host_comm, bool watch_host) {
   if (host <= 0 || ::getppid() != host) {
     // Started by hand, or by a process that is gone already (quietly): nobody would ask it for
     // a child.
@@ -669,7 +695,7 @@ void run_fresh_zygote(int chan, pid_t host, const char* host_comm) {
                  "cannot serve as a forkserver\n";
     ::_exit(2);
   }
-  zygote{chan, host, host_comm}.run();
+  zygote{chan, host, host_comm, watch_host}.run();
 }
 
 
@@ -790,8 +816,16 @@ forkserver_client*& zygote_override() noexcept {
 }
 
 launched launch_forkserver(const launch_request& req) {
-  if (auto* own = zygote_override())
+  if (auto* own = zygote_override()) {
+    // A fork pool's zygote cannot be replaced (its workers are copies of the process as it was
+    // when the pool was made), and must not start them as the process no longer is.
+    if (current_credentials() != own->started_as())
+      throw process_error(process_errc::system,
+                          "process '" + req.name + "': this process's user, groups or "
+                          "capabilities changed since its fork pool was made, whose workers "
+                          "would run as they were: make the pool after the change");
     return own->launch(req);
+  }
   return runtime::get().zygote().launch(req);
 }
 

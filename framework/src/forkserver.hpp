@@ -6,6 +6,7 @@
 
 #include "launch_request.hpp"
 #include "process_state.hpp"
+#include "sys.hpp"
 #include "unique_fd.hpp"
 
 namespace proctor::detail {
@@ -33,8 +34,9 @@ class forkserver_client {
     fresh,
   };
 
-  /// Starts the zygote. The caller must be single-threaded (checked here): the zygote dies with
-  /// the thread that started it.
+  /// Starts the zygote. A fork of this process needs it to run one thread (checked here); a new
+  /// run of the program started by one of several threads ends with the process, not with that
+  /// thread (it watches the host's pidfd instead of taking a parent-death signal).
   static std::unique_ptr<forkserver_client> start(origin how = origin::fork);
 
   ~forkserver_client();
@@ -44,6 +46,9 @@ class forkserver_client {
   launched launch(const launch_request& req, int cwd = -1);
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+  /// Who this process acted as when the zygote started: it forks children as that.
+  [[nodiscard]] const credentials& started_as() const noexcept { return started_as_; }
 
   /// False once the zygote has died (killed by the OOM killer, say).
   [[nodiscard]] bool alive() const;
@@ -63,11 +68,14 @@ class forkserver_client {
   pid_t pid_;
   unique_fd pidfd_;
   unique_fd chan_;
+  credentials started_as_ = current_credentials();
 };
 
 /// The zygote's life in a program that proctor::init() found started as one (origin::fresh):
 /// serves `chan` for `host` until the host closes it. `host_comm`: the name its children take.
-[[noreturn]] void run_fresh_zygote(int chan, pid_t host, const char* host_comm);
+/// `watch_host`: ends when the host does, not with the host's thread that started it.
+[[noreturn]] void run_fresh_zygote(int chan, pid_t host, const char* host_comm,
+                                   bool watch_host = false);
 
 /// The zygote that forkserver launches from the calling thread go to instead of the runtime's:
 /// a fork pool sets its own, forked when the pool started, so that every worker it ever starts is

@@ -44,12 +44,14 @@ namespace {
 /// Serves as a fresh zygote (forkserver_client::origin::fresh): argv is
 /// `program --proctor-zygote FD HOST-PID HOST-COMM`. Never returns.
 [[noreturn]] void run_zygote(int argc, char** argv) {
-  if (argc != 5) {
+  bool watch = argc == 6 && std::strcmp(argv[5], detail::zygote_watch_flag) == 0;
+  if (argc != 5 && !watch) {
     std::cerr << "proctor: " << detail::zygote_flag << " is for proctor's own use\n";
     ::_exit(2);
   }
   detail::runtime::get().mark_init(argc, argv); // so that its children may spawn and start zygotes
-  detail::run_fresh_zygote(std::atoi(argv[2]), static_cast<pid_t>(std::atol(argv[3])), argv[4]);
+  detail::run_fresh_zygote(std::atoi(argv[2]), static_cast<pid_t>(std::atol(argv[3])), argv[4],
+                           watch);
 }
 
 } // namespace

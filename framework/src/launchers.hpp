@@ -40,6 +40,8 @@ launched launch_spawn(const launch_request& req, const host_setting& host = {});
 /// The flags with which proctor::init() tells a program started by spawn_self() what it is.
 inline constexpr const char* spawn_flag = "--proctor-spawn";   ///< A spawned child.
 inline constexpr const char* zygote_flag = "--proctor-zygote"; ///< A fresh zygote.
+/// After a fresh zygote's arguments: it watches its host's pidfd (see run_fresh_zygote()).
+inline constexpr const char* zygote_watch_flag = "watch";
 
 /// The descriptor on which a program started by spawn_self() finds the one it was passed.
 inline constexpr int passed_fd = 3;

@@ -366,9 +366,10 @@ class pool_core {
                             "a copy of a threaded process inherits its locks held); another pool's "
                             "thread counts: use forkserver or spawn");
       }
-    } else if (method == start_method::forkserver) {
-      // Start the forkserver now if it is not there and can be (a pool in a pool's worker, say):
-      // the pool's thread could not.
+    } else {
+      // Start the forkserver now if it is not there, or is not as this process now is (a pool in
+      // a pool's worker; a program that dropped privileges), and can be: the pool's thread
+      // could not. spawn workers start from it too.
       runtime::get().start_zygote_if_possible();
     }
     std::promise<void> started;

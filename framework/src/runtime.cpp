@@ -150,8 +150,7 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   if (zygote_ && !zygote_->alive())
     zygote_.reset(); // reaps the dead one; a new one starts below if this process may fork
   std::erase_if(retired_zygotes_, [](const auto& z) { return !z->alive(); }); // reaped
-  auto now_as = current_credentials();
-  if (zygote_ && now_as != zygote_credentials_) {
+  if (zygote_ && current_credentials() != zygote_->started_as()) {
     // This process changed who it acts as (dropped root, say) since the zygote started, which
     // would fork children as it was. It takes no request from here on (nor could a process
     // that took it over make it fork one); the children it started run on. A new one starts
@@ -161,12 +160,6 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   }
   if (zygote_)
     return *zygote_;
-  if (!retired_zygotes_.empty() && thread_count() != 1)
-    throw process_error(
-      process_errc::multithreaded,
-      "this process's user, groups or capabilities changed since its forkserver started, "
-      "and a new forkserver starts only while the process runs one thread (start a child once "
-      "after the change, before any thread)");
   // Fork with no lock held: the zygote must not inherit one locked. Other threads wait above.
   zygote_starting_ = true;
   lock.unlock();
@@ -181,7 +174,6 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   }
   lock.lock();
   zygote_ = std::move(started);
-  zygote_credentials_ = std::move(now_as);
   zygote_starting_ = false;
   zygote_ready_.notify_all();
   return *zygote_;

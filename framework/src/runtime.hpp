@@ -15,7 +15,6 @@
 #include "forkserver.hpp"
 #include "launch_request.hpp"
 #include "proctor/current_process.hpp"
-#include "sys.hpp"
 
 namespace proctor::detail {
 
@@ -109,7 +108,6 @@ class runtime {
   std::optional<process_info> parent_;
   std::vector<std::shared_ptr<process_state>> children_;
   std::unique_ptr<forkserver_client> zygote_;
-  credentials zygote_credentials_;  ///< This process's when zygote_ started.
   /// Zygotes that take no more requests (this process's credentials changed since they started)
   /// and end after their last child.
   std::vector<std::unique_ptr<forkserver_client>> retired_zygotes_;

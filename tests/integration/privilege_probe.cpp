@@ -1,19 +1,28 @@
 // A program that starts as root, calls proctor::init() (its forkserver starts as root), then drops
 // to nobody, as a service does once it has bound its ports: the children it starts from then on,
 // under forkserver and spawn, must run as nobody too, and the child it started before the drop
-// must run on and be joined as ever. Afterwards the old forkserver has ended and is reaped.
+// must run on and be joined as ever; a pool made after the drop runs its tasks as nobody, and a
+// fork pool made before it starts no more workers. Afterwards the old forkserver has ended and is
+// reaped. And a run of the program killed after it dropped root leaves nothing running.
 //   proctor_privilege_probe
 // Prints "children run as nobody" and exits 0, names what went wrong and exits 1, or exits 77
 // (skipped) when not run as root.
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <proctor/proctor.hpp>
@@ -40,6 +49,85 @@ void wait_then_exit(proctor::queue<int> q) {
   proctor::exit(code ? *code : 99);
 }
 
+/// A pool task: the user id its worker runs as.
+std::int32_t worker_uid(std::int32_t) {
+  return static_cast<std::int32_t>(::getuid());
+}
+
+/// Sleeps longer than any check here waits.
+void nap() {
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+}
+
+/// The run that dies: drops root between two forkserver children, prints its pid, its zygotes'
+/// and its children's, and kills itself.
+int drop_then_die() {
+  using proctor::start_method;
+  auto before = proctor::get_context(start_method::forkserver).make_process(proctor::entry<nap>);
+  before.start();
+  pid_t root_zygote = proctor::forkserver_pid();
+  if (::setgroups(0, nullptr) != 0 || ::setgid(nogroup) != 0 || ::setuid(nobody) != 0)
+    return 1;
+  auto after = proctor::get_context(start_method::forkserver).make_process(proctor::entry<nap>);
+  after.start();
+  std::printf("%d %d %d %d %d\n", static_cast<int>(::getpid()), static_cast<int>(root_zygote),
+              static_cast<int>(proctor::forkserver_pid()), static_cast<int>(*before.pid()),
+              static_cast<int>(*after.pid()));
+  std::fflush(stdout);
+  ::kill(::getpid(), SIGKILL);
+  return 1;
+}
+
+/// True once `pid` has ended (gone, or a zombie that init has yet to reap).
+bool ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line))
+    return true;
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+/// Runs this program again as drop_then_die(); what it left running a second after it was killed.
+std::string left_by_a_run_that_dies() {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return "cannot make a pipe";
+  pid_t run = ::fork();
+  if (run == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl("/proc/self/exe", "proctor_privilege_probe", "--drop-then-die",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char chunk[256];
+  for (ssize_t n; (n = ::read(out[0], chunk, sizeof chunk)) > 0;)
+    text.append(chunk, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  ::waitpid(run, nullptr, 0);
+  std::istringstream fields(text);
+  std::vector<pid_t> pids;
+  for (int pid; fields >> pid;)
+    pids.push_back(pid);
+  if (pids.size() != 5)
+    return "the run that dies printed '" + text + "'";
+  pids.erase(pids.begin()); // the run itself: reaped above
+  for (int i = 0; i < 100; ++i) { // a second
+    if (std::all_of(pids.begin(), pids.end(), ended))
+      return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::string left;
+  for (auto pid : pids)
+    if (!ended(pid)) {
+      left += " " + std::to_string(pid);
+      ::kill(pid, SIGKILL); // leave nothing behind
+    }
+  return "still running a second after the program was killed:" + left;
+}
+
 /// Zombie children of this process, from /proc.
 int zombie_children() {
   int n = 0;
@@ -64,23 +152,37 @@ int zombie_children() {
 
 int main(int argc, char** argv) {
   proctor::init(argc, argv);
+  if (argc == 2 && std::strcmp(argv[1], "--drop-then-die") == 0)
+    return drop_then_die();
   if (::geteuid() != 0) {
     std::puts("not run as root: there is no privilege to drop");
     return 77;
   }
   using proctor::start_method;
   std::vector<std::string> wrong;
+  // The kernel does not send a parent-death signal that the dying parent could not send: once
+  // the program dropped root, its root zygote (and the children that one started) must see its
+  // end by themselves.
+  if (auto left = left_by_a_run_that_dies(); !left.empty())
+    wrong.push_back(left);
+
   proctor::queue<int> q{4};
   auto early = proctor::get_context(start_method::forkserver)
                  .make_process(proctor::entry<wait_then_exit>, q);
   early.start();
   pid_t old_forkserver = proctor::forkserver_pid();
+  // A fork pool's workers are copies of the process as it was when the pool was made: its one
+  // worker runs as root, and after the drop no replacement may start as root.
+  proctor::pool_options fork_pool_options;
+  fork_pool_options.method = start_method::fork;
+  fork_pool_options.maxtasksperchild = 1;
+  proctor::pool fork_pool{1, fork_pool_options};
 
   if (::setgroups(0, nullptr) != 0 || ::setgid(nogroup) != 0 || ::setuid(nobody) != 0) {
     std::perror("privilege_probe: cannot drop to nobody");
     return 1;
   }
-  for (auto m : {start_method::forkserver, start_method::spawn, start_method::fork}) {
+  for (auto m : {start_method::forkserver, start_method::spawn}) { // fork: the pool's thread
     auto p = proctor::get_context(m).make_process(proctor::entry<report_identity>);
     p.start();
     p.join();
@@ -90,6 +192,22 @@ int main(int argc, char** argv) {
   }
   if (proctor::forkserver_pid() == old_forkserver)
     wrong.push_back("the forkserver started as root still serves");
+  {
+    proctor::pool_options o;
+    o.maxtasksperchild = 1;
+    proctor::pool later{1, o}; // made after the drop: its workers run as nobody
+    auto uids = later.map(proctor::task<worker_uid>, std::vector<std::int32_t>{1, 2});
+    if (uids != std::vector<std::int32_t>{nobody, nobody})
+      wrong.push_back("a pool made after the drop ran a task as another user");
+  }
+  auto before = fork_pool.try_map(proctor::task<worker_uid>, std::vector<std::int32_t>{1, 2},
+                                  proctor::map_options{.chunksize = 1});
+  bool refused = before.size() == 2 && before[0] && *before[0] == 0 && !before[1]
+                 && before[1].error().message().find("fork pool was made")
+                      != std::string::npos;
+  if (!refused)
+    wrong.push_back("the fork pool made as root did not refuse to start a worker after the drop");
+  fork_pool.terminate();
 
   q.put(7);
   early.join(std::chrono::seconds(30));
