@@ -232,9 +232,11 @@ class zygote {
     sigfd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd_ < 0)
       ::_exit(2);
-    // Two descriptors per live child: let the zygote use all the host may.
+    // Two descriptors per live child: let the zygote use all the host may. Its children get
+    // the host's limit back (host_limits()).
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      host_files_ = files;
       files.rlim_cur = files.rlim_max;
       ::setrlimit(RLIMIT_NOFILE, &files);
     }
@@ -376,8 +378,18 @@ class zygote {
               const host_output& output, int cwd) {
     launched child;
     try {
-      child = req.spawn ? launch_spawn(req, host_setting{&output, cwd})
-                        : fork_child(req, body, output);
+      if (req.spawn) {
+        host_limits(); // for the new program to inherit, and back up for the zygote right after
+        try {
+          child = launch_spawn(req, host_setting{&output, cwd});
+        } catch (...) {
+          zygote_limits();
+          throw;
+        }
+        zygote_limits();
+      } else {
+        child = fork_child(req, body, output);
+      }
     } catch (const process_error&) {
       zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
@@ -404,7 +416,23 @@ class zygote {
     die_with_parent(zygote_pid);
   }
 
+  /// Puts back the host's limit on open files that setup() raised for the zygote (it differs
+  /// only then); a child runs with the host's limits.
+  void host_limits() const noexcept {
+    if (host_files_)
+      ::setrlimit(RLIMIT_NOFILE, &*host_files_);
+  }
+
+  /// Raises the zygote's limit on open files again after host_limits().
+  void zygote_limits() const noexcept {
+    if (host_files_) {
+      rlimit all{host_files_->rlim_max, host_files_->rlim_max};
+      ::setrlimit(RLIMIT_NOFILE, &all);
+    }
+  }
+
   [[noreturn]] void run_forked(const launch_request& req) {
+    host_limits();
     ::prctl(PR_SET_NAME, host_comm_); // as ps shows a forked child: the program's name
     try {
       runtime::get().become_child(req);
@@ -594,6 +622,7 @@ class zygote {
   char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_; ///< Each child's status socket, or none: the reaper's.
   bool retired_ = false;                ///< Takes no requests; ends after its last child.
+  std::optional<rlimit> host_files_;    ///< RLIMIT_NOFILE as the host had it, if raised here.
   static constexpr std::size_t keep_here = 32;
   std::size_t held_here_ = 0;           ///< Status sockets in children_.
   pid_t spare_pid_ = 0;
@@ -819,11 +848,12 @@ launched launch_forkserver(const launch_request& req) {
   if (auto* own = zygote_override()) {
     // A fork pool's zygote cannot be replaced (its workers are copies of the process as it was
     // when the pool was made), and must not start them as the process no longer is.
-    if (current_credentials() != own->started_as())
+    if (current_confinement() != own->started_as())
       throw process_error(process_errc::system,
-                          "process '" + req.name + "': this process's user, groups or "
-                          "capabilities changed since its fork pool was made, whose workers "
-                          "would run as they were: make the pool after the change");
+                          "process '" + req.name + "': this process's user, groups, "
+                          "capabilities, resource limits or seccomp confinement changed since "
+                          "its fork pool was made, whose workers would run as they were: make "
+                          "the pool after the change");
     return own->launch(req);
   }
   return runtime::get().zygote().launch(req);

@@ -47,8 +47,9 @@ class forkserver_client {
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
-  /// Who this process acted as when the zygote started: it forks children as that.
-  [[nodiscard]] const credentials& started_as() const noexcept { return started_as_; }
+  /// Who this process acted as, and how it was confined, when the zygote started: it forks
+  /// children as that.
+  [[nodiscard]] const confinement& started_as() const noexcept { return started_as_; }
 
   /// False once the zygote has died (killed by the OOM killer, say).
   [[nodiscard]] bool alive() const;
@@ -68,7 +69,7 @@ class forkserver_client {
   pid_t pid_;
   unique_fd pidfd_;
   unique_fd chan_;
-  credentials started_as_ = current_credentials();
+  confinement started_as_ = current_confinement();
 };
 
 /// The zygote's life in a program that proctor::init() found started as one (origin::fresh):

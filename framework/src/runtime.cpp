@@ -150,9 +150,10 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   if (zygote_ && !zygote_->alive())
     zygote_.reset(); // reaps the dead one; a new one starts below if this process may fork
   std::erase_if(retired_zygotes_, [](const auto& z) { return !z->alive(); }); // reaped
-  if (zygote_ && current_credentials() != zygote_->started_as()) {
-    // This process changed who it acts as (dropped root, say) since the zygote started, which
-    // would fork children as it was. It takes no request from here on (nor could a process
+  if (zygote_ && current_confinement() != zygote_->started_as()) {
+    // This process changed who it acts as (dropped root, say), or confined itself (resource
+    // limits, no_new_privs, seccomp), since the zygote started, which would fork children as it
+    // was. It takes no request from here on (nor could a process
     // that took it over make it fork one); the children it started run on. A new one starts
     // below, as this process is now.
     zygote_->retire();

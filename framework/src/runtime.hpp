@@ -108,7 +108,8 @@ class runtime {
   std::optional<process_info> parent_;
   std::vector<std::shared_ptr<process_state>> children_;
   std::unique_ptr<forkserver_client> zygote_;
-  /// Zygotes that take no more requests (this process's credentials changed since they started)
+  /// Zygotes that take no more requests (this process's credentials or confinement changed since
+  /// they started)
   /// and end after their last child.
   std::vector<std::unique_ptr<forkserver_client>> retired_zygotes_;
   bool init_called_ = false;

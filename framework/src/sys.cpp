@@ -229,8 +229,8 @@ std::uint64_t status_mask(const char* text, const char* field) noexcept {
 
 } // namespace
 
-credentials current_credentials() noexcept {
-  credentials out;
+confinement current_confinement() noexcept {
+  confinement out;
   ::getresuid(&out.uids[0], &out.uids[1], &out.uids[2]);
   ::getresgid(&out.gids[0], &out.gids[1], &out.gids[2]);
   int n = ::getgroups(0, nullptr);
@@ -250,6 +250,15 @@ credentials current_credentials() noexcept {
       out.caps[i * 3] = data[i].effective;
       out.caps[i * 3 + 1] = data[i].permitted;
       out.caps[i * 3 + 2] = data[i].inheritable;
+    }
+  }
+  out.no_new_privs = ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+  out.seccomp = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+  for (int resource = 0; resource < RLIM_NLIMITS; ++resource) {
+    rlimit limit{};
+    if (::getrlimit(static_cast<__rlimit_resource_t>(resource), &limit) == 0) {
+      out.limits[2 * resource] = limit.rlim_cur;
+      out.limits[2 * resource + 1] = limit.rlim_max;
     }
   }
   return out;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -70,17 +71,21 @@ void flush_std_streams() noexcept;
 /// terminate() mean whatever they do. Async-signal-safe.
 void reset_signals() noexcept;
 
-/// Who the calling process acts as: user and group ids (real, effective, saved), supplementary
-/// groups and capabilities. A zygote forks its children with those it was started with: one
-/// started before the program dropped its privileges must not start any more children.
-struct credentials {
+/// Who the calling process acts as, and how it is confined: user and group ids (real,
+/// effective, saved), supplementary groups, capabilities, no_new_privs, seccomp mode and resource
+/// limits. A zygote forks its children as it was started: one started before the program
+/// dropped privileges, or confined itself, must not start any more children.
+struct confinement {
   uid_t uids[3] = {};
   gid_t gids[3] = {};
   std::vector<gid_t> groups;
   std::uint32_t caps[6] = {}; ///< Effective, permitted and inheritable sets, two words each.
-  friend bool operator==(const credentials&, const credentials&) = default;
+  int no_new_privs = 0;
+  int seccomp = 0;            ///< The mode: a filter added to a filter is not seen.
+  std::uint64_t limits[2 * RLIM_NLIMITS] = {}; ///< Soft and hard limit of each resource.
+  friend bool operator==(const confinement&, const confinement&) = default;
 };
-[[nodiscard]] credentials current_credentials() noexcept;
+[[nodiscard]] confinement current_confinement() noexcept;
 
 /// Signal and thread facts of the calling process, from one read of /proc/self/status.
 struct process_facts {
