@@ -257,7 +257,9 @@ confinement current_confinement() noexcept {
   for (int resource = 0; resource < RLIM_NLIMITS; ++resource) {
     rlimit limit{};
     if (::getrlimit(static_cast<__rlimit_resource_t>(resource), &limit) == 0) {
-      out.limits[2 * resource] = limit.rlim_cur;
+      // Not the soft limit on CPU time: a pool's worker moves it before each task (a budget of
+      // its own CPU time, which a new process starts without).
+      out.limits[2 * resource] = resource == RLIMIT_CPU ? 0 : limit.rlim_cur;
       out.limits[2 * resource + 1] = limit.rlim_max;
     }
   }
