@@ -153,9 +153,9 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   if (zygote_ && current_confinement() != zygote_->started_as()) {
     // This process changed who it acts as (dropped root, say), or confined itself (resource
     // limits, no_new_privs, seccomp), since the zygote started, which would fork children as it
-    // was. It takes no request from here on (nor could a process
-    // that took it over make it fork one); the children it started run on. A new one starts
-    // below, as this process is now.
+    // was. It takes no request from here on (nor could a process that took this one over make
+    // it fork one); the children it started run on. A new one starts below, as this process is
+    // now.
     zygote_->retire();
     retired_zygotes_.push_back(std::move(zygote_));
   }

@@ -332,7 +332,7 @@ void stdin_from_devnull() noexcept {
   if (fd < 0)
     return;
   if (fd != STDIN_FILENO) {
-    ::syscall(SYS_dup2, fd, STDIN_FILENO);
+    ::syscall(SYS_dup3, fd, STDIN_FILENO, 0); // dup2 is not a system call everywhere
     ::syscall(SYS_close, fd);
   } else {
     ::syscall(SYS_fcntl, fd, F_SETFD, 0);
