@@ -127,10 +127,13 @@ TEST_CASE("fork and spawn children start in the parent's current directory and e
   REQUIRE(::getcwd(here, sizeof here) != nullptr);
   char made[] = "/tmp/proctor-cwd-XXXXXX";
   REQUIRE(::mkdtemp(made) != nullptr);
+  char resolved[4096]; // what getcwd() says there, should /tmp be a link
+  REQUIRE(::realpath(made, resolved) != nullptr);
   REQUIRE(::chdir(made) == 0);
   ::setenv("PROCTOR_TEST_SETTING", "set after init", 1);
   auto p = proctor::get_context(m).make_process(entry<check_setting>,
-                                                std::string{"set after init"}, std::string{made});
+                                                std::string{"set after init"},
+                                                std::string{resolved});
   std::string trouble;
   try {
     p.start();
