@@ -3,13 +3,16 @@
 // under forkserver and spawn, must run as nobody too, and the child it started before the drop
 // must run on and be joined as ever; a pool made after the drop runs its tasks as nobody, and a
 // fork pool made before it starts no more workers. Afterwards the old forkserver has ended and is
-// reaped. And a run of the program killed after it dropped root leaves nothing running.
+// reaped. And a run of the program killed after it dropped root leaves nothing running. The
+// checks run in a new run of the program; the first stays root, to sweep what the other left in
+// /dev/shm from before its drop.
 //   proctor_privilege_probe
 // Prints "children run as nobody" and exits 0, names what went wrong and exits 1, or exits 77
 // (skipped) when not run as root.
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,16 +151,8 @@ int zombie_children() {
   return n;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  proctor::init(argc, argv);
-  if (argc == 2 && std::strcmp(argv[1], "--drop-then-die") == 0)
-    return drop_then_die();
-  if (::geteuid() != 0) {
-    std::puts("not run as root: there is no privilege to drop");
-    return 77;
-  }
+/// The checks, in a run that drops root; returns its exit code.
+int drop_and_check() {
   using proctor::start_method;
   std::vector<std::string> wrong;
   // The kernel does not send a parent-death signal that the dying parent could not send: once
@@ -238,4 +233,41 @@ int main(int argc, char** argv) {
   for (const auto& w : wrong)
     std::puts(w.c_str());
   return wrong.empty() ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  proctor::init(argc, argv);
+  if (argc == 2 && std::strcmp(argv[1], "--drop-then-die") == 0)
+    return drop_then_die();
+  if (argc == 2 && std::strcmp(argv[1], "--drop-and-check") == 0)
+    return drop_and_check();
+  if (::geteuid() != 0) {
+    std::puts("not run as root: there is no privilege to drop");
+    return 77;
+  }
+  // After the drop, the new zygote is a new run of this program, as nobody.
+  struct stat program{};
+  if (::stat("/proc/self/exe", &program) != 0 || (program.st_mode & S_IXOTH) == 0) {
+    std::puts("this program may not be run by others (its mode): nobody could start a zygote");
+    return 77;
+  }
+  // The checks run in a new run of this program, and this one stays root: what that run made
+  // before its drop, it may not remove once it is nobody (its segments in /dev/shm, its
+  // killed run's), and this one sweeps them when it has ended, as the next start would.
+  std::fflush(stdout);
+  pid_t run = ::fork();
+  if (run == 0) {
+    ::execl("/proc/self/exe", "proctor_privilege_probe", "--drop-and-check",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  if (run < 0 || ::waitpid(run, &status, 0) != run) {
+    std::perror("privilege_probe: cannot run the checks");
+    return 1;
+  }
+  proctor::sweep_stale_segments();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
