@@ -17,6 +17,7 @@
 #include <cstring>
 #include <iostream>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -186,7 +187,9 @@ class zygote {
       if (retired_ && children_.empty())
         finish();
       // The reaper's channel only while notes wait for room in it.
-      pollfd fds[4] = {{chan_, POLLIN, 0}, {sigfd_, POLLIN, 0}, {host_pidfd_.get(), POLLIN, 0},
+      // Retired, the channel only tells when the host closes it for good (it can send nothing).
+      pollfd fds[4] = {{chan_, static_cast<short>(retired_ ? 0 : POLLIN), 0},
+                       {sigfd_, POLLIN, 0}, {host_pidfd_.get(), POLLIN, 0},
                        {reaper_.get(), POLLOUT, 0}};
       nfds_t n = reaper_ && !backlog_.empty() ? 4 : 3;
       if (::poll(fds, n, -1) < 0) {
@@ -200,7 +203,9 @@ class zygote {
         flush_backlog();
       if (fds[1].revents & POLLIN)
         reap();
-      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+      if (retired_ && (fds[0].revents & (POLLHUP | POLLERR)))
+        finish(); // the host is done with its children (its exit): they go with the zygote
+      if (!retired_ && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
         serve_one();
     }
   }
@@ -573,11 +578,10 @@ class zygote {
     }
   }
 
-  /// No more requests (see forkserver_client::retire()): the channel goes, and the spare; the
-  /// children that run are reaped and reported as ever, and the zygote ends after the last.
+  /// No more requests (see forkserver_client::retire()): the spare goes; the children that run
+  /// are reaped and reported as ever, and the zygote ends after the last, or as soon as the host
+  /// closes the channel (it shut it for writing first).
   void retire() {
-    ::close(chan_);
-    chan_ = -1; // poll() passes over it from now on
     if (spare_pid_ != 0) {
       discard_child(spare_pid_);
       spare_pid_ = 0;
@@ -621,7 +625,8 @@ class zygote {
   int sigfd_ = -1;
   char host_comm_[17] = {};
   std::map<pid_t, unique_fd> children_; ///< Each child's status socket, or none: the reaper's.
-  bool retired_ = false;                ///< Takes no requests; ends after its last child.
+  bool retired_ = false;                ///< Takes no requests; ends after its last child, or
+                                        ///< once the host closes the channel.
   std::optional<rlimit> host_files_;    ///< RLIMIT_NOFILE as the host had it, if raised here.
   static constexpr std::size_t keep_here = 32;
   std::size_t held_here_ = 0;           ///< Status sockets in children_.
@@ -732,12 +737,17 @@ forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan)
   : pid_(pid), pidfd_(std::move(pidfd)), chan_(std::move(chan)) {}
 
 forkserver_client::~forkserver_client() {
-  if (!chan_ && !pidfd_)
+  if (!chan_)
     return; // abandoned in a forked child: not ours to wait for
-  chan_.reset(); // EOF tells the zygote to exit (a retired one ends after its last child)
+  chan_.reset(); // EOF (a retired zygote: the hang-up) tells the zygote to exit
   if (pidfd_) {
-    if (!wait_readable(pidfd_.get(), std::chrono::seconds(5)))
+    if (!wait_readable(pidfd_.get(), std::chrono::seconds(5))) {
       send_signal(pidfd_.get(), SIGKILL);
+      // A zygote started as root by a program that has dropped root is not ours to kill: if
+      // it does not end, it is left, rather than this process waiting for it for ever.
+      if (!wait_readable(pidfd_.get(), std::chrono::seconds(1)))
+        return;
+    }
     siginfo_t info{};
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED);
   }
@@ -749,10 +759,18 @@ bool forkserver_client::alive() const {
 
 void forkserver_client::retire() noexcept {
   std::lock_guard guard{mu_};
-  if (!chan_)
+  if (!chan_ || retired_)
     return;
   (void)send_with_fd(chan_.get(), &retire_mark, sizeof retire_mark, -1);
-  chan_.reset();
+  // Shut for writing, for good: no request can follow the mark. Open for the hang-up the
+  // destructor gives it.
+  ::shutdown(chan_.get(), SHUT_WR);
+  retired_ = true;
+}
+
+bool forkserver_client::retired() const {
+  std::lock_guard guard{mu_};
+  return retired_;
 }
 
 void forkserver_client::abandon() noexcept {
@@ -771,6 +789,9 @@ launched forkserver_client::launch(const launch_request& req, int cwd) {
   unique_fd mine{pair[0]}, theirs{pair[1]};
   {
     std::lock_guard guard{mu_};
+    if (retired_)
+      throw process_error(process_errc::forkserver_lost,
+                          "process '" + req.name + "': the forkserver was retired");
     // One sendmsg for as much of it as the socket takes: the zygote wakes once. If the output
     // cannot go with it, the child writes where the zygote does.
     std::array<int, max_passed_fds> fds{theirs.get(), STDOUT_FILENO, STDERR_FILENO, -1};
@@ -844,19 +865,32 @@ forkserver_client*& zygote_override() noexcept {
   return zygote;
 }
 
+launched launch_through_zygote(const std::function<launched(forkserver_client&)>& launch) {
+  for (int attempt = 0;; ++attempt) {
+    auto zygote = runtime::get().zygote();
+    try {
+      return launch(*zygote);
+    } catch (const process_error&) {
+      // Retired by another thread (this process's confinement changed) between the two: once
+      // more, through the one that replaced it.
+      if (attempt > 0 || !zygote->retired())
+        throw;
+    }
+  }
+}
+
 launched launch_forkserver(const launch_request& req) {
   if (auto* own = zygote_override()) {
     // A fork pool's zygote cannot be replaced (its workers are copies of the process as it was
     // when the pool was made), and must not start them as the process no longer is.
-    if (current_confinement() != own->started_as())
+    if (!same_identity(current_confinement(), own->started_as()))
       throw process_error(process_errc::system,
-                          "process '" + req.name + "': this process's user, groups, "
-                          "capabilities, resource limits or seccomp confinement changed since "
-                          "its fork pool was made, whose workers would run as they were: make "
-                          "the pool after the change");
+                          "process '" + req.name + "': this process's user, groups or "
+                          "capabilities changed since its fork pool was made, whose workers "
+                          "would run as they were: make the pool after the change");
     return own->launch(req);
   }
-  return runtime::get().zygote().launch(req);
+  return launch_through_zygote([&](forkserver_client& z) { return z.launch(req); });
 }
 
 } // namespace proctor::detail

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <mutex>
 
 #include "launch_request.hpp"
@@ -54,10 +55,12 @@ class forkserver_client {
   /// False once the zygote has died (killed by the OOM killer, say).
   [[nodiscard]] bool alive() const;
 
-  /// Takes no more requests: tells the zygote so and closes the channel, so that this process
-  /// can never ask it for a child again. The zygote goes on reporting the ends of the children it
-  /// started, and exits after the last (this object, destroyed, then waits for it).
+  /// Takes no more requests: tells the zygote so and shuts the channel for writing, so that this
+  /// process can never ask it for a child again. The zygote goes on reporting the ends of the
+  /// children it started, and exits after the last, or once this object is destroyed (the
+  /// channel's hang-up), taking them with it.
   void retire() noexcept;
+  [[nodiscard]] bool retired() const;
 
   /// In a forked child: drops the inherited channel without touching the zygote.
   void abandon() noexcept;
@@ -65,7 +68,8 @@ class forkserver_client {
  private:
   forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  bool retired_ = false;
   pid_t pid_;
   unique_fd pidfd_;
   unique_fd chan_;
@@ -82,6 +86,10 @@ class forkserver_client {
 /// a fork pool sets its own, forked when the pool started, so that every worker it ever starts is
 /// a copy of the process as it was then. Null: the runtime's.
 forkserver_client*& zygote_override() noexcept;
+
+/// Launches through this process's zygote (started or replaced as need be), once more if another
+/// thread retired it meanwhile.
+launched launch_through_zygote(const std::function<launched(forkserver_client&)>& launch);
 
 /// A message from the zygote about one child.
 struct zygote_reply {

@@ -118,7 +118,7 @@ launched launch_spawn(const launch_request& request, const host_setting& host) {
       via.environment.emplace_back(*entry);
     unique_fd cwd{::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)}; // none: the zygote's, then
     via.passes_cwd = static_cast<bool>(cwd);
-    return rt.zygote().launch(via, cwd.get());
+    return launch_through_zygote([&](forkserver_client& z) { return z.launch(via, cwd.get()); });
   }
   launch_request req = request;
   req.launcher_pid = ::getpid();

@@ -140,11 +140,11 @@ void runtime::mark_init(int argc, char** argv) {
     argv0_ = argv[0];
 }
 
-forkserver_client& runtime::zygote() {
+std::shared_ptr<forkserver_client> runtime::zygote() {
   return zygote(init_called_ ? forkserver_client::origin::fresh : forkserver_client::origin::fork);
 }
 
-forkserver_client& runtime::zygote(forkserver_client::origin how) {
+std::shared_ptr<forkserver_client> runtime::zygote(forkserver_client::origin how) {
   std::unique_lock lock{mu_};
   zygote_ready_.wait(lock, [this] { return !zygote_starting_; });
   if (zygote_ && !zygote_->alive())
@@ -160,7 +160,7 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
     retired_zygotes_.push_back(std::move(zygote_));
   }
   if (zygote_)
-    return *zygote_;
+    return zygote_;
   // Fork with no lock held: the zygote must not inherit one locked. Other threads wait above.
   zygote_starting_ = true;
   lock.unlock();
@@ -177,7 +177,7 @@ forkserver_client& runtime::zygote(forkserver_client::origin how) {
   zygote_ = std::move(started);
   zygote_starting_ = false;
   zygote_ready_.notify_all();
-  return *zygote_;
+  return zygote_;
 }
 
 void runtime::start_zygote_if_possible(bool at_init) noexcept {
@@ -194,15 +194,15 @@ void runtime::start_zygote_if_possible(bool at_init) noexcept {
 }
 
 void runtime::stop_zygote() noexcept {
-  std::unique_ptr<forkserver_client> z;
-  std::vector<std::unique_ptr<forkserver_client>> retired;
+  std::shared_ptr<forkserver_client> z;
+  std::vector<std::shared_ptr<forkserver_client>> retired;
   {
     std::lock_guard guard{mu_};
     z = std::move(zygote_);
     retired.swap(retired_zygotes_);
   }
   z.reset(); // closes the channel and reaps the zygote
-  retired.clear(); // each ends after its last child (given 5 s, as any zygote)
+  retired.clear(); // the same: a retired one ends at once then, taking its children with it
 }
 
 bool runtime::has_zygote() const {

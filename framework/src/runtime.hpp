@@ -69,7 +69,7 @@ class runtime {
   /// The zygote, started now if needed: a fresh run of the program once init() has been called
   /// (init() itself starts a fork of the program as it is then). Throws if it cannot be started
   /// (threads already run).
-  forkserver_client& zygote();
+  std::shared_ptr<forkserver_client> zygote();
 
   /// Starts the zygote if this process is still single-threaded; quiet otherwise. `at_init`:
   /// from init(), a fork of the program as it is now.
@@ -95,7 +95,7 @@ class runtime {
  private:
   runtime();
 
-  forkserver_client& zygote(forkserver_client::origin how);
+  std::shared_ptr<forkserver_client> zygote(forkserver_client::origin how);
 
   mutable std::mutex mu_;
   std::condition_variable zygote_ready_;
@@ -107,11 +107,13 @@ class runtime {
   std::size_t starts_since_reap_ = 0;
   std::optional<process_info> parent_;
   std::vector<std::shared_ptr<process_state>> children_;
-  std::unique_ptr<forkserver_client> zygote_;
+  /// Shared with the threads that launch through it, so that it outlives a launch under way when
+  /// another thread retires or replaces it.
+  std::shared_ptr<forkserver_client> zygote_;
   /// Zygotes that take no more requests (this process's credentials or confinement changed since
   /// they started)
   /// and end after their last child.
-  std::vector<std::unique_ptr<forkserver_client>> retired_zygotes_;
+  std::vector<std::shared_ptr<forkserver_client>> retired_zygotes_;
   bool init_called_ = false;
   std::string argv0_;
   std::atomic<std::atomic<std::uint32_t>*> finish_word_{nullptr};

@@ -243,7 +243,9 @@ confinement current_confinement() noexcept {
       out.groups.clear(); // compared as no groups: at worst a zygote more
     }
   }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  // The main thread's: libcap changes them per thread, and a thread with fewer must not make
+  // every start from another replace the zygote.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, ::getpid()};
   __user_cap_data_struct data[2] = {};
   if (::syscall(SYS_capget, &header, data) == 0) {
     for (int i = 0; i < 2; ++i) {
@@ -264,6 +266,13 @@ confinement current_confinement() noexcept {
     }
   }
   return out;
+}
+
+bool same_identity(const confinement& a, const confinement& b) noexcept {
+  return std::equal(std::begin(a.uids), std::end(a.uids), std::begin(b.uids))
+         && std::equal(std::begin(a.gids), std::end(a.gids), std::begin(b.gids))
+         && a.groups == b.groups
+         && std::equal(std::begin(a.caps), std::end(a.caps), std::begin(b.caps));
 }
 
 process_facts read_process_facts() noexcept {

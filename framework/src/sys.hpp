@@ -72,9 +72,10 @@ void flush_std_streams() noexcept;
 void reset_signals() noexcept;
 
 /// Who the calling process acts as, and how it is confined: user and group ids (real,
-/// effective, saved), supplementary groups, capabilities, no_new_privs, seccomp mode and resource
-/// limits. A zygote forks its children as it was started: one started before the program
-/// dropped privileges, or confined itself, must not start any more children.
+/// effective, saved), supplementary groups, the main thread's capabilities, no_new_privs and
+/// seccomp mode (the calling thread's: the kernel keeps them per thread) and resource limits. A
+/// zygote forks its children as it was started: one started before the program dropped
+/// privileges, or confined itself, must not start any more children.
 struct confinement {
   uid_t uids[3] = {};
   gid_t gids[3] = {};
@@ -86,6 +87,8 @@ struct confinement {
   friend bool operator==(const confinement&, const confinement&) = default;
 };
 [[nodiscard]] confinement current_confinement() noexcept;
+/// The same user, groups and capabilities (the rest may differ).
+[[nodiscard]] bool same_identity(const confinement& a, const confinement& b) noexcept;
 
 /// Signal and thread facts of the calling process, from one read of /proc/self/status.
 struct process_facts {

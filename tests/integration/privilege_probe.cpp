@@ -3,7 +3,8 @@
 // under forkserver and spawn, must run as nobody too, and the child it started before the drop
 // must run on and be joined as ever; a pool made after the drop runs its tasks as nobody, and a
 // fork pool made before it starts no more workers. Afterwards the old forkserver has ended and is
-// reaped. And a run of the program killed after it dropped root leaves nothing running. The
+// reaped. And a run of the program killed after it dropped root leaves nothing running, nor does
+// one that exits with a root daemon child it may no longer signal (nor does it hang). The
 // checks run in a new run of the program; the first stays root, to sweep what the other left in
 // /dev/shm from before its drop.
 //   proctor_privilege_probe
@@ -81,6 +82,25 @@ int drop_then_die() {
   return 1;
 }
 
+/// The run that exits: a daemon child started as root, then the drop, a child started after it,
+/// and a normal exit, which must neither hang (nobody may signal the root daemon) nor leave it.
+int drop_then_exit() {
+  using proctor::start_method;
+  proctor::process daemon{proctor::process::options{.name = "napper", .daemon = true,
+                                                    .method = start_method::forkserver},
+                          proctor::entry<nap>};
+  daemon.start();
+  if (::setgroups(0, nullptr) != 0 || ::setgid(nogroup) != 0 || ::setuid(nobody) != 0)
+    return 1;
+  auto after = proctor::get_context(start_method::forkserver)
+                 .make_process(proctor::entry<report_identity>);
+  after.start();
+  after.join();
+  std::printf("%d\n", static_cast<int>(*daemon.pid()));
+  std::fflush(stdout);
+  return 0;
+}
+
 /// True once `pid` has ended (gone, or a zombie that init has yet to reap).
 bool ended(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -91,16 +111,16 @@ bool ended(pid_t pid) {
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
 }
 
-/// Runs this program again as drop_then_die(); what it left running a second after it was killed.
-std::string left_by_a_run_that_dies() {
+/// Runs this program again with `flag` (drop_then_die() or drop_then_exit()); what it left
+/// running a second after it ended, or that it did not end within 30 s.
+std::string left_by_a_run(const char* flag, std::size_t printed) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
     return "cannot make a pipe";
   pid_t run = ::fork();
   if (run == 0) {
     ::dup2(out[1], STDOUT_FILENO);
-    ::execl("/proc/self/exe", "proctor_privilege_probe", "--drop-then-die",
-            static_cast<char*>(nullptr));
+    ::execl("/proc/self/exe", "proctor_privilege_probe", flag, static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out[1]);
@@ -109,14 +129,25 @@ std::string left_by_a_run_that_dies() {
   for (ssize_t n; (n = ::read(out[0], chunk, sizeof chunk)) > 0;)
     text.append(chunk, static_cast<std::size_t>(n));
   ::close(out[0]);
-  ::waitpid(run, nullptr, 0);
+  bool run_ended = false;
+  for (int i = 0; i < 3000 && !run_ended; ++i) { // 30 s
+    run_ended = ::waitpid(run, nullptr, WNOHANG) == run;
+    if (!run_ended)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!run_ended) {
+    ::kill(run, SIGKILL);
+    ::waitpid(run, nullptr, 0);
+    return std::string{"the run "} + flag + " did not end within 30 s";
+  }
   std::istringstream fields(text);
   std::vector<pid_t> pids;
   for (int pid; fields >> pid;)
     pids.push_back(pid);
-  if (pids.size() != 5)
-    return "the run that dies printed '" + text + "'";
-  pids.erase(pids.begin()); // the run itself: reaped above
+  if (pids.size() != printed)
+    return std::string{"the run "} + flag + " printed '" + text + "'";
+  if (printed > 1)
+    pids.erase(pids.begin()); // the run itself: reaped above
   for (int i = 0; i < 100; ++i) { // a second
     if (std::all_of(pids.begin(), pids.end(), ended))
       return "";
@@ -158,7 +189,10 @@ int drop_and_check() {
   // The kernel does not send a parent-death signal that the dying parent could not send: once
   // the program dropped root, its root zygote (and the children that one started) must see its
   // end by themselves.
-  if (auto left = left_by_a_run_that_dies(); !left.empty())
+  if (auto left = left_by_a_run("--drop-then-die", 5); !left.empty())
+    wrong.push_back(left);
+  // Nor may a normal exit hang on a root daemon child that nobody may signal any more.
+  if (auto left = left_by_a_run("--drop-then-exit", 1); !left.empty())
     wrong.push_back(left);
 
   proctor::queue<int> q{4};
@@ -241,6 +275,8 @@ int main(int argc, char** argv) {
   proctor::init(argc, argv);
   if (argc == 2 && std::strcmp(argv[1], "--drop-then-die") == 0)
     return drop_then_die();
+  if (argc == 2 && std::strcmp(argv[1], "--drop-then-exit") == 0)
+    return drop_then_exit();
   if (argc == 2 && std::strcmp(argv[1], "--drop-and-check") == 0)
     return drop_and_check();
   if (::geteuid() != 0) {
