@@ -238,7 +238,7 @@ class zygote {
     if (sigfd_ < 0)
       ::_exit(2);
     // Two descriptors per live child: let the zygote use all the host may. Its children get
-    // the host's limit back (host_limits()).
+    // the host's limit back (host_limits(), or spawn_self() for a spawned one).
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
       host_files_ = files;
@@ -383,18 +383,9 @@ class zygote {
               const host_output& output, int cwd) {
     launched child;
     try {
-      if (req.spawn) {
-        host_limits(); // for the new program to inherit, and back up for the zygote right after
-        try {
-          child = launch_spawn(req, host_setting{&output, cwd});
-        } catch (...) {
-          zygote_limits();
-          throw;
-        }
-        zygote_limits();
-      } else {
-        child = fork_child(req, body, output);
-      }
+      child = req.spawn ? launch_spawn(req, host_setting{&output, cwd,
+                                                         host_files_ ? &*host_files_ : nullptr})
+                        : fork_child(req, body, output);
     } catch (const process_error&) {
       zygote_reply reply{zygote_reply::failed, 0, errno != 0 ? errno : EAGAIN};
       send_with_fd(status.get(), &reply, sizeof(reply), -1);
@@ -426,14 +417,6 @@ class zygote {
   void host_limits() const noexcept {
     if (host_files_)
       ::setrlimit(RLIMIT_NOFILE, &*host_files_);
-  }
-
-  /// Raises the zygote's limit on open files again after host_limits().
-  void zygote_limits() const noexcept {
-    if (host_files_) {
-      rlimit all{host_files_->rlim_max, host_files_->rlim_max};
-      ::setrlimit(RLIMIT_NOFILE, &all);
-    }
   }
 
   [[noreturn]] void run_forked(const launch_request& req) {

@@ -92,9 +92,17 @@ pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_vie
       envp.push_back(const_cast<char*>(entry.c_str()));
     envp.push_back(nullptr);
   }
+  // The new program inherits the limit at the spawn: lowered for that alone, so that what this
+  // process opens meanwhile does not meet it.
+  rlimit own_files{};
+  bool lowered = host.files != nullptr && ::getrlimit(RLIMIT_NOFILE, &own_files) == 0
+                 && ::setrlimit(RLIMIT_NOFILE, host.files) == 0;
   pid_t pid = 0;
-  if (int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv.data(),
-                              environment != nullptr ? envp.data() : environ))
+  int err = ::posix_spawn(&pid, "/proc/self/exe", &setup.actions, &setup.attr, argv.data(),
+                          environment != nullptr ? envp.data() : environ);
+  if (lowered)
+    ::setrlimit(RLIMIT_NOFILE, &own_files);
+  if (err != 0)
     throw_system_error("posix_spawn /proc/self/exe", err);
   return pid;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/resource.h>
+
 #include <initializer_list>
 #include <string_view>
 
@@ -25,10 +27,12 @@ struct host_output {
 };
 
 /// What a zygote's host passed with a spawn request besides the request: its stdout and stderr,
-/// and its working directory (empty: the zygote's own).
+/// and its working directory (empty: the zygote's own); and the host's limit on open files,
+/// which the zygote raised for itself (null: the zygote's is the host's).
 struct host_setting {
   const host_output* output = nullptr;
   int cwd = -1;
+  const rlimit* files = nullptr;
 };
 
 /// posix_spawn of /proc/self/exe; the child's proctor::init() reads `req` and runs the entry.
@@ -49,8 +53,9 @@ inline constexpr int passed_fd = 3;
 /// posix_spawn of /proc/self/exe as `argv0 flag 3 args...`, with a copy of `fd` as descriptor 3
 /// and no other but stdio (stdin from /dev/null), in a process group of its own, no signal
 /// blocked and SIGCHLD at its default. proctor::init() in the new program reads the flag.
-/// `host`: descriptors 1 and 2 and the working directory for the program instead of this
-/// process's own; `environment`: its environment instead of this process's.
+/// `host`: descriptors 1 and 2, the working directory and the limit on open files for the
+/// program instead of this process's own; `environment`: its environment instead of this
+/// process's.
 /// Returns the child's pid; throws system_error if it could not start.
 pid_t spawn_self(const char* flag, int fd, std::initializer_list<std::string_view> args,
                  const host_setting& host = {},

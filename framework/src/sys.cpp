@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
