@@ -48,6 +48,27 @@ struct link_table {
   /// Each entry holds its link (mailbox_link::let_go()); refs that cache one hold it too.
   std::unordered_map<std::string, mailbox_link*> by_name;
   std::size_t added_since_sweep = 0;
+
+  /// In a forked child (see per_process()): the parent's own mailboxes, which are not kept out
+  /// of forks and so are mapped here too, become links of the child's. A child usually answers
+  /// the process that started it first, and need not map that mailbox a second time. Skipped if
+  /// another thread of the parent held the parent's table at the fork: the copy may be
+  /// half-changed.
+  void inherit(link_table& parent) noexcept {
+    if (!parent.mu.try_lock())
+      return;
+    try {
+      for (const auto& [name, link] : parent.by_name) {
+        if (!link->pinned() || link->released() || by_name.contains(name))
+          continue;
+        auto shared = link->share(this);
+        by_name.emplace(name, shared.get());
+        shared.release(); // held by the table now
+      }
+    } catch (const std::exception&) { // out of memory: mapped by name at the first use instead
+    }
+    parent.mu.unlock();
+  }
 };
 
 /// How often the table looks for mailboxes to unmap: every this many new links. A mailbox goes at
@@ -169,6 +190,20 @@ void note_trouble(std::string* trouble, const char* what) noexcept {
   }
 }
 
+/// Enters a new link into the table, which holds it from then on; now and then first unmaps the
+/// mailboxes of actors that ended (sweep()). Under the table's mutex. Throws bad_alloc (the link
+/// is then deleted).
+std::unordered_map<std::string, mailbox_link*>::iterator
+add_link(link_table& table, const std::string& cell_name, std::unique_ptr<mailbox_link> link) {
+  if (++table.added_since_sweep >= sweep_every) {
+    table.added_since_sweep = 0;
+    sweep(table);
+  }
+  auto it = table.by_name.emplace(cell_name, link.get()).first;
+  link.release();
+  return it;
+}
+
 /// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
 /// noproc, or for a mailbox this process cannot map (`trouble` says why, see link_of()).
 /// `own`: the caller's own mailbox (pinned, kept in forked children).
@@ -200,17 +235,12 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {},
     }
     if (!link)
       return nullptr;
-    if (++table.added_since_sweep >= sweep_every) {
-      table.added_since_sweep = 0;
-      sweep(table);
-    }
     try {
-      it = table.by_name.emplace(data.cell_name, link.get()).first;
+      it = add_link(table, data.cell_name, std::move(link));
     } catch (const std::exception& e) {
       note_trouble(trouble, e.what());
       return nullptr;
     }
-    link.release(); // held by the table now
   }
   auto* link = it->second;
   if (link->cell().id != data.id || !link->use())
@@ -385,6 +415,21 @@ mailbox_owner create_mailbox(const spawn_options& opts) {
   cell_obj.publish(cell_magic);
   auto ref = make_ref(id, cell_obj.handle("actor mailbox").name);
   return {std::move(cell_obj), std::move(messages), std::move(ref)};
+}
+
+void adopt_link(const mailbox_owner& box) noexcept {
+  try {
+    auto* data = box.ref.data().get();
+    auto& table = links();
+    std::lock_guard guard{table.mu};
+    if (data == nullptr || table.by_name.contains(data->cell_name))
+      return;
+    // Copies of the owner's objects: the mapping goes once both the entry and the link let go
+    // of it; the names go with the owner's entry (it unlinks them itself).
+    add_link(table, data->cell_name,
+             std::make_unique<mailbox_link>(box.cell_obj, box.messages, data->id, &table));
+  } catch (const std::exception&) { // mapped by name at its first use instead
+  }
 }
 
 exit_reason current_reason(const actor_cell& cell);

@@ -4,6 +4,7 @@
 #include <sys/un.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -89,6 +90,11 @@ class mailbox_link {
                                  std::string_view payload, bool never_block = false);
   /// Wakes the actor if it sleeps.
   void ring_bell() noexcept;
+
+  /// A link of the table `home` to the same mapping (see link_table::inherit()).
+  [[nodiscard]] std::unique_ptr<mailbox_link> share(const void* home) const {
+    return std::make_unique<mailbox_link>(cell_obj_, messages_, id_, home);
+  }
 
   /// The table of the process that mapped it: a forked child has a table of its own, and does
   /// not have its parent's mappings (see link_of()).
@@ -205,6 +211,12 @@ struct mailbox_owner {
 
 /// Creates a mailbox for a new actor. Throws shm_error if shared memory is short.
 mailbox_owner create_mailbox(const spawn_options& opts);
+
+/// Makes `box`, which this process created, its link to that mailbox, sharing the mapping: the
+/// spawner usually talks to the actor at once (a monitor, a first message), and so need not map
+/// it a second time by name. Does nothing if the process has a link to it already, or on error
+/// (a later use maps it by name, as for any other actor).
+void adopt_link(const mailbox_owner& box) noexcept;
 
 /// 64 random bits, never 0.
 std::uint64_t random_id();

@@ -125,7 +125,7 @@ shared_segment::shared_segment(shared_segment&& other) noexcept
   : name_(std::move(other.name_)),
     data_(std::exchange(other.data_, nullptr)),
     size_(std::exchange(other.size_, 0)),
-    owner_pid_(std::exchange(other.owner_pid_, 0)) {
+    owner_pid_(other.owner_pid_.exchange(0, std::memory_order_relaxed)) {
   other.name_.clear();
 }
 
@@ -136,7 +136,8 @@ shared_segment& shared_segment::operator=(shared_segment&& other) noexcept {
     other.name_.clear();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    owner_pid_ = std::exchange(other.owner_pid_, 0);
+    owner_pid_.store(other.owner_pid_.exchange(0, std::memory_order_relaxed),
+                     std::memory_order_relaxed);
   }
   return *this;
 }
@@ -155,15 +156,18 @@ void shared_segment::reset() noexcept {
 }
 
 void shared_segment::unlink() noexcept {
-  if (owns_name()) {
+  // Once: copies of the object held under different locks (a spawner's entry, its link to the
+  // mailbox) may ask at the same time.
+  int owner = owner_pid_.load(std::memory_order_relaxed);
+  if (owner != 0 && owner == ::getpid()
+      && owner_pid_.compare_exchange_strong(owner, 0, std::memory_order_relaxed))
     ::shm_unlink(name_.c_str());
-    owner_pid_ = 0;
-  }
 }
 
 bool shared_segment::owns_name() const noexcept {
   // A forked child holds a byte-for-byte copy of its parent's object: the pid tells them apart.
-  return owner_pid_ != 0 && owner_pid_ == ::getpid();
+  int owner = owner_pid_.load(std::memory_order_relaxed);
+  return owner != 0 && owner == ::getpid();
 }
 
 segment_handle shared_segment::handle() const {

@@ -46,6 +46,25 @@ using clock = std::chrono::steady_clock;
 struct spawned_actor {
   mailbox_owner box;
   process proc;
+
+  spawned_actor(mailbox_owner b, process p) noexcept : box(std::move(b)), proc(std::move(p)) {}
+  spawned_actor(spawned_actor&&) noexcept = default;
+  spawned_actor& operator=(spawned_actor&& other) noexcept {
+    if (this != &other) {
+      unlink_names();
+      box = std::move(other.box);
+      proc = std::move(other.proc);
+    }
+    return *this;
+  }
+  ~spawned_actor() { unlink_names(); }
+
+  /// The mailbox's names go with the entry, even while this process's link to it (which shares
+  /// the mapping: see adopt_link()) keeps it mapped a little longer.
+  void unlink_names() const noexcept {
+    box.cell_obj.unlink();
+    box.messages.unlink();
+  }
 };
 
 struct spawned_table {
@@ -203,9 +222,10 @@ actor_ref spawn_actor(const spawn_options& opts,
   auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
   proc.start();
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
+  adopt_link(box);
   auto ref = box.ref;
   std::lock_guard guard{table.mu};
-  table.actors.push_back({std::move(box), std::move(proc)});
+  table.actors.emplace_back(std::move(box), std::move(proc));
   return ref;
 }
 

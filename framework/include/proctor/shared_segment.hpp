@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -100,7 +101,8 @@ class shared_segment {
   std::string name_;
   void* data_ = nullptr;
   std::size_t size_ = 0;
-  int owner_pid_ = 0; ///< The creator's pid while the name is still to be unlinked; 0 otherwise.
+  /// The creator's pid while the name is still to be unlinked; 0 otherwise.
+  std::atomic<int> owner_pid_{0};
 };
 
 /// Removes the /dev/shm entries of proctor segments whose creating process no longer runs (its

@@ -155,6 +155,12 @@ class ring {
       segment_->dont_fork();
   }
 
+  /// See shared_segment::unlink(): the name goes now, the mapping stays while a copy holds it.
+  void unlink() const noexcept {
+    if (segment_)
+      segment_->unlink();
+  }
+
  private:
   std::optional<queue_errc> take(consumer consume, void* context, deadline until,
                                  std::uint64_t* peek_position);

@@ -60,6 +60,12 @@ class shared_object {
       segment_->dont_fork();
   }
 
+  /// See shared_segment::unlink(): the name goes now, the mapping stays while a copy holds it.
+  void unlink() const noexcept {
+    if (segment_)
+      segment_->unlink();
+  }
+
   friend bool operator==(const shared_object& a, const shared_object& b) noexcept {
     return a.data_ == b.data_;
   }
