@@ -345,6 +345,16 @@ namespace {
 struct scoped_box {
   mailbox_owner box;
   std::unique_ptr<actor_core> core;
+
+  scoped_box() = default;
+  scoped_box(const scoped_box&) = delete;
+  scoped_box& operator=(const scoped_box&) = delete;
+  /// The names go with the box; the mapping, shared with the process's link to its own mailbox
+  /// (adopt_link()), once that link is unmapped too.
+  ~scoped_box() {
+    box.cell_obj.unlink();
+    box.messages.unlink();
+  }
 };
 
 struct scoped_table {
@@ -371,6 +381,7 @@ actor_core* make_scoped_core(const std::string& name, std::size_t mailbox_bytes)
   cell.start_time.store(run.start_time);
   cell.scoped = 1;
   cell.state.store(cell_running);
+  adopt_link(holder->box); // its own link (actor_core) maps neither segment a second time
   holder->core = std::make_unique<actor_core>(holder->box.ref, false);
   auto* raw = holder->core.get();
   auto& t = scoped();

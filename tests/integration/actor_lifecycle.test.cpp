@@ -2,10 +2,13 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -38,6 +41,8 @@ struct lc_add {
   std::int32_t n;
 };
 PROCTOR_MESSAGE(lc_add, "test.lifecycle.add");
+struct lc_count_maps {};
+PROCTOR_MESSAGE(lc_count_maps, "test.lifecycle.count_maps");
 
 namespace lifecycle {
 
@@ -288,7 +293,48 @@ int mapped_segments() {
   return n;
 }
 
+/// The most mappings this process has of any one mailbox segment (a mapping split by madvise
+/// shows as several lines, only the first at offset 0).
+int most_maps_of_one_segment() {
+  std::ifstream maps("/proc/self/maps");
+  std::map<std::string, int> count;
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields{line};
+    std::string range, perms, offset, dev, inode, path;
+    fields >> range >> perms >> offset >> dev >> inode >> path;
+    if (path.starts_with("/dev/shm/proctor-") && std::stoull(offset, nullptr, 16) == 0)
+      ++count[path];
+  }
+  int most = 0;
+  for (const auto& [path, n] : count)
+    most = std::max(most, n);
+  return most;
+}
+
+proctor::behavior map_counter(proctor::actor&) {
+  return {pid_handler(),
+          [](const lc_count_maps&) { return static_cast<std::int32_t>(most_maps_of_one_segment()); }};
+}
+
 } // namespace lifecycle
+
+TEST_CASE("a spawner and the actor it forked map each other's mailbox only once when messages go "
+          "both ways",
+          "[actor][lifecycle]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    auto a = proctor::spawn<lifecycle::map_counter>(on(proctor::start_method::fork));
+    // The actor answers once (a send to the spawner's mailbox), then counts its mappings.
+    REQUIRE(pid_of(self, a) > 0);
+    CHECK(self.request<std::int32_t>(a, patience, lc_count_maps{}).value() == 1);
+    CHECK(lifecycle::most_maps_of_one_segment() == 1);
+    stop(self, a);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
 
 TEST_CASE("a host that spawns short-lived actors one after another keeps only a few of their "
           "mailboxes mapped, and refs to the ended ones answer noproc",
