@@ -49,17 +49,18 @@ struct link_table {
   std::unordered_map<std::string, mailbox_link*> by_name;
   std::size_t added_since_sweep = 0;
 
-  /// In a forked child (see per_process()): the parent's own mailboxes, which are not kept out
-  /// of forks and so are mapped here too, become links of the child's. A child usually answers
-  /// the process that started it first, and need not map that mailbox a second time. Skipped if
-  /// another thread of the parent held the parent's table at the fork: the copy may be
-  /// half-changed.
+  /// In a forked child (see per_process()): the parent's own mailboxes become links of the
+  /// child's, if their mapping is one the child has (kept_in_forks(): an own mailbox first mapped
+  /// as another actor's is not). A child usually answers the process that started it first, and
+  /// need not map that mailbox a second time. Skipped if another thread of the parent held the
+  /// parent's table at the fork: the copy may be half-changed.
   void inherit(link_table& parent) noexcept {
     if (!parent.mu.try_lock())
       return;
     try {
       for (const auto& [name, link] : parent.by_name) {
-        if (!link->pinned() || link->released() || by_name.contains(name))
+        if (!link->pinned() || !link->kept_in_forks() || link->released()
+            || by_name.contains(name))
           continue;
         auto shared = link->share(this);
         by_name.emplace(name, shared.get());
@@ -145,7 +146,8 @@ std::unique_ptr<mailbox_link> open_link(const link_table& table, std::uint64_t i
     cell_obj.dont_fork();
     messages.dont_fork();
   }
-  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id, &table);
+  return std::make_unique<mailbox_link>(std::move(cell_obj), std::move(messages), id, &table,
+                                        inherited);
 }
 
 } // namespace
@@ -417,7 +419,7 @@ mailbox_owner create_mailbox(const spawn_options& opts) {
   return {std::move(cell_obj), std::move(messages), std::move(ref)};
 }
 
-void adopt_link(const mailbox_owner& box) noexcept {
+void adopt_link(const mailbox_owner& box, bool kept_in_forks) noexcept {
   try {
     auto* data = box.ref.data().get();
     auto& table = links();
@@ -427,7 +429,8 @@ void adopt_link(const mailbox_owner& box) noexcept {
     // Copies of the owner's objects: the mapping goes once both the entry and the link let go
     // of it; the names go with the owner's entry (it unlinks them itself).
     add_link(table, data->cell_name,
-             std::make_unique<mailbox_link>(box.cell_obj, box.messages, data->id, &table));
+             std::make_unique<mailbox_link>(box.cell_obj, box.messages, data->id, &table,
+                                            kept_in_forks));
   } catch (const std::exception&) { // mapped by name at its first use instead
   }
 }

@@ -73,10 +73,13 @@ struct bell_address {
 /// A mailbox as a sender sees it: mapped once per process, until its actor has ended.
 class mailbox_link {
  public:
-  /// `home`: the table of the process that maps it.
-  mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id, const void* home) noexcept
+  /// `home`: the table of the process that maps it. `kept_in_forks`: the mapping is not kept
+  /// out of forked children (MADV_DONTFORK), who therefore have it too.
+  mailbox_link(shared_object cell_obj, ring messages, std::uint64_t id, const void* home,
+               bool kept_in_forks) noexcept
     : cell_obj_(std::move(cell_obj)), messages_(std::move(messages)), id_(id),
-      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))), home_(home) {}
+      cell_(static_cast<actor_cell*>(cell_obj_.get("actor mailbox"))), home_(home),
+      kept_in_forks_(kept_in_forks) {}
 
   /// The cell; after release(), a cell that says "ended" (noproc).
   [[nodiscard]] actor_cell& cell() const noexcept { return *cell_.load(std::memory_order_acquire); }
@@ -93,8 +96,10 @@ class mailbox_link {
 
   /// A link of the table `home` to the same mapping (see link_table::inherit()).
   [[nodiscard]] std::unique_ptr<mailbox_link> share(const void* home) const {
-    return std::make_unique<mailbox_link>(cell_obj_, messages_, id_, home);
+    return std::make_unique<mailbox_link>(cell_obj_, messages_, id_, home, kept_in_forks_);
   }
+  /// Whether a process forked from this one has the mapping too.
+  [[nodiscard]] bool kept_in_forks() const noexcept { return kept_in_forks_; }
 
   /// The table of the process that mapped it: a forked child has a table of its own, and does
   /// not have its parent's mappings (see link_of()).
@@ -142,6 +147,7 @@ class mailbox_link {
   std::atomic<std::uint32_t> users_{0};
   std::atomic<std::uint32_t> holders_{1};
   bool pinned_ = false;   ///< Under the table's mutex.
+  bool kept_in_forks_;
 };
 
 /// One use of a link's mapping (see mailbox_link::use()): the mailbox stays mapped while it
@@ -215,8 +221,9 @@ mailbox_owner create_mailbox(const spawn_options& opts);
 /// Makes `box`, which this process created, its link to that mailbox, sharing the mapping: the
 /// spawner usually talks to the actor at once (a monitor, a first message), and so need not map
 /// it a second time by name. Does nothing if the process has a link to it already, or on error
-/// (a later use maps it by name, as for any other actor).
-void adopt_link(const mailbox_owner& box) noexcept;
+/// (a later use maps it by name, as for any other actor). `kept_in_forks`: the box's segments
+/// are not kept out of forked children.
+void adopt_link(const mailbox_owner& box, bool kept_in_forks) noexcept;
 
 /// 64 random bits, never 0.
 std::uint64_t random_id();

@@ -222,10 +222,16 @@ actor_ref spawn_actor(const spawn_options& opts,
   auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
   proc.start();
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
-  adopt_link(box);
+  adopt_link(box, false);
   auto ref = box.ref;
   std::lock_guard guard{table.mu};
-  table.actors.emplace_back(std::move(box), std::move(proc));
+  try {
+    table.actors.emplace_back(std::move(box), std::move(proc));
+  } catch (...) { // no memory for the entry: the link must not keep the names
+    box.cell_obj.unlink();
+    box.messages.unlink();
+    throw;
+  }
   return ref;
 }
 
@@ -381,7 +387,7 @@ actor_core* make_scoped_core(const std::string& name, std::size_t mailbox_bytes)
   cell.start_time.store(run.start_time);
   cell.scoped = 1;
   cell.state.store(cell_running);
-  adopt_link(holder->box); // its own link (actor_core) maps neither segment a second time
+  adopt_link(holder->box, true); // its own link (actor_core) maps neither segment again
   holder->core = std::make_unique<actor_core>(holder->box.ref, false);
   auto* raw = holder->core.get();
   auto& t = scoped();

@@ -293,17 +293,19 @@ int mapped_segments() {
   return n;
 }
 
-/// The most mappings this process has of any one mailbox segment (a mapping split by madvise
-/// shows as several lines, only the first at offset 0).
+/// The most mappings this process has of any one proctor segment that still has its name (a
+/// mapping split by madvise shows as several lines, only the first at offset 0; a segment
+/// unlinked already, as earlier tests' are, shows as "(deleted)").
 int most_maps_of_one_segment() {
   std::ifstream maps("/proc/self/maps");
   std::map<std::string, int> count;
   std::string line;
   while (std::getline(maps, line)) {
     std::istringstream fields{line};
-    std::string range, perms, offset, dev, inode, path;
-    fields >> range >> perms >> offset >> dev >> inode >> path;
-    if (path.starts_with("/dev/shm/proctor-") && std::stoull(offset, nullptr, 16) == 0)
+    std::string range, perms, offset, dev, inode, path, deleted;
+    fields >> range >> perms >> offset >> dev >> inode >> path >> deleted;
+    if (path.starts_with("/dev/shm/proctor-") && deleted.empty()
+        && std::stoull(offset, nullptr, 16) == 0)
       ++count[path];
   }
   int most = 0;
