@@ -4,8 +4,8 @@
 #include <sys/un.h>
 
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -212,6 +212,12 @@ struct mailbox_owner {
 
   [[nodiscard]] actor_cell& cell() const noexcept {
     return *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
+  }
+  /// Removes both names now, for an owner whose mapping another copy may hold a while longer
+  /// (a link: adopt_link()). Nothing for a moved-from box.
+  void unlink_names() const noexcept {
+    cell_obj.unlink();
+    messages.unlink();
   }
 };
 

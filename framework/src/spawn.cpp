@@ -49,22 +49,17 @@ struct spawned_actor {
 
   spawned_actor(mailbox_owner b, process p) noexcept : box(std::move(b)), proc(std::move(p)) {}
   spawned_actor(spawned_actor&&) noexcept = default;
+  /// The mailbox's names go with the entry, even while this process's link to it (which shares
+  /// the mapping: see adopt_link()) keeps it mapped a little longer.
   spawned_actor& operator=(spawned_actor&& other) noexcept {
     if (this != &other) {
-      unlink_names();
+      box.unlink_names();
       box = std::move(other.box);
       proc = std::move(other.proc);
     }
     return *this;
   }
-  ~spawned_actor() { unlink_names(); }
-
-  /// The mailbox's names go with the entry, even while this process's link to it (which shares
-  /// the mapping: see adopt_link()) keeps it mapped a little longer.
-  void unlink_names() const noexcept {
-    box.cell_obj.unlink();
-    box.messages.unlink();
-  }
+  ~spawned_actor() { box.unlink_names(); }
 };
 
 struct spawned_table {
@@ -228,8 +223,7 @@ actor_ref spawn_actor(const spawn_options& opts,
   try {
     table.actors.emplace_back(std::move(box), std::move(proc));
   } catch (...) { // no memory for the entry: the link must not keep the names
-    box.cell_obj.unlink();
-    box.messages.unlink();
+    box.unlink_names();
     throw;
   }
   return ref;
@@ -357,10 +351,7 @@ struct scoped_box {
   scoped_box& operator=(const scoped_box&) = delete;
   /// The names go with the box; the mapping, shared with the process's link to its own mailbox
   /// (adopt_link()), once that link is unmapped too.
-  ~scoped_box() {
-    box.cell_obj.unlink();
-    box.messages.unlink();
-  }
+  ~scoped_box() { box.unlink_names(); }
 };
 
 struct scoped_table {
