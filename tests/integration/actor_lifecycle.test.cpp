@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -334,6 +335,40 @@ TEST_CASE("a spawner and the actor it forked map each other's mailbox only once 
     CHECK(self.request<std::int32_t>(a, patience, lc_count_maps{}).value() == 1);
     CHECK(lifecycle::most_maps_of_one_segment() == 1);
     stop(self, a);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("a process forked from a host reaches the host's scoped actor and is told noproc once "
+          "it has ended",
+          "[actor][lifecycle]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    std::optional<proctor::scoped_actor> host{std::in_place};
+    auto ref = host->ref();
+    proctor::event ended;
+    // The child reaches the host's mailbox through the mapping it inherited.
+    proctor::process child{proctor::process::options{.name = "forked-sender",
+                                                     .method = proctor::start_method::fork},
+                           [ref, ended]() mutable {
+                             proctor::scoped_actor inner;
+                             bool first = inner.send(ref, lc_add{1}).has_value();
+                             if (!ended.wait(patience))
+                               proctor::exit(4);
+                             auto second = inner.send(ref, lc_add{2});
+                             bool noproc =
+                               !second && second.error().code == proctor::actor_errc::noproc;
+                             proctor::exit(first && noproc ? 0 : 3);
+                           }};
+    child.start();
+    std::int32_t got = 0;
+    CHECK(host->receive(patience, [&](const lc_add& a) { got = a.n; }));
+    CHECK(got == 1);
+    host.reset();
+    ended.set();
+    child.join(patience);
+    CHECK(child.exitcode() == 0);
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
