@@ -111,8 +111,7 @@ class runtime {
   /// another thread retires or replaces it.
   std::shared_ptr<forkserver_client> zygote_;
   /// Zygotes that take no more requests (this process's credentials or confinement changed since
-  /// they started)
-  /// and end after their last child.
+  /// they started) and end after their last child.
   std::vector<std::shared_ptr<forkserver_client>> retired_zygotes_;
   bool init_called_ = false;
   std::string argv0_;

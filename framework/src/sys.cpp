@@ -295,6 +295,7 @@ process_facts read_process_facts() noexcept {
 void reset_signals(const process_facts& parent) noexcept {
   for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
     std::uint64_t bit = std::uint64_t{1} << (sig - 1);
+    // SIGCHLD ignored would make the kernel reap the child's own children behind its back.
     if ((parent.caught & bit) || (sig == SIGCHLD && (parent.ignored & bit)))
       ::signal(sig, SIG_DFL);
   }
@@ -313,25 +314,7 @@ void unblock_all_signals() noexcept {
 void reset_signals() noexcept {
   // Which signals have handlers (and whether SIGCHLD is ignored) is read in one go from
   // /proc/self/status rather than asked signal by signal: 3 system calls instead of 64.
-  char text[4096];
-  std::uint64_t caught = ~std::uint64_t{0}, ignored = ~std::uint64_t{0};
-  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, text, sizeof(text) - 1);
-    ::close(fd);
-    if (n > 0) {
-      text[n] = '\0';
-      caught = status_mask(text, "SigCgt:");
-      ignored = status_mask(text, "SigIgn:");
-    }
-  }
-  for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
-    std::uint64_t bit = std::uint64_t{1} << (sig - 1);
-    // SIGCHLD ignored would make the kernel reap the child's own children behind its back.
-    if ((caught & bit) || (sig == SIGCHLD && (ignored & bit)))
-      ::signal(sig, SIG_DFL);
-  }
-  unblock_all_signals();
+  reset_signals(read_process_facts());
 }
 
 void stdin_from_devnull() noexcept {
