@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -326,19 +327,44 @@ void mailbox_link::ring_bell() noexcept {
                  reinterpret_cast<const sockaddr*>(&bell.addr), bell.len);
 }
 
+namespace {
+
+/// The parts of one mailbox record: the envelope (held by the caller), the sender's cell name,
+/// the payload.
+struct record_parts {
+  envelope env;
+  std::array<ring::piece, 3> pieces;
+
+  record_parts(std::uint64_t type_id, std::uint32_t flags, std::uint64_t request_id,
+               const ref_data* sender, std::string_view payload) {
+    std::size_t sender_len = sender ? sender->cell_name.size() : 0;
+    if (sender_len > 0xffff) // no cell name is that long: sent as anonymous rather than cut
+      sender_len = 0;
+    env = envelope{type_id, request_id, sender_len ? sender->id : 0, flags,
+                   static_cast<std::uint16_t>(sender_len), 0};
+    pieces = {ring::piece{&env, sizeof env}, ring::piece{sender ? sender->cell_name.data() : nullptr, sender_len},
+              ring::piece{payload.data(), payload.size()}};
+  }
+  record_parts(const record_parts&) = delete; // the first piece points into it
+  record_parts& operator=(const record_parts&) = delete;
+
+  [[nodiscard]] std::size_t size() const {
+    return pieces[0].size + pieces[1].size + pieces[2].size;
+  }
+};
+
+} // namespace
+
 void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t flags,
                   std::uint64_t request_id, const ref_data* sender, std::string_view payload) {
-  std::size_t sender_len = sender ? sender->cell_name.size() : 0;
-  if (sender_len > 0xffff) // no cell name is that long: sent as anonymous rather than cut
-    sender_len = 0;
-  out.resize(sizeof(envelope) + sender_len + payload.size());
-  envelope env{type_id, request_id, sender_len ? sender->id : 0, flags,
-               static_cast<std::uint16_t>(sender_len), 0};
-  std::memcpy(out.data(), &env, sizeof env);
-  if (sender_len)
-    std::memcpy(out.data() + sizeof env, sender->cell_name.data(), sender_len);
-  if (!payload.empty())
-    std::memcpy(out.data() + sizeof env + sender_len, payload.data(), payload.size());
+  record_parts parts{type_id, flags, request_id, sender, payload};
+  out.resize(parts.size());
+  auto* to = out.data();
+  for (const auto& p : parts.pieces) {
+    if (p.size != 0)
+      std::memcpy(to, p.data, p.size);
+    to += p.size;
+  }
 }
 
 void mailbox_link::release() noexcept {
@@ -360,16 +386,17 @@ std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_
   auto* cell_ = this->cell_.load(std::memory_order_acquire);
   if (released() || cell_->state.load(std::memory_order_acquire) == cell_exited)
     return actor_error{actor_errc::noproc, "the actor has ended", {}};
-  thread_local std::vector<char> record;
-  write_record(record, type_id, flags, request_id, sender, payload);
-  std::size_t sender_len = sender ? sender->cell_name.size() : 0;
+  // Copied straight from its parts into the ring.
+  record_parts record{type_id, flags, request_id, sender, payload};
+  std::size_t sender_len = record.pieces[1].size;
 
   auto policy = static_cast<mailbox_overflow>(cell_->overflow);
   // First without waiting (and without reading the clock); a full mailbox under the block
   // policy is tried again with the receiver's block timeout.
-  auto err = messages_.put(record.data(), record.size(), std::chrono::steady_clock::time_point{});
+  auto err = messages_.put(record.pieces.data(), record.pieces.size(),
+                           std::chrono::steady_clock::time_point{});
   if (err && *err == queue_errc::full && policy == mailbox_overflow::block && !never_block)
-    err = messages_.put(record.data(), record.size(),
+    err = messages_.put(record.pieces.data(), record.pieces.size(),
                         std::chrono::steady_clock::now()
                           + std::chrono::milliseconds{cell_->block_timeout_ms});
   if (!err) {

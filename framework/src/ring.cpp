@@ -534,6 +534,29 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
 }
 
 std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
+  const piece whole{data, size};
+  return put(&whole, 1, until);
+}
+
+namespace {
+
+void copy_pieces(std::byte* to, const ring::piece* pieces, std::size_t count) {
+  for (std::size_t k = 0; k < count; ++k) {
+    if (pieces[k].size != 0)
+      std::memcpy(to, pieces[k].data, pieces[k].size);
+    to += pieces[k].size;
+  }
+}
+
+} // namespace
+
+std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, deadline until) {
+  std::size_t size = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    if (pieces[k].size > UINT32_MAX - size)
+      return queue_errc::too_large;
+    size += pieces[k].size;
+  }
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   const std::uint64_t plain_need = sizeof(record_prefix) + round8(size);
@@ -632,7 +655,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
         std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), &owner, sizeof owner);
         write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), staging_tag});
       } else {
-        std::memcpy(data_of(h) + at % cap + sizeof(record_prefix), data, size);
+        copy_pieces(data_of(h) + at % cap + sizeof(record_prefix), pieces, count);
         write_prefix(h, cap, at, {static_cast<std::uint32_t>(size), record_tag});
         if (h->count_tasks)
           h->pending_tail.store(at + need, std::memory_order_relaxed); // see repair()
@@ -646,7 +669,7 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
         lock.unlock();
         // The space is ours until a getter has taken the record, which it cannot before the
         // commit.
-        std::memcpy(data_of(h) + at % cap + staged_offset, data, size);
+        copy_pieces(data_of(h) + at % cap + staged_offset, pieces, count);
         auto expected = staging_tag;
         bool committed = tag_at(h, cap, at).compare_exchange_strong(
           expected, staged_tag, std::memory_order_release, std::memory_order_relaxed);

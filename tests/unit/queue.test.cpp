@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include <proctor/detail/ring.hpp>
 #include <proctor/joinable_queue.hpp>
 #include <proctor/queue.hpp>
 #include <proctor/shm_error.hpp>
@@ -566,4 +567,44 @@ TEST_CASE("getters that each remember the tail they last saw take every item onc
   }
   CHECK(got_items == put_items);
   CHECK(q.size() == 0);
+}
+
+TEST_CASE("a record put in pieces reads back as the pieces joined across wrap-arounds and when staged",
+          "[queue]") {
+  using proctor::detail::ring;
+  auto take = [](ring& r) {
+    std::string out;
+    auto err = r.get([](void* to, const std::byte* data, std::size_t size) {
+      static_cast<std::string*>(to)->assign(reinterpret_cast<const char*>(data), size);
+    }, &out, std::chrono::steady_clock::now() + 5s);
+    REQUIRE_FALSE(err);
+    return out;
+  };
+  SECTION("small records, empty pieces among them") {
+    auto r = ring::create(200, 0, 0x51);
+    std::mt19937 rng{11};
+    std::uniform_int_distribution<int> len(0, 40);
+    for (int round = 0; round < 500; ++round) {
+      std::string a(static_cast<size_t>(len(rng)), 'a'), b(static_cast<size_t>(len(rng)) % 3, 'b'),
+        c(static_cast<size_t>(len(rng)), static_cast<char>('c' + round % 20));
+      ring::piece pieces[] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+      REQUIRE_FALSE(r.put(pieces, 3, std::nullopt));
+      CHECK(take(r) == a + b + c);
+    }
+  }
+  SECTION("a large record, copied in with the lock released") {
+    auto r = ring::create(1 << 20, 0, 0x52, true);
+    std::string head(100, 'h'), body(200'000, 'x');
+    body[12345] = 'y';
+    ring::piece pieces[] = {{head.data(), head.size()}, {nullptr, 0}, {body.data(), body.size()}};
+    REQUIRE_FALSE(r.put(pieces, 3, std::nullopt));
+    CHECK(take(r) == head + body);
+  }
+  SECTION("pieces that do not fit together fail as one too large record") {
+    auto r = ring::create(256, 0, 0x53);
+    std::string half(200, 'h');
+    ring::piece pieces[] = {{half.data(), half.size()}, {half.data(), half.size()}};
+    CHECK(r.put(pieces, 2, std::nullopt) == queue_errc::too_large);
+    CHECK(r.empty());
+  }
 }

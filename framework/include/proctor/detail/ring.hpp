@@ -61,6 +61,15 @@ class ring {
   /// Errors: full (deadline passed), closed, too_large, corrupt.
   [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size, deadline until);
 
+  /// A part of a record put in parts.
+  struct piece {
+    const void* data;
+    std::size_t size;
+  };
+  /// put() of one record made of `count` pieces, one after the other, copied straight in: a
+  /// caller need not first join them in a buffer of its own.
+  [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count, deadline until);
+
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
