@@ -687,6 +687,11 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
       }
       lock.unlock();
       wake_getter(h, false, ordered::by_locked_op);
+      // The line the next record starts on, asked for now: the reader has usually read it
+      // since, and a put that asks only at its stores waits for it in its unlock, which drains
+      // them (a locked instruction). Not the tail's line, which the reader looks at between
+      // batches: taken early, it moves twice (counting: +4.6% with the one, -4% with both).
+      __builtin_prefetch(data_of(h) + (at + need) % cap, 1);
       return std::nullopt;
     }
     if (slot)
