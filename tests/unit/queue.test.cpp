@@ -581,12 +581,14 @@ TEST_CASE("a record put in pieces reads back as the pieces joined across wrap-ar
     return out;
   };
   SECTION("small records, empty pieces among them") {
-    auto r = ring::create(200, 0, 0x51);
+    auto r = ring::create(600, 0, 0x51);
     std::mt19937 rng{11};
-    std::uniform_int_distribution<int> len(0, 40);
+    std::uniform_int_distribution<int> len(0, 100); // each way of copying a piece, and across the end
     for (int round = 0; round < 500; ++round) {
       std::string a(static_cast<size_t>(len(rng)), 'a'), b(static_cast<size_t>(len(rng)) % 3, 'b'),
         c(static_cast<size_t>(len(rng)), static_cast<char>('c' + round % 20));
+      for (std::size_t k = 0; k < c.size(); ++k) // a piece's bytes each in their place
+        c[k] = static_cast<char>(c[k] + static_cast<char>(k % 7));
       ring::piece pieces[] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
       REQUIRE_FALSE(r.put(pieces, 3, std::nullopt));
       CHECK(take(r) == a + b + c);
