@@ -151,8 +151,10 @@ void recount(ring_header* h, std::uint64_t cap) {
 void repair(ring_header* h, std::uint64_t cap, bool quiet) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
+  h->put_tail.store(tail); // killed between the tail's store and its copy's
   if (restarting_empty(head, tail, cap)) {
     h->tail.store(head); // killed between the two stores that reset an empty ring
+    h->put_tail.store(head);
     h->put_count.store(h->got_count.load());
     h->pending_tail.store(0);
   } else if (!positions_sane(head, tail, cap)) {
@@ -581,7 +583,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
     // so a stale view only understates the room. The line the getters write is read again only
     // when that view says the ring is full (or a large record may be staged): a put in a stream
     // leaves that line with the getter.
-    auto tail = h->tail.load(std::memory_order_relaxed);
+    auto tail = h->put_tail.load(std::memory_order_relaxed); // on the mutex's line: see put_tail
     auto head = seen_head();
     auto look_again = [&] {
       // Acquire: a mailbox's reader moves the head without the lock (get_batch), once it has
@@ -628,6 +630,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
       seen_head(head);
       h->head.store(head, std::memory_order_relaxed);
       h->tail.store(tail, std::memory_order_release); // a getter that reads it reads this head
+      h->put_tail.store(tail, std::memory_order_relaxed);
       contiguous = cap;
     }
     std::uint64_t waste = need > contiguous ? contiguous : 0;
@@ -662,6 +665,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
       }
       // The commit (a staged record: its reservation; later records go after it).
       h->tail.store(at + need, std::memory_order_release);
+      h->put_tail.store(at + need, std::memory_order_relaxed);
       // Writers count under the lock: a plain store, no locked instruction.
       h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -14,8 +15,8 @@ namespace proctor::detail {
 /// Positions (head, tail) count bytes from the ring's creation and only grow; a record lives at
 /// position % capacity. Every record starts with a record_prefix and takes 8-byte steps.
 /// Invariants under the mutex: head <= tail, tail - head <= capacity, and walking the records from
-/// head lands exactly on tail; put_count - got_count is the number of data records walked (derived
-/// state, repaired after a crash).
+/// head lands exactly on tail; put_tail == tail; put_count - got_count is the number of data records
+/// walked (derived state, repaired after a crash).
 struct ring_header {
   std::uint64_t magic;         ///< ring_magic once initialized (written last).
   std::uint32_t version;
@@ -41,13 +42,16 @@ struct ring_header {
   /// records are copied, and their tags moved, outside it. The futex words and waiter counts
   /// are atomics of their own.
   alignas(64) pthread_mutex_t mutex;
-  std::atomic<std::uint64_t> unfinished;       ///< joinable_queue: put minus task_done.
-  std::atomic<std::uint32_t> done_seq;         ///< Futex word: bumped when unfinished hits 0.
-
-  // What writers change at every put, on a cache line of its own: the reader and the writers
-  // each write their own line, and only read the other's.
-  alignas(64) std::atomic<std::uint64_t> tail;
+  /// The writers' copy of the tail, beside the mutex: a put reads it there, on a line no reader
+  /// looks at, rather than on the tail's line, which a waiting reader keeps taking (pingpong
+  /// waited there once each way). Equal to the tail under the mutex: stored right after it,
+  /// and set from it by repair() when a writer died between the two.
+  std::atomic<std::uint64_t> put_tail;
   std::atomic<std::uint64_t> put_count;        ///< Records put; the ring holds put - got.
+
+  // What writers change at every put and readers look at, on a cache line of its own: the
+  // reader and the writers each write their own line, and only read the other's.
+  alignas(64) std::atomic<std::uint64_t> tail;
   std::atomic<std::uint32_t> put_seq;          ///< Futex word: bumped by a put that sees a
                                                ///< getter waiting, and by close.
   std::atomic<std::uint32_t> getters_waiting;  ///< Hints: a waiter killed while counted only
@@ -63,6 +67,10 @@ struct ring_header {
                                                ///< putter waiting, and by close.
   std::atomic<std::uint32_t> putters_waiting;  ///< A flag: raised by a putter about to sleep,
                                                ///< lowered by the get that wakes them all.
+
+  // joinable_queue only: put counts, getters count down.
+  alignas(64) std::atomic<std::uint64_t> unfinished;  ///< put minus task_done.
+  std::atomic<std::uint32_t> done_seq;                ///< Futex word: bumped when unfinished hits 0.
 
   /// Robust process-shared mutexes, one per large record being copied in or out without the
   /// mutex: its copier holds one until it is done, so that others ask the kernel whether it
@@ -89,7 +97,7 @@ struct staging_owner {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 6;
+inline constexpr std::uint32_t ring_version = 7;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 // A large record in a ring that stages them: reserved under the mutex as staging_tag while its
@@ -111,6 +119,9 @@ inline constexpr std::uint64_t data_offset = (sizeof(ring_header) + 63) / 64 * 6
 static_assert(sizeof(record_prefix) == 8);
 static_assert(sizeof(staging_owner) == 16);
 static_assert(std::is_standard_layout_v<ring_header>);
+static_assert(offsetof(ring_header, put_count) + sizeof(std::uint64_t)
+                <= offsetof(ring_header, mutex) + 64,
+              "the writers' copy of the tail and their count are on the mutex's line");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::is_trivially_copyable_v<pthread_mutex_t>);

@@ -610,3 +610,24 @@ TEST_CASE("a record put in pieces reads back as the pieces joined across wrap-ar
     CHECK(r.empty());
   }
 }
+
+TEST_CASE("a writer killed between storing the tail and the writers' copy of it leaves the next put in the right place",
+          "[queue]") {
+  queue<std::string> q;
+  REQUIRE(q.put(std::string("first")));
+  proctor::shared_segment view;
+  auto* h = reinterpret_cast<layout::ring_header*>(raw(q, view));
+  auto before = h->put_tail.load();
+  REQUIRE(q.put(std::string("second")));
+  REQUIRE(h->put_tail.load() == h->tail.load());
+  // As such a writer leaves it: the second item committed, the copy still where it was, and
+  // the mutex held by one that is gone.
+  h->put_tail.store(before);
+  REQUIRE(lock_by_thread_that_ends(h->mutex) == 0);
+  REQUIRE(q.put(std::string("third")));
+  CHECK(*q.get(1s) == "first");
+  CHECK(*q.get(1s) == "second"); // not written over
+  CHECK(*q.get(1s) == "third");
+  CHECK(q.empty());
+  CHECK(h->put_tail.load() == h->tail.load());
+}
