@@ -342,7 +342,8 @@ struct record_parts {
       sender_len = 0;
     env = envelope{type_id, request_id, sender_len ? sender->id : 0, flags,
                    static_cast<std::uint16_t>(sender_len), 0};
-    pieces = {ring::piece{&env, sizeof env}, ring::piece{sender ? sender->cell_name.data() : nullptr, sender_len},
+    pieces = {ring::piece{&env, sizeof env},
+              ring::piece{sender ? sender->cell_name.data() : nullptr, sender_len},
               ring::piece{payload.data(), payload.size()}};
   }
   record_parts(const record_parts&) = delete; // the first piece points into it

@@ -15,8 +15,8 @@ namespace proctor::detail {
 /// Positions (head, tail) count bytes from the ring's creation and only grow; a record lives at
 /// position % capacity. Every record starts with a record_prefix and takes 8-byte steps.
 /// Invariants under the mutex: head <= tail, tail - head <= capacity, and walking the records from
-/// head lands exactly on tail; put_tail == tail; put_count - got_count is the number of data records
-/// walked (derived state, repaired after a crash).
+/// head lands exactly on tail; put_tail == tail; put_count - got_count is the number of data
+/// records walked (derived state, repaired after a crash).
 struct ring_header {
   std::uint64_t magic;         ///< ring_magic once initialized (written last).
   std::uint32_t version;
@@ -69,8 +69,8 @@ struct ring_header {
                                                ///< lowered by the get that wakes them all.
 
   // joinable_queue only: put counts, getters count down.
-  alignas(64) std::atomic<std::uint64_t> unfinished;  ///< put minus task_done.
-  std::atomic<std::uint32_t> done_seq;                ///< Futex word: bumped when unfinished hits 0.
+  alignas(64) std::atomic<std::uint64_t> unfinished; ///< put minus task_done.
+  std::atomic<std::uint32_t> done_seq;               ///< Futex word: bumped when it hits 0.
 
   /// Robust process-shared mutexes, one per large record being copied in or out without the
   /// mutex: its copier holds one until it is done, so that others ask the kernel whether it

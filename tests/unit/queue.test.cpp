@@ -583,7 +583,7 @@ TEST_CASE("a record put in pieces reads back as the pieces joined across wrap-ar
   SECTION("small records, empty pieces among them") {
     auto r = ring::create(600, 0, 0x51);
     std::mt19937 rng{11};
-    std::uniform_int_distribution<int> len(0, 100); // each way of copying a piece, and across the end
+    std::uniform_int_distribution<int> len(0, 100); // short pieces and long, across the end
     for (int round = 0; round < 500; ++round) {
       std::string a(static_cast<size_t>(len(rng)), 'a'), b(static_cast<size_t>(len(rng)) % 3, 'b'),
         c(static_cast<size_t>(len(rng)), static_cast<char>('c' + round % 20));
