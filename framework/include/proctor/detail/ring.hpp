@@ -68,7 +68,8 @@ class ring {
   };
   /// put() of one record made of `count` pieces, one after the other, copied straight in: a
   /// caller need not first join them in a buffer of its own.
-  [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count, deadline until);
+  [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count,
+                                               deadline until);
 
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
