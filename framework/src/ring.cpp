@@ -1120,9 +1120,9 @@ bool ring::empty() const {
 
 void ring::prepare_put() const {
   auto* h = header_;
-  // Asks for the lines a put writes (the tail's, the next record's) while the caller still
-  // builds the record: the reader has usually taken them to look, and a put that asks only at
-  // its stores waits for them in its unlock (a locked instruction, which drains those stores).
+  // Asks for the tail's line, which a put writes, while the caller still builds the record:
+  // the reader has usually taken it to look, and a put that asks only at its store waits for
+  // it in its unlock (a locked instruction, which drains the stores before it).
   __builtin_prefetch(&h->tail, 1);
 }
 

@@ -135,11 +135,11 @@ class ring {
   [[nodiscard]] std::size_t size() const;
   /// From the positions, so a crash between commit and count cannot hide a record.
   [[nodiscard]] bool empty() const;
-  /// A hint before a put(): fetches the lines it will write, for ownership, while the caller
-  /// does other work. Harmless if the put never comes or goes elsewhere.
+  /// A hint before a put(): fetches the tail's line, for ownership, while the caller does other
+  /// work. Harmless if the put never comes or goes elsewhere.
   void prepare_put() const;
-  /// !empty() for the one reader's spin (get_batch()'s): also fetches the line the next record
-  /// goes to, so that a record's arrival costs one wait for the writer's lines, not two.
+  /// !empty() for the one reader's spin (get_batch()'s): also fetches the lines the next record
+  /// may span, so that a record's arrival costs one wait for the writer's lines, not several.
   [[nodiscard]] bool poll_nonempty() const;
   [[nodiscard]] std::size_t capacity() const;
   [[nodiscard]] std::size_t max_items() const;
