@@ -360,12 +360,7 @@ void write_record(std::vector<char>& out, std::uint64_t type_id, std::uint32_t f
                   std::uint64_t request_id, const ref_data* sender, std::string_view payload) {
   record_parts parts{type_id, flags, request_id, sender, payload};
   out.resize(parts.size());
-  auto* to = out.data();
-  for (const auto& p : parts.pieces) {
-    if (p.size != 0)
-      std::memcpy(to, p.data, p.size);
-    to += p.size;
-  }
+  ring::copy_pieces(out.data(), parts.pieces.data(), parts.pieces.size());
 }
 
 void mailbox_link::release() noexcept {

@@ -540,17 +540,14 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
   return put(&whole, 1, until);
 }
 
-namespace {
-
-void copy_pieces(std::byte* to, const ring::piece* pieces, std::size_t count) {
+void ring::copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept {
+  auto* at = static_cast<std::byte*>(to);
   for (std::size_t k = 0; k < count; ++k) {
     if (pieces[k].size != 0)
-      std::memcpy(to, pieces[k].data, pieces[k].size);
-    to += pieces[k].size;
+      std::memcpy(at, pieces[k].data, pieces[k].size);
+    at += pieces[k].size;
   }
 }
-
-} // namespace
 
 std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, deadline until) {
   std::size_t size = 0;
@@ -561,8 +558,8 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
   }
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  const std::uint64_t plain_need = sizeof(record_prefix) + round8(size);
-  if (size > UINT32_MAX || plain_need > cap)
+  const std::uint64_t plain_need = sizeof(record_prefix) + round8(size); // size <= UINT32_MAX
+  if (plain_need > cap)
     return queue_errc::too_large;
   // A large record is copied in after the lock is released, so that getters (and other putters)
   // need not wait for the copy. Its writer holds a stage slot meanwhile, so that a getter can

@@ -70,6 +70,8 @@ class ring {
   /// caller need not first join them in a buffer of its own.
   [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count,
                                                deadline until);
+  /// Copies `count` pieces to `to`, one after the other (as put() lays out a record).
+  static void copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept;
 
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
