@@ -540,15 +540,6 @@ std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline
   return put(&whole, 1, until);
 }
 
-void ring::copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept {
-  auto* at = static_cast<std::byte*>(to);
-  for (std::size_t k = 0; k < count; ++k) {
-    if (pieces[k].size != 0)
-      std::memcpy(at, pieces[k].data, pieces[k].size);
-    at += pieces[k].size;
-  }
-}
-
 std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, deadline until) {
   std::size_t size = 0;
   for (std::size_t k = 0; k < count; ++k) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -71,7 +72,14 @@ class ring {
   [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count,
                                                deadline until);
   /// Copies `count` pieces to `to`, one after the other (as put() lays out a record).
-  static void copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept;
+  static void copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept {
+    auto* at = static_cast<std::byte*>(to);
+    for (std::size_t k = 0; k < count; ++k) {
+      if (pieces[k].size != 0)
+        std::memcpy(at, pieces[k].data, pieces[k].size);
+      at += pieces[k].size;
+    }
+  }
 
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
