@@ -46,13 +46,14 @@ def registry(build):
         "process_start": Bench(
             runs=[
                 Run("floor", program("bench_floor_fork"), 2000),
+                Run("floor-cxx", program("bench_process_start", "raw"), 2000),
                 Run("proctor-fork", program("bench_process_start", "fork"), 2000),
                 Run("proctor-forkserver", program("bench_process_start", "forkserver"), 2000),
                 Run("proctor-spawn", program("bench_process_start", "spawn"), 500),
                 Run("python-fork", python("process_start.py", "fork"), 500),
                 Run("python-forkserver", python("process_start.py", "forkserver"), 200),
             ],
-            peers=["floor", "python-fork"],
+            peers=["floor", "floor-cxx", "python-fork"],
             goals=[
                 Goal("proctor-fork", "floor", 1.5),
                 Goal("proctor-fork", "python-fork", 0.1),
@@ -97,11 +98,12 @@ def registry(build):
         "spawn": Bench(
             runs=[
                 Run("floor", program("bench_floor_fork"), 2000),
+                Run("floor-cxx", program("bench_process_start", "raw"), 2000),
                 Run("proctor", program("bench_spawn"), 2000),
                 Run("caf", program("bench_spawn_caf"), 10_000),
                 Run("erlang", erlang("spawn.erl"), 10_000),
             ],
-            peers=["floor", "caf", "erlang"],
+            peers=["floor", "floor-cxx", "caf", "erlang"],
             goals=[Goal("proctor", "floor", 1.5)]),
         "pingpong": Bench(
             runs=[
