@@ -721,7 +721,7 @@ forkserver_client::forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan)
 
 forkserver_client::~forkserver_client() {
   if (!chan_)
-    return; // abandoned in a forked child: not ours to wait for
+    return; // no channel: no zygote of ours to stop
   chan_.reset(); // EOF (a retired zygote: the hang-up) tells the zygote to exit
   if (pidfd_) {
     if (!wait_readable(pidfd_.get(), std::chrono::seconds(5))) {
@@ -756,9 +756,11 @@ bool forkserver_client::retired() const {
   return retired_;
 }
 
-void forkserver_client::abandon() noexcept {
-  chan_.reset();
-  pidfd_.reset();
+void forkserver_client::close_inherited() const noexcept {
+  if (chan_)
+    ::close(chan_.get());
+  if (pidfd_)
+    ::close(pidfd_.get());
 }
 
 launched forkserver_client::launch(const launch_request& req, int cwd) {

@@ -62,8 +62,9 @@ class forkserver_client {
   void retire() noexcept;
   [[nodiscard]] bool retired() const;
 
-  /// In a forked child: drops the inherited channel without touching the zygote.
-  void abandon() noexcept;
+  /// In a forked child: closes the inherited channel and pidfd without changing this object,
+  /// which the child then forgets (leaves undestroyed): see runtime::become_child().
+  void close_inherited() const noexcept;
 
  private:
   forkserver_client(pid_t pid, unique_fd pidfd, unique_fd chan) noexcept;

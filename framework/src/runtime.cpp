@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <new>
 
 #include "exit_request.hpp"
 #include "forkserver.hpp"
@@ -43,6 +44,18 @@ std::string runtime::next_ident() {
   return ident_.empty() ? n : ident_ + ":" + n;
 }
 
+namespace {
+
+/// Ends `member`'s part in this process without destroying what it held: in a forked child, the
+/// parent's objects are not this child's to tear down, and destroying them would write to (so
+/// copy, one page fault each) heap pages the child otherwise leaves shared with its parent.
+template <class T>
+void forget_inherited(T& member) noexcept {
+  new (&member) T{};
+}
+
+} // namespace
+
 void runtime::become_child(const launch_request& req) {
   std::lock_guard guard{mu_};
   name_ = req.name;
@@ -50,19 +63,22 @@ void runtime::become_child(const launch_request& req) {
   daemon_ = req.daemon;
   counter_ = 0;
   parent_ = process_info{req.parent_name, req.parent_pid, false};
-  // The parent's children are not ours: drop their descriptors without waiting on them.
+  // The parent's children are not ours: drop their descriptors without waiting on them (in the
+  // objects, which handles copied into the child may still reach).
   for (auto& child : children_) {
     child->child.pidfd.reset();
     child->child.status.reset();
   }
   children_.clear();
-  if (zygote_) {
-    zygote_->abandon();
-    zygote_.reset();
-  }
+  // Nor are its zygotes, which nothing in the child reaches but these pointers: close their
+  // descriptors and forget them. (A forked child's first start used to free them, a fifth of
+  // fork's start-to-join.)
+  if (zygote_)
+    zygote_->close_inherited();
+  forget_inherited(zygote_);
   for (auto& retired : retired_zygotes_)
-    retired->abandon();
-  retired_zygotes_.clear();
+    retired->close_inherited();
+  forget_inherited(retired_zygotes_);
   zygote_starting_ = false; // a zygote is forked while this flag is set
   finish_word_.store(nullptr); // the parent's, in a mapping a forked child may not have
 }
