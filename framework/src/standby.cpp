@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "futex.hpp"
 #include "mailbox.hpp"
@@ -43,32 +45,64 @@ bool hold_life(actor_cell& cell, std::chrono::milliseconds patience) {
 
 namespace {
 
+/// The path in a line of /proc/self/maps whose path starts at `path_offset` (empty: anonymous).
+std::string_view path_at(std::string_view line, int path_offset) {
+  auto path = line.substr(static_cast<std::size_t>(path_offset));
+  while (!path.empty() && (path.back() == '\n' || path.back() == ' '))
+    path.remove_suffix(1);
+  return path;
+}
+
 /// Maps now the pages this process is about to touch once it takes over. A fork maps none of
-/// its parent's file pages (the program's and its libraries' code: each would be a fault at first
-/// touch, some hundreds of them on the way to a first reply), and copies its writable pages at
-/// first write. Paid here, while the standby waits, the takeover finds them mapped.
+/// its parent's file pages (code: each is a fault at first touch) and copies its writable pages
+/// at first write. Paid here, while the standby waits, the takeover finds them mapped.
+/// Only the writable pages and the code of the program (and of the file proctor's code is in, if
+/// that is another), not every library's: the incarnation that ends unmaps what it mapped, in the
+/// kernel, on the CPU it ran on, and that teardown is not preempted. With all of libc, libstdc++
+/// and CAF mapped, the median takeover was ~25% quicker, but a third of them waited ~250 us for
+/// the previous incarnation's teardown (crash to answer, 1,000 kills, three runs: median 113-117
+/// -> 145-169 us, 90th percentile 355-378 -> 257-284, 99th 430-469 -> 354-394, mean 183-195 ->
+/// 171-188).
 void prefault() {
 #ifdef MADV_POPULATE_READ
   std::FILE* maps = std::fopen("/proc/self/maps", "re");
   if (maps == nullptr)
     return;
+  char program[512] = {};
+  auto n = ::readlink("/proc/self/exe", program, sizeof program - 1);
+  std::string_view program_path{program, n > 0 ? static_cast<std::size_t>(n) : 0};
+  const auto own_code = reinterpret_cast<unsigned long>(&prefault);
+  std::string own_path; // the file this function is in: the program, or a shared proctor
+  struct mapping {
+    unsigned long from, to;
+    char perms[5];
+    std::string path;
+  };
+  std::vector<mapping> all;
   char line[512];
   while (std::fgets(line, sizeof line, maps) != nullptr) {
-    unsigned long from = 0, to = 0;
-    char perms[5] = {};
-    int path_at = 0;
-    if (std::sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &from, &to, perms, &path_at) < 3)
+    mapping m{};
+    int path_offset = 0;
+    if (std::sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &m.from, &m.to, m.perms, &path_offset) < 3)
       continue;
-    std::string_view path{line + path_at};
-    if (perms[0] != 'r' || perms[3] != 'p' || path.starts_with("[v") || path.starts_with("/dev/"))
-      continue; // not readable, shared (the mailbox), or the kernel's own pages
-    bool write = perms[1] == 'w';
-    auto len = to - from;
-    if (write && len > (std::size_t{4} << 20))
-      continue; // a large heap: only what is used is worth copying, and that is not known here
-    ::madvise(reinterpret_cast<void*>(from), len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    m.path = path_at(line, path_offset);
+    if (m.from <= own_code && own_code < m.to)
+      own_path = m.path;
+    all.push_back(std::move(m));
   }
   std::fclose(maps);
+  for (const auto& m : all) {
+    std::string_view path{m.path};
+    if (m.perms[0] != 'r' || m.perms[3] != 'p' || path.starts_with("[v") || path.starts_with("/dev/"))
+      continue; // not readable, shared (the mailbox), or the kernel's own pages
+    bool write = m.perms[1] == 'w';
+    auto len = m.to - m.from;
+    if (write && len > (std::size_t{4} << 20))
+      continue; // a large heap: only what is used is worth copying, and that is not known here
+    if (!write && path != program_path && path != own_path)
+      continue; // another library's code: see above
+    ::madvise(reinterpret_cast<void*>(m.from), len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  }
 #endif
 }
 

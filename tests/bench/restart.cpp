@@ -185,8 +185,14 @@ int main(int argc, char** argv) {
     print("restart_p50", p50);
     print("restart_p99", p99);
     std::fflush(stdout);
-    std::fprintf(stderr, "restart: proctor (%s) p50 %.1f us, p99 %.1f us, p99/p50 %.2f (goal <= 3)\n",
-                 mode.c_str(), p50, p99, p99 / p50);
+    double mean = 0;
+    for (double v : samples)
+      mean += v / static_cast<double>(samples.size());
+    std::fprintf(stderr,
+                 "restart: proctor (%s) p50 %.1f us, p90 %.1f us, p99 %.1f us, mean %.1f us, "
+                 "p99/p50 %.2f (goal <= 3)\n",
+                 mode.c_str(), p50, bench_percentile(samples.data(), samples.size(), 0.9), p99,
+                 mean, p99 / p50);
     if (mode == "standby")
       std::fprintf(stderr,
                    "restart: proctor (standby) took over %zu of %zu kills (p50 %.1f us, p99 %.1f us); "
