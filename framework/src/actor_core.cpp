@@ -881,19 +881,23 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     dead = recorded_reason(cell);
     return nullptr;
   }
-  // The pidfd is this actor's only if the process still is the one the cell names.
-  auto pinned = pin_run(cell.pid.load(std::memory_order_acquire),
-                        cell.start_time.load(std::memory_order_acquire));
-  if (pinned.run == run_check::ended) {
-    dead = recorded_reason(cell);
-    return nullptr;
+  // An actor this process spawned: the sentinel it holds, which no other process can have taken
+  // over. Otherwise a pidfd, this actor's only if the process still is the one the cell names.
+  auto pid = cell.pid.load(std::memory_order_acquire);
+  auto fd = sentinel_of_spawned(target.id(), pid);
+  if (!fd) {
+    auto pinned = pin_run(pid, cell.start_time.load(std::memory_order_acquire));
+    if (pinned.run == run_check::ended) {
+      dead = recorded_reason(cell);
+      return nullptr;
+    }
+    if (pinned.run == run_check::unknown) { // the process may well live
+      if (trouble != nullptr)
+        *trouble = std::move(pinned.trouble);
+      return nullptr;
+    }
+    fd = std::move(pinned.fd);
   }
-  if (pinned.run == run_check::unknown) { // the process may well live
-    if (trouble != nullptr)
-      *trouble = std::move(pinned.trouble);
-    return nullptr;
-  }
-  auto fd = std::move(pinned.fd);
   watch w;
   w.target = target;
   w.target_link = std::move(target_link);

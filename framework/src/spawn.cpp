@@ -166,6 +166,24 @@ void release_ended_actors() noexcept {
   }
 }
 
+unique_fd sentinel_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
+  auto* table = per_process<spawned_table>();
+  if (table == nullptr || pid <= 0)
+    return {};
+  try {
+    std::lock_guard guard{table->mu};
+    for (auto& a : table->actors) {
+      if (a.box.ref.id() != actor_id)
+        continue;
+      if (a.proc.pid() != pid)
+        return {}; // another incarnation's process
+      return unique_fd{::fcntl(a.proc.sentinel(), F_DUPFD_CLOEXEC, 3)};
+    }
+  } catch (...) { // a process handle closed meanwhile: the caller looks the usual way
+  }
+  return {};
+}
+
 void wait_ready(actor_cell& cell, process& proc, std::chrono::milliseconds timeout,
                 const std::string& name, std::uint32_t readies_before) {
   auto until = clock::now() + timeout;
