@@ -69,7 +69,41 @@ void change_marker_then_start_child() {
   proctor::exit(p.exitcode().value_or(100));
 }
 
+/// Under fork: starts a forkserver child, which needs a zygote of this process's own (its parent's,
+/// `parents_zygote`, is not its to use); ends with 0 if that child ran and the zygote is new.
+void start_through_own_zygote(int parents_zygote) {
+  auto p = proctor::get_context(start_method::forkserver).make_process(entry<probe_exit>, 7);
+  p.start();
+  p.join();
+  pid_t mine = proctor::forkserver_pid();
+  proctor::exit(p.exitcode() == 7 && mine > 0 && mine != parents_zygote ? 0 : 1);
+}
+
 } // namespace
+
+TEST_CASE("a forked child starts its forkserver children through a zygote of its own, and its "
+          "parent's zygote goes on serving the parent",
+          "[start_method]") {
+  leftover_guard guard;
+  auto forkserver = proctor::get_context(start_method::forkserver);
+  auto first = forkserver.make_process(entry<probe_exit>, 3);
+  first.start();
+  first.join();
+  REQUIRE(first.exitcode() == 3);
+  pid_t zygote = proctor::forkserver_pid();
+  REQUIRE(zygote > 0);
+  auto child = proctor::get_context(start_method::fork)
+                 .make_process(entry<start_through_own_zygote>, static_cast<int>(zygote));
+  child.start();
+  REQUIRE(child.join(60s));
+  CHECK(child.exitcode() == 0);
+  auto after = forkserver.make_process(entry<probe_exit>, 5);
+  after.start();
+  after.join();
+  CHECK(after.exitcode() == 5);
+  CHECK(proctor::forkserver_pid() == zygote);
+  REQUIRE_NO_LEFTOVERS(guard);
+}
 
 TEST_CASE("a child's forkserver children start from the program as init() left it, not from a "
           "copy of the child",
