@@ -71,8 +71,8 @@ void runtime::become_child(const launch_request& req) {
   }
   children_.clear();
   // Nor are its zygotes, which nothing in the child reaches but these pointers: close their
-  // descriptors and forget them. (A forked child's first start used to free them, a fifth of
-  // fork's start-to-join.)
+  // descriptors and forget them. (Destroying them cost a forked child about 8 us of the 208 us
+  // that a fork start and join took.)
   if (zygote_)
     zygote_->close_inherited();
   forget_inherited(zygote_);

@@ -58,7 +58,8 @@ std::string_view path_at(std::string_view line, int path_offset) {
 /// at first write. Paid here, while the standby waits, the takeover finds them mapped.
 /// Only the writable pages and the code of the program (and of the file proctor's code is in, if
 /// that is another), not every library's: the incarnation that ends unmaps what it mapped, in the
-/// kernel, on the CPU it ran on, and that teardown is not preempted. With all of libc, libstdc++
+/// kernel, on the CPU it ran on, and a kernel that does not preempt its own code (the usual
+/// setting, and this machine's) runs nothing else there meanwhile. With all of libc, libstdc++
 /// and CAF mapped, the median takeover was ~25% quicker, but a third of them waited ~250 us for
 /// the previous incarnation's teardown (crash to answer, 1,000 kills, three runs: median 113-117
 /// -> 145-169 us, 90th percentile 355-378 -> 257-284, 99th 430-469 -> 354-394, mean 183-195 ->
