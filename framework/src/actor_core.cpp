@@ -881,10 +881,10 @@ actor_core::watch* actor_core::watch_of(const actor_ref& target, std::optional<e
     dead = recorded_reason(cell);
     return nullptr;
   }
-  // An actor this process spawned: the sentinel it holds, which no other process can have taken
-  // over. Otherwise a pidfd, this actor's only if the process still is the one the cell names.
+  // An actor this process spawned: the pidfd it holds, which no other process can have taken
+  // over. Otherwise a new one, this actor's only if the process still is the one the cell names.
   auto pid = cell.pid.load(std::memory_order_acquire);
-  auto fd = sentinel_of_spawned(target.id(), pid);
+  auto fd = pidfd_of_spawned(target.id(), pid);
   if (!fd) {
     auto pinned = pin_run(pid, cell.start_time.load(std::memory_order_acquire));
     if (pinned.run == run_check::ended) {

@@ -1,5 +1,6 @@
 #include "proctor/process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -254,6 +255,16 @@ void process::close() {
   s.child.pidfd.reset();
   s.child.status.reset();
   s.phase = process_phase::closed;
+}
+
+detail::unique_fd detail::process_access::dup_pidfd(const process& p) noexcept {
+  auto& s = *p.state_;
+  std::lock_guard guard{s.mu};
+  if (s.phase != detail::process_phase::running && s.phase != detail::process_phase::ended)
+    return {};
+  if (!s.child.pidfd)
+    return {};
+  return unique_fd{::fcntl(s.child.pidfd.get(), F_DUPFD_CLOEXEC, 3)};
 }
 
 int process::sentinel() const {

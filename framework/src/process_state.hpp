@@ -43,4 +43,14 @@ struct process_state {
   bool zygote_lost = false;            ///< The zygote died before reporting this child's end.
 };
 
+/// What the framework reads of a `process` beyond its public API.
+class process_access {
+ public:
+  /// A duplicate (close-on-exec) of the pidfd of the started process `p`, which becomes readable
+  /// when that very process has ended, and at no other time (a forkserver child's sentinel, the
+  /// zygote's status socket, also reads end of file if the zygote or its reaper dies); invalid
+  /// if `p` was not started here or has been closed.
+  static unique_fd dup_pidfd(const process& p) noexcept;
+};
+
 } // namespace proctor::detail

@@ -19,6 +19,7 @@
 #include "futex.hpp"
 #include "mailbox.hpp"
 #include "per_process.hpp"
+#include "process_state.hpp"
 #include "proctor/scoped_actor.hpp"
 #include "registry_table.hpp"
 #include "runtime.hpp"
@@ -111,7 +112,10 @@ void release_ended(spawned_table& t) {
     auto gone = [&] { // the process the cell names no longer runs (zombies count as gone)
       return run_ended(cell.pid.load(), cell.start_time.load());
     };
-    if (a.proc.is_alive() && !wait_readable(a.proc.sentinel(), std::chrono::nanoseconds{0})
+    // The pidfd, not the sentinel: a forkserver child's sentinel (the zygote's status socket)
+    // also reads end of file while the child runs, if the zygote's reaper was killed.
+    auto pidfd = process_access::dup_pidfd(a.proc);
+    if (a.proc.is_alive() && !(pidfd && wait_readable(pidfd.get(), std::chrono::nanoseconds{0}))
         && !gone())
       return false;
     if (!has_ended(cell))
@@ -166,7 +170,7 @@ void release_ended_actors() noexcept {
   }
 }
 
-unique_fd sentinel_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
+unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
   auto* table = per_process<spawned_table>();
   if (table == nullptr || pid <= 0)
     return {};
@@ -176,8 +180,8 @@ unique_fd sentinel_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
       if (a.box.ref.id() != actor_id)
         continue;
       if (a.proc.pid() != pid)
-        return {}; // another incarnation's process
-      return unique_fd{::fcntl(a.proc.sentinel(), F_DUPFD_CLOEXEC, 3)};
+        return {}; // another process than the one the cell names
+      return process_access::dup_pidfd(a.proc);
     }
   } catch (...) { // a process handle closed meanwhile: the caller looks the usual way
   }

@@ -20,10 +20,10 @@ void record_exit(actor_cell& cell, const exit_reason& why);
 /// Releases the mailboxes of the actors this process spawned that have ended (and reaps them).
 void release_ended_actors() noexcept;
 
-/// A duplicate (close-on-exec) of the sentinel of the process this process spawned for actor
-/// `actor_id`, if that is the process `pid`: readable once it has ended, as a pidfd opened for
-/// `pid` and checked against /proc would be. Invalid if this process did not spawn it.
-unique_fd sentinel_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept;
+/// A duplicate (close-on-exec) of the pidfd of the process this process spawned for actor
+/// `actor_id`, if that is the process `pid`: what a pidfd opened for `pid` and checked against
+/// /proc would be, without the look in /proc. Invalid if this process did not spawn it.
+unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept;
 
 /// Waits until the actor in `proc` reports ready on `cell`. Throws spawn_error (after killing and
 /// reaping it) if it ends first or `timeout` passes.

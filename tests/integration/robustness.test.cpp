@@ -13,6 +13,7 @@
 
 #include <proctor/proctor.hpp>
 
+#include "actor_support.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -206,6 +207,11 @@ void kill_and_wait(pid_t pid) {
     std::this_thread::sleep_for(1ms);
 }
 
+/// An actor that only answers pid_query.
+proctor::behavior pid_answerer(proctor::actor&) {
+  return {proctor::test::pid_handler()};
+}
+
 } // namespace
 
 TEST_CASE("the forkserver forks a spare child ahead of the next start, and a start still works "
@@ -305,5 +311,32 @@ TEST_CASE("the forkserver's reaper reports its children's ends, and once it is k
   for (auto* group : {&sleepers, &more_sleepers})
     for (auto& p : *group)
       REQUIRE(p.join(60s));
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("an actor its spawner monitors is not reported down when the forkserver's reaper that "
+          "holds its status socket dies",
+          "[robustness]") {
+  leftover_guard guard;
+  {
+    proctor::test::kill_children_on_failure cleanup;
+    auto ctx = proctor::get_context(start_method::forkserver);
+    auto sleepers = fill_zygote(ctx, 2000); // the end of the next child goes through the reaper
+    proctor::scoped_actor self;
+    auto actor = proctor::spawn<pid_answerer>(proctor::test::on(start_method::forkserver));
+    auto monitor = self.monitor(actor);
+    pid_t reaper = find_zygote_helper("proctor-reaper", 30'000ms);
+    REQUIRE(reaper > 0);
+    kill_and_wait(reaper);
+    // The actor's status socket reads end of file now, while the actor runs on.
+    CHECK_FALSE(proctor::test::wait_down(self, monitor, 300ms));
+    CHECK(proctor::test::pid_of(self, actor) > 0);
+    self.send_exit(actor, proctor::exit_reason::kill());
+    auto down = proctor::test::wait_down(self, monitor);
+    REQUIRE(down);
+    CHECK(down->reason.kind == proctor::exit_kind::killed);
+    for (auto& p : sleepers)
+      REQUIRE(p.join(60s));
+  }
   REQUIRE_NO_LEFTOVERS(guard);
 }

@@ -24,6 +24,7 @@ namespace detail {
 
 struct process_state;
 class runtime;
+class process_access;
 
 /// What a child runs. `run` calls the target in this address space (fork); `key` and `args` name
 /// a registered entry and its encoded arguments for spawn and forkserver (empty `key`: fork only).
@@ -150,6 +151,7 @@ class process {
  private:
   friend std::vector<process> active_children();
   friend class detail::runtime;
+  friend class detail::process_access;
   explicit process(std::shared_ptr<detail::process_state> state) : state_(std::move(state)) {}
 
   bool join_until(std::optional<duration> timeout);
