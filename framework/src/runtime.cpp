@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
-#include <new>
+#include <memory>
 
 #include "exit_request.hpp"
 #include "forkserver.hpp"
@@ -51,7 +51,7 @@ namespace {
 /// copy, one page fault each) heap pages the child otherwise leaves shared with its parent.
 template <class T>
 void forget_inherited(T& member) noexcept {
-  new (&member) T{};
+  std::construct_at(std::addressof(member));
 }
 
 } // namespace

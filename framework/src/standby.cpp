@@ -64,7 +64,7 @@ std::string_view path_at(std::string_view line, int path_offset) {
 /// the previous incarnation's teardown (crash to answer, 1,000 kills, three runs: median 113-117
 /// -> 145-169 us, 90th percentile 355-378 -> 257-284, 99th 430-469 -> 354-394, mean 183-195 ->
 /// 171-188).
-void prefault() {
+void prefault_mappings() {
 #ifdef MADV_POPULATE_READ
   std::FILE* maps = std::fopen("/proc/self/maps", "re");
   if (maps == nullptr)
@@ -72,7 +72,7 @@ void prefault() {
   char program[512] = {};
   auto n = ::readlink("/proc/self/exe", program, sizeof program - 1);
   std::string_view program_path{program, n > 0 ? static_cast<std::size_t>(n) : 0};
-  const auto own_code = reinterpret_cast<unsigned long>(&prefault);
+  const auto own_code = reinterpret_cast<unsigned long>(&prefault_mappings);
   std::string own_path; // the file this function is in: the program, or a shared proctor
   struct mapping {
     unsigned long from, to;
@@ -82,6 +82,12 @@ void prefault() {
   std::vector<mapping> all;
   char line[512];
   while (std::fgets(line, sizeof line, maps) != nullptr) {
+    if (std::strchr(line, '\n') == nullptr) { // a path too long for the buffer: skip the line
+      int c;
+      while ((c = std::fgetc(maps)) != EOF && c != '\n') {
+      }
+      continue;
+    }
     mapping m{};
     int path_offset = 0;
     if (std::sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &m.from, &m.to, m.perms, &path_offset) < 3)
@@ -105,6 +111,15 @@ void prefault() {
     ::madvise(reinterpret_cast<void*>(m.from), len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
   }
 #endif
+}
+
+/// prefault_mappings(), which may run out of memory under the child's limits: a standby that
+/// cannot map ahead takes over all the same.
+void prefault() noexcept {
+  try {
+    prefault_mappings();
+  } catch (...) {
+  }
 }
 
 /// sched_setattr's argument (linux/sched/types.h), for the fair class's slice.
