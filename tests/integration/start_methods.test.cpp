@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -69,14 +71,38 @@ void change_marker_then_start_child() {
   proctor::exit(p.exitcode().value_or(100));
 }
 
-/// Under fork: starts a forkserver child, which needs a zygote of this process's own (its parent's,
-/// `parents_zygote`, is not its to use); ends with 0 if that child ran and the zygote is new.
+/// True if this process holds a pidfd of process `pid` (/proc/self/fdinfo names it).
+bool holds_pidfd_of(pid_t pid) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fdinfo", ec)) {
+    std::ifstream info{entry.path()};
+    std::string line;
+    while (std::getline(info, line))
+      if (line.rfind("Pid:", 0) == 0 && std::atoi(line.c_str() + 4) == pid)
+        return true;
+  }
+  return false;
+}
+
+/// Under fork: starts a forkserver child, which needs a zygote of this process's own (its
+/// parent's, `parents_zygote`, is not its to use). Ends with 0 if that child ran and the zygote
+/// is new, and the parent's zygote's pidfd was not inherited; otherwise with the code of the
+/// first thing that failed.
 void start_through_own_zygote(int parents_zygote) {
+  if (holds_pidfd_of(parents_zygote))
+    proctor::exit(2);
   auto p = proctor::get_context(start_method::forkserver).make_process(entry<probe_exit>, 7);
   p.start();
-  p.join();
+  if (!p.join(60s)) {
+    p.kill();
+    p.join();
+    proctor::exit(3);
+  }
+  if (p.exitcode() != 7)
+    proctor::exit(4);
   pid_t mine = proctor::forkserver_pid();
-  proctor::exit(p.exitcode() == 7 && mine > 0 && mine != parents_zygote ? 0 : 1);
+  proctor::exit(mine <= 0 ? 5 : mine == parents_zygote ? 6 : 0);
 }
 
 } // namespace
@@ -88,18 +114,22 @@ TEST_CASE("a forked child starts its forkserver children through a zygote of its
   auto forkserver = proctor::get_context(start_method::forkserver);
   auto first = forkserver.make_process(entry<probe_exit>, 3);
   first.start();
-  first.join();
+  REQUIRE(first.join(60s));
   REQUIRE(first.exitcode() == 3);
   pid_t zygote = proctor::forkserver_pid();
   REQUIRE(zygote > 0);
   auto child = proctor::get_context(start_method::fork)
                  .make_process(entry<start_through_own_zygote>, static_cast<int>(zygote));
   child.start();
-  REQUIRE(child.join(60s));
+  if (!child.join(60s)) {
+    child.kill();
+    child.join();
+    FAIL("the forked child did not end within 60 s");
+  }
   CHECK(child.exitcode() == 0);
   auto after = forkserver.make_process(entry<probe_exit>, 5);
   after.start();
-  after.join();
+  REQUIRE(after.join(60s));
   CHECK(after.exitcode() == 5);
   CHECK(proctor::forkserver_pid() == zygote);
   REQUIRE_NO_LEFTOVERS(guard);
