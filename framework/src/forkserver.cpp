@@ -179,7 +179,23 @@ class zygote {
     }
   }
 
-  [[noreturn]] void run() {
+  /// Serves until the host is gone. Never returns, not even by an exception (out of memory for a
+  /// request, say): the zygote is a copy of the host, and unwinding would run the host's code.
+  /// It ends instead, as if the host had gone; the host's next start makes a new one.
+  [[noreturn]] void run() noexcept {
+    try {
+      serve();
+    } catch (...) {
+    }
+    try {
+      finish();
+    } catch (...) {
+    }
+    ::_exit(2);
+  }
+
+ private:
+  [[noreturn]] void serve() {
     setup();
     if (announce_ && !write_all(chan_, {&serving, 1}))
       ::_exit(0); // the host is gone
@@ -210,7 +226,6 @@ class zygote {
     }
   }
 
- private:
   void setup() {
     ::setpgid(0, 0); // a Ctrl-C meant for the host must not kill the zygote under its feet
     if (!watch_host_)
