@@ -49,7 +49,9 @@ class process_access {
   /// A duplicate (close-on-exec) of the pidfd of the started process `p`, which becomes readable
   /// when that very process has ended, and at no other time (a forkserver child's sentinel, the
   /// zygote's status socket, also reads end of file if the zygote or its reaper dies); invalid
-  /// if `p` was not started here or has been closed.
+  /// if `p` was not started here or has been closed. It shares the open file with `p`'s own, and
+  /// so its flags: an event loop that waits on it may make both non-blocking, which no user of a
+  /// process's pidfd minds (each waitid() on it says WNOHANG).
   static unique_fd dup_pidfd(const process& p) noexcept;
 };
 

@@ -176,7 +176,9 @@ unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
     return {};
   try {
     std::lock_guard guard{table->mu};
-    for (auto& a : table->actors) {
+    // From the newest: an actor is most often watched right after it was spawned.
+    for (auto it = table->actors.rbegin(); it != table->actors.rend(); ++it) {
+      auto& a = *it;
       if (a.box.ref.id() != actor_id)
         continue;
       if (a.proc.pid() != pid)
