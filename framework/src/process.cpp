@@ -257,9 +257,17 @@ void process::close() {
   s.phase = process_phase::closed;
 }
 
-detail::unique_fd detail::process_access::dup_pidfd(const process& p) noexcept {
+int detail::process_access::pidfd(const process& p) noexcept {
   auto& s = *p.state_;
   std::lock_guard guard{s.mu};
+  if (s.phase != detail::process_phase::running && s.phase != detail::process_phase::ended)
+    return -1;
+  return s.child.pidfd.get();
+}
+
+detail::unique_fd detail::process_access::dup_pidfd(const process& p) noexcept {
+  auto& s = *p.state_;
+  std::lock_guard guard{s.mu}; // close() cannot take the descriptor away meanwhile
   if (s.phase != detail::process_phase::running && s.phase != detail::process_phase::ended)
     return {};
   if (!s.child.pidfd)

@@ -53,6 +53,9 @@ class process_access {
   /// so its flags: an event loop that waits on it may make both non-blocking, which no user of a
   /// process's pidfd minds (each waitid() on it says WNOHANG).
   static unique_fd dup_pidfd(const process& p) noexcept;
+
+  /// The pidfd itself, or -1: valid as long as `p` is neither closed nor destroyed.
+  static int pidfd(const process& p) noexcept;
 };
 
 } // namespace proctor::detail

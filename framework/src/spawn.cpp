@@ -114,8 +114,8 @@ void release_ended(spawned_table& t) {
     };
     // The pidfd, not the sentinel: a forkserver child's sentinel (the zygote's status socket)
     // also reads end of file while the child runs, if the zygote's reaper was killed.
-    auto pidfd = process_access::dup_pidfd(a.proc);
-    if (a.proc.is_alive() && !(pidfd && wait_readable(pidfd.get(), std::chrono::nanoseconds{0}))
+    int pidfd = process_access::pidfd(a.proc); // the entry keeps the process open
+    if (a.proc.is_alive() && !(pidfd >= 0 && wait_readable(pidfd, std::chrono::nanoseconds{0}))
         && !gone())
       return false;
     if (!has_ended(cell))
