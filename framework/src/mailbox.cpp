@@ -423,7 +423,8 @@ std::optional<actor_error> mailbox_link::put(std::uint64_t type_id, std::uint32_
 
 mailbox_owner create_mailbox(const spawn_options& opts) {
   auto id = random_id();
-  auto messages = ring::create(opts.mailbox_bytes, opts.mailbox_messages, mailbox_type_tag);
+  auto messages = ring::create(opts.mailbox_bytes, opts.mailbox_messages, mailbox_type_tag,
+                               false, true); // whole cache lines per message: see ring::create()
   auto cell_obj = shared_object::create(cell_segment_size);
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
   cell.version = cell_version;

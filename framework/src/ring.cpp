@@ -21,6 +21,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
+constexpr std::uint64_t line_bytes = 64;
+constexpr std::uint64_t round_line(std::uint64_t n) { return (n + line_bytes - 1) & ~(line_bytes - 1); }
 
 /// How long a waiter sleeps at most before it looks again. A wake-up meant for a waiter that was
 /// killed is lost; this bounds what that costs the others.
@@ -75,6 +77,13 @@ void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_p
   std::memcpy(data_of(h) + pos % cap, &p, sizeof(p));
 }
 
+/// The bytes a plain record of `size` payload bytes takes: whole cache lines in a ring that lays
+/// them out so (line_records), 8-byte steps otherwise.
+std::uint64_t plain_span(const ring_header* h, std::uint64_t size) {
+  return h->line_records != 0 ? round_line(sizeof(record_prefix) + size)
+                              : sizeof(record_prefix) + round8(size);
+}
+
 /// The bytes a record at `pos` takes, or 0 if its prefix does not check out (a staged record in a
 /// ring that does not stage them, a mailbox, does not). `prefix`, if given, gets the prefix read.
 std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint64_t limit,
@@ -90,7 +99,7 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
       return 0;
     is_data = false;
   } else if (p.tag == record_tag || (is_staged(p.tag) && h->stage_large != 0)) {
-    span = (p.tag == record_tag ? sizeof(record_prefix) : staged_offset) + round8(p.size);
+    span = p.tag == record_tag ? plain_span(h, p.size) : staged_offset + round8(p.size);
     if (index + span > cap)
       return 0;
     is_data = p.tag != abandoned_tag; // a staging record counts: its put may still return
@@ -493,8 +502,9 @@ void wait_for_move(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32
 } // namespace
 
 ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t type_tag,
-                  bool stage_large) {
-  std::uint64_t cap = round8(capacity < 64 ? 64 : capacity);
+                  bool stage_large, bool line_records) {
+  std::uint64_t cap = capacity < 64 ? 64 : capacity;
+  cap = line_records ? round_line(cap) : round8(cap);
   auto segment = std::make_shared<shared_segment>(shared_segment::create(data_offset + cap));
   auto* h = new (segment->data()) ring_header{};
   h->version = ring_version;
@@ -503,6 +513,7 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   h->max_items = max_items;
   h->stage_large = stage_large ? 1 : 0;
   h->read_lease = stage_large ? 1 : 0; // a queue's ring, with getters in many processes
+  h->line_records = line_records ? 1 : 0;
   pthread_mutexattr_t attr;
   ::pthread_mutexattr_init(&attr);
   ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -527,6 +538,7 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
   auto* h = static_cast<ring_header*>(segment->data());
   if (std::atomic_ref<std::uint64_t>{h->magic}.load(std::memory_order_acquire) != ring_magic
       || h->version != ring_version || h->capacity % 8 != 0 || h->capacity < 64
+      || (h->line_records != 0 && h->capacity % line_bytes != 0)
       || data_offset + h->capacity > segment->size())
     throw shm_error(shm_errc::invalid, "queue: segment " + handle.name + " holds no queue");
   if (h->type_tag != type_tag)
@@ -549,7 +561,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
   }
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  const std::uint64_t plain_need = sizeof(record_prefix) + round8(size); // size <= UINT32_MAX
+  const std::uint64_t plain_need = plain_span(h, size); // size <= UINT32_MAX
   if (plain_need > cap)
     return queue_errc::too_large;
   // A large record is copied in after the lock is released, so that getters (and other putters)

@@ -27,6 +27,9 @@ struct ring_header {
   std::uint32_t stage_large;   ///< Large records are copied in outside the mutex (staged_tag).
   std::uint32_t read_lease;    ///< Getters hold read_mutex and take plain records without the
                                ///< mutex (a queue's ring; a mailbox's has one reader anyway).
+  std::uint32_t line_records;  ///< Each plain record takes whole cache lines (a mailbox's ring):
+                               ///< a writer then never stores into a line the reader is still
+                               ///< reading a record from. Capacity a multiple of 64.
   // Read by every call, written about once in a ring's life: with the fields above, on a line
   // that every process keeps a clean copy of.
   std::atomic<std::uint32_t> closed;
@@ -97,7 +100,7 @@ struct staging_owner {
 };
 
 inline constexpr std::uint64_t ring_magic = 0x31474e4952525043; // "CPRRING1"
-inline constexpr std::uint32_t ring_version = 7;
+inline constexpr std::uint32_t ring_version = 8;
 inline constexpr std::uint32_t record_tag = 0x31434552;         // "REC1"
 inline constexpr std::uint32_t wrap_tag = 0x50415257;           // "WRAP"
 // A large record in a ring that stages them: reserved under the mutex as staging_tag while its

@@ -611,6 +611,45 @@ TEST_CASE("a record put in pieces reads back as the pieces joined across wrap-ar
   }
 }
 
+TEST_CASE("a ring whose records take whole cache lines ends every record on a line and reads "
+          "records of every size back across wrap-arounds one by one and in batches",
+          "[queue]") {
+  using proctor::detail::ring;
+  auto r = ring::create(1000, 0, 0x54, false, true);
+  proctor::shared_segment view = proctor::shared_segment::open(r.handle());
+  auto* h = static_cast<proctor::detail::ring_header*>(view.data());
+  REQUIRE(h->capacity == 1024); // rounded up to whole lines
+  CHECK(r.max_record() == 1024 - 8);
+  std::mt19937 rng{5};
+  std::uniform_int_distribution<int> len(0, 150);
+  auto collect = [](void* to, const std::byte* data, std::size_t size) {
+    static_cast<std::vector<std::string>*>(to)->emplace_back(reinterpret_cast<const char*>(data),
+                                                              size);
+  };
+  for (int round = 0; round < 400; ++round) {
+    std::vector<std::string> sent;
+    for (int k = 0; k < 3; ++k) { // 3 x 192 bytes at most, and a wrap: room in an empty ring
+      std::string s(static_cast<std::size_t>(len(rng)), static_cast<char>('a' + (round + k) % 26));
+      if (!s.empty())
+        s.back() = '!';
+      REQUIRE_FALSE(r.put(s.data(), s.size(), std::chrono::steady_clock::now() + 5s));
+      CHECK(h->tail.load() % 64 == 0);
+      sent.push_back(std::move(s));
+    }
+    std::vector<std::string> got;
+    if (round % 2 == 0) {
+      std::optional<queue_errc> error;
+      CHECK(r.get_batch(collect, &got, 100, error) == sent.size());
+      CHECK_FALSE(error);
+    } else {
+      for (std::size_t k = 0; k < sent.size(); ++k)
+        REQUIRE_FALSE(r.get(collect, &got, std::chrono::steady_clock::now() + 5s));
+    }
+    CHECK(got == sent);
+  }
+  CHECK(r.empty());
+}
+
 TEST_CASE("a writer killed between storing the tail and the writers' copy of it leaves the next put in the right place",
           "[queue]") {
   queue<std::string> q;
