@@ -79,9 +79,9 @@ void write_prefix(ring_header* h, std::uint64_t cap, std::uint64_t pos, record_p
 
 /// The bytes a plain record of `size` payload bytes takes: whole cache lines in a ring that lays
 /// them out so (line_records), 8-byte steps otherwise.
-std::uint64_t plain_span(const ring_header* h, std::uint64_t size) {
-  return h->line_records != 0 ? round_line(sizeof(record_prefix) + size)
-                              : sizeof(record_prefix) + round8(size);
+std::uint64_t plain_span(std::uint32_t line_records, std::uint64_t size) {
+  return line_records != 0 ? round_line(sizeof(record_prefix) + size)
+                           : sizeof(record_prefix) + round8(size);
 }
 
 /// The bytes a record at `pos` takes, or 0 if its prefix does not check out (a staged record in a
@@ -99,7 +99,8 @@ std::uint64_t record_span(ring_header* h, std::uint64_t cap, std::uint64_t pos, 
       return 0;
     is_data = false;
   } else if (p.tag == record_tag || (is_staged(p.tag) && h->stage_large != 0)) {
-    span = p.tag == record_tag ? plain_span(h, p.size) : staged_offset + round8(p.size);
+    span = p.tag == record_tag ? plain_span(h->line_records, p.size) // see ring::corrupt_now()
+                               : staged_offset + round8(p.size);
     if (index + span > cap)
       return 0;
     is_data = p.tag != abandoned_tag; // a staging record counts: its put may still return
@@ -528,7 +529,7 @@ ring ring::create(std::size_t capacity, std::size_t max_items, std::uint64_t typ
   if (rc != 0)
     throw shm_error(shm_errc::system, std::string{"queue: pthread_mutex_init: "} + std::strerror(rc));
   std::atomic_ref<std::uint64_t>{h->magic}.store(ring_magic, std::memory_order_release);
-  return ring{std::move(segment), h, cap, h->read_lease != 0};
+  return ring{std::move(segment), h, cap, h->read_lease != 0, h->line_records};
 }
 
 ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
@@ -544,7 +545,7 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
   if (h->type_tag != type_tag)
     throw shm_error(shm_errc::invalid,
                     "queue: segment " + handle.name + " holds items of another type");
-  return ring{std::move(segment), h, h->capacity, h->read_lease != 0};
+  return ring{std::move(segment), h, h->capacity, h->read_lease != 0, h->line_records};
 }
 
 std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
@@ -561,7 +562,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
   }
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
-  const std::uint64_t plain_need = plain_span(h, size); // size <= UINT32_MAX
+  const std::uint64_t plain_need = plain_span(line_records_, size); // size <= UINT32_MAX
   if (plain_need > cap)
     return queue_errc::too_large;
   // A large record is copied in after the lock is released, so that getters (and other putters)
@@ -575,7 +576,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
     ring_lock lock{h, cap, until};
     if (!lock.held())
       return lock.timed_out() ? queue_errc::full : queue_errc::corrupt;
-    if (h->corrupt.load())
+    if (corrupt_now())
       return queue_errc::corrupt;
     if (h->closed.load())
       return queue_errc::closed;
@@ -735,7 +736,7 @@ ring::pop_result ring::pop(std::uint64_t position, deadline until) {
   ring_lock lock{h, cap, until, leased_ ? ring_lock::mutex_quiet : ring_lock::mutex};
   if (!lock.held())
     return lock.timed_out() ? pop_result::busy : pop_result::moved_on;
-  if (h->corrupt.load())
+  if (corrupt_now())
     return pop_result::moved_on;
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_acquire);
@@ -765,7 +766,7 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
   auto head = h->head.load(std::memory_order_acquire);
   if (head == tail)
     return 0;
-  if (h->corrupt.load()) {
+  if (corrupt_now()) {
     error = queue_errc::corrupt;
     return 0;
   }
@@ -804,7 +805,7 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
 
 void ring::settle() {
   auto* h = header_;
-  if (h->recount.load(std::memory_order_relaxed) == 0)
+  if (h->recount.load(std::memory_order_relaxed) == 0 || corrupt_now())
     return;
   // A writer's repair counted while this reader may have been between its count and its head
   // (see repair()): count again, between takes. Never waits: a writer that holds the mutex
@@ -961,7 +962,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
         recount_asked(h, cap);
     }
     if (leased_ && peek_position == nullptr) {
-      if (h->corrupt.load())
+      if (corrupt_now())
         return queue_errc::corrupt;
       std::uint64_t tail = seen_tail();
       auto quick = take_leased(h, cap, consume, context, tail);
@@ -985,7 +986,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
     ring_lock lock{h, cap, until, mutex_kind};
     if (!lock.held())
       return lock.timed_out() ? queue_errc::empty : queue_errc::corrupt;
-    if (h->corrupt.load())
+    if (corrupt_now())
       return queue_errc::corrupt;
     auto head = h->head.load(std::memory_order_relaxed);
     auto tail = h->tail.load(std::memory_order_acquire);
@@ -1149,6 +1150,13 @@ std::size_t ring::capacity() const {
 
 std::size_t ring::max_items() const {
   return static_cast<std::size_t>(header_->max_items);
+}
+
+bool ring::corrupt_now() const noexcept {
+  auto* h = header_;
+  if (h->line_records != line_records_)
+    h->corrupt.store(1);
+  return h->corrupt.load() != 0;
 }
 
 bool ring::closed() const {

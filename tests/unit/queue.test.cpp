@@ -650,6 +650,30 @@ TEST_CASE("a ring whose records take whole cache lines ends every record on a li
   CHECK(r.empty());
 }
 
+TEST_CASE("a ring whose records' layout a scribble flips reports corruption to getters and putters",
+          "[queue]") {
+  using proctor::detail::ring;
+  for (bool lines : {true, false}) {
+    INFO("records on whole lines: " << lines);
+    auto r = ring::create(4096, 0, 0x55, false, lines);
+    std::string item(100, 'x');
+    REQUIRE_FALSE(r.put(item.data(), item.size(), std::nullopt));
+    proctor::shared_segment view = proctor::shared_segment::open(r.handle());
+    static_cast<proctor::detail::ring_header*>(view.data())->line_records = lines ? 0 : 1;
+    std::vector<std::string> got;
+    auto collect = [](void* to, const std::byte* data, std::size_t size) {
+      static_cast<std::vector<std::string>*>(to)->emplace_back(reinterpret_cast<const char*>(data),
+                                                                size);
+    };
+    std::optional<queue_errc> error;
+    CHECK(r.get_batch(collect, &got, 10, error) == 0);
+    CHECK(error == queue_errc::corrupt);
+    CHECK(r.put(item.data(), item.size(), std::chrono::steady_clock::now() + 1s)
+          == queue_errc::corrupt);
+    CHECK(got.empty());
+  }
+}
+
 TEST_CASE("a writer killed between storing the tail and the writers' copy of it leaves the next put in the right place",
           "[queue]") {
   queue<std::string> q;

@@ -191,13 +191,20 @@ class ring {
                                  std::uint64_t* peek_position);
 
   ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity,
-       bool leased) noexcept
-    : segment_(std::move(segment)), header_(header), capacity_(capacity), leased_(leased) {}
+       bool leased, std::uint32_t line_records) noexcept
+    : segment_(std::move(segment)), header_(header), capacity_(capacity), leased_(leased),
+      line_records_(line_records) {}
+
+  /// True if the ring is marked corrupt, which it is now if its records' layout (line_records,
+  /// which every walk of the records reads from the header) is no longer the one it was made
+  /// with: a buggy process flipped it.
+  [[nodiscard]] bool corrupt_now() const noexcept;
 
   std::shared_ptr<shared_segment> segment_;
   ring_header* header_ = nullptr;
   std::uint64_t capacity_ = 0;  ///< Read once: a scribbled header cannot send us out of bounds.
   bool leased_ = false;         ///< Getters hold the read lease (read once, like capacity_).
+  std::uint32_t line_records_ = 0; ///< The records' layout as it was at open (see corrupt_now()).
 
   // What put() last saw of the getters' side: the head and the count of records taken, both of
   // which only grow. Read through atomic_ref: the threads of a process may share this object.
