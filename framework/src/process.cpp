@@ -257,22 +257,28 @@ void process::close() {
   s.phase = process_phase::closed;
 }
 
+namespace {
+
+/// The pidfd of a process started here, or -1. Under s.mu.
+int started_pidfd(const process_state& s) noexcept {
+  if (s.phase != process_phase::running && s.phase != process_phase::ended)
+    return -1;
+  return s.child.pidfd.get();
+}
+
+} // namespace
+
 int detail::process_access::pidfd(const process& p) noexcept {
   auto& s = *p.state_;
   std::lock_guard guard{s.mu};
-  if (s.phase != detail::process_phase::running && s.phase != detail::process_phase::ended)
-    return -1;
-  return s.child.pidfd.get();
+  return started_pidfd(s);
 }
 
 detail::unique_fd detail::process_access::dup_pidfd(const process& p) noexcept {
   auto& s = *p.state_;
   std::lock_guard guard{s.mu}; // close() cannot take the descriptor away meanwhile
-  if (s.phase != detail::process_phase::running && s.phase != detail::process_phase::ended)
-    return {};
-  if (!s.child.pidfd)
-    return {};
-  return unique_fd{::fcntl(s.child.pidfd.get(), F_DUPFD_CLOEXEC, 3)};
+  int fd = started_pidfd(s);
+  return unique_fd{fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 3)};
 }
 
 int process::sentinel() const {

@@ -1133,7 +1133,9 @@ bool ring::poll_nonempty() const {
   // The lines the next record goes to, fetched together with the tail's: when a record comes,
   // they arrive in one wait rather than one after the other. Three: a message with its sender's
   // name takes about 100 bytes, so it spans two lines or three (pingpong's round trip was 15%
-  // shorter than with the first line alone, on a machine where a line took long to move).
+  // shorter than with the first line alone, on a machine where a line took long to move). In a
+  // mailbox, which lays records on whole lines, the third is the next message's first line;
+  // leaving it out there changed neither counting nor pingpong (eight pairs each).
   __builtin_prefetch(data_of(h) + head % capacity_);
   __builtin_prefetch(data_of(h) + (head + 64) % capacity_);
   __builtin_prefetch(data_of(h) + (head + 128) % capacity_);

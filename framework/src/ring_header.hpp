@@ -13,7 +13,8 @@ namespace proctor::detail {
 /// at data_offset. Only fixed-size C data, lock-free atomics and positions — never pointers.
 ///
 /// Positions (head, tail) count bytes from the ring's creation and only grow; a record lives at
-/// position % capacity. Every record starts with a record_prefix and takes 8-byte steps.
+/// position % capacity. Every record starts with a record_prefix and takes 8-byte steps, or whole
+/// 64-byte lines in a ring with line_records.
 /// Invariants under the mutex: head <= tail, tail - head <= capacity, and walking the records from
 /// head lands exactly on tail; put_tail == tail; put_count - got_count is the number of data
 /// records walked (derived state, repaired after a crash).
