@@ -433,12 +433,12 @@ class ring_lock {
   bool timed_out_ = false;
 };
 
-bool past(ring::deadline until) {
+bool past(const ring::deadline& until) {
   return until && clock::now() >= *until;
 }
 
 /// Sleeps on `word` while it holds `seen`, at most one slice and never past `until`.
-void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline until) {
+void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, const ring::deadline& until) {
   auto wake_at = clock::now() + wait_slice;
   if (until && *until < wake_at)
     wake_at = *until;
@@ -448,7 +448,7 @@ void park(std::atomic<std::uint32_t>& word, std::uint32_t seen, ring::deadline u
 /// Spins briefly until `word` moves from `seen`; true if it did.
 /// `at_least`: spins longer (for a copy of that long), but never past `until`.
 template <class Word, class T>
-bool spin_for_change(const Word& word, T seen, ring::deadline until,
+bool spin_for_change(const Word& word, T seen, const ring::deadline& until,
                      std::chrono::nanoseconds at_least = std::chrono::nanoseconds{0}) {
   auto stop = clock::now() + std::max<std::chrono::nanoseconds>(spin_time, at_least);
   if (until && *until < stop)
@@ -472,7 +472,7 @@ bool spin_for_change(const Word& word, T seen, ring::deadline until,
 /// `even_closed`: sleeps in a closed ring too (for a commit, which closing does not prevent).
 template <class Unchanged>
 void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
-                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, ring::deadline until,
+                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, const ring::deadline& until,
                 bool even_closed = false) {
   waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
   if (unchanged() && (even_closed || h->closed.load() == 0))
@@ -486,7 +486,7 @@ void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t 
 /// leaves the flag up, which costs the next get one system call.
 template <class Unchanged>
 void wait_flagged(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
-                  std::atomic<std::uint32_t>& flag, Unchanged unchanged, ring::deadline until) {
+                  std::atomic<std::uint32_t>& flag, Unchanged unchanged, const ring::deadline& until) {
   flag.store(1); // seq_cst: before the look below
   if (unchanged() && h->closed.load() == 0)
     park(word, seen, until);
@@ -496,7 +496,7 @@ void wait_flagged(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_
 /// has moved since; `waiting` counts the sleeper meanwhile.
 void wait_for_move(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
                    std::atomic<std::uint32_t>& waiting, const std::atomic<std::uint64_t>& position,
-                   std::uint64_t was, ring::deadline until) {
+                   std::uint64_t was, const ring::deadline& until) {
   wait_while(h, word, seen, waiting, [&] { return position.load() == was; }, until);
 }
 
@@ -548,12 +548,12 @@ ring ring::open(const segment_handle& handle, std::uint64_t type_tag) {
   return ring{std::move(segment), h, h->capacity, h->read_lease != 0, h->line_records};
 }
 
-std::optional<queue_errc> ring::put(const void* data, std::size_t size, deadline until) {
+std::optional<queue_errc> ring::put(const void* data, std::size_t size, const deadline& until) {
   const piece whole{data, size};
   return put(&whole, 1, until);
 }
 
-std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, deadline until) {
+std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, const deadline& until) {
   std::size_t size = 0;
   for (std::size_t k = 0; k < count; ++k) {
     if (pieces[k].size > UINT32_MAX - size)
@@ -718,16 +718,16 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, dead
   }
 }
 
-std::optional<queue_errc> ring::get(consumer consume, void* context, deadline until) {
+std::optional<queue_errc> ring::get(consumer consume, void* context, const deadline& until) {
   return take(consume, context, until, nullptr);
 }
 
-std::optional<queue_errc> ring::peek(consumer consume, void* context, deadline until,
+std::optional<queue_errc> ring::peek(consumer consume, void* context, const deadline& until,
                                      std::uint64_t& position) {
   return take(consume, context, until, &position);
 }
 
-ring::pop_result ring::pop(std::uint64_t position, deadline until) {
+ring::pop_result ring::pop(std::uint64_t position, const deadline& until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_;
   ring_lock lease{h, cap, until, leased_ ? ring_lock::lease : ring_lock::skip};
@@ -943,7 +943,7 @@ leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consum
 
 } // namespace
 
-std::optional<queue_errc> ring::take(consumer consume, void* context, deadline until,
+std::optional<queue_errc> ring::take(consumer consume, void* context, const deadline& until,
                                      std::uint64_t* peek_position) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
@@ -1072,7 +1072,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, deadline u
   }
 }
 
-bool ring::wait_nonempty(deadline until) {
+bool ring::wait_nonempty(const deadline& until) {
   auto* h = header_;
   for (;;) {
     auto seen = h->put_seq.load(std::memory_order_acquire);
@@ -1099,7 +1099,7 @@ ring::reader_words ring::words_for_readers() const {
   return {&header_->put_seq, &header_->getters_waiting};
 }
 
-void ring::close(deadline until) {
+void ring::close(const deadline& until) {
   auto* h = header_;
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   {
@@ -1187,7 +1187,7 @@ bool ring::task_done() {
   return true;
 }
 
-bool ring::join(deadline until) {
+bool ring::join(const deadline& until) {
   auto* h = header_;
   for (;;) {
     auto seen = h->done_seq.load();

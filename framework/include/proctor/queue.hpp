@@ -109,7 +109,7 @@ class queue {
   queue(options opts, std::uint64_t type_tag)
     : ring_(detail::ring::create(opts.capacity_bytes, opts.maxsize, type_tag, true)) {}
 
-  status put_until(const T& item, detail::ring::deadline until) {
+  status put_until(const T& item, const detail::ring::deadline& until) {
     thread_local std::vector<char> scratch;
     std::string_view bytes;
     try {
@@ -122,7 +122,7 @@ class queue {
     return {};
   }
 
-  result get_until(detail::ring::deadline until) {
+  result get_until(const detail::ring::deadline& until) {
     std::optional<T> out;
     try {
       auto err = ring_.get(

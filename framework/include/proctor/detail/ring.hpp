@@ -65,7 +65,7 @@ class ring {
 
   /// Copies `size` bytes in as one record; waits for room until `until`.
   /// Errors: full (deadline passed), closed, too_large, corrupt.
-  [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size, deadline until);
+  [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size, const deadline& until);
 
   /// A part of a record put in parts.
   struct piece {
@@ -75,7 +75,7 @@ class ring {
   /// put() of one record made of `count` pieces, one after the other, copied straight in: a
   /// caller need not first join them in a buffer of its own.
   [[nodiscard]] std::optional<queue_errc> put(const piece* pieces, std::size_t count,
-                                               deadline until);
+                                               const deadline& until);
   /// Copies `count` pieces to `to`, one after the other (as put() lays out a record).
   static void copy_pieces(void* to, const piece* pieces, std::size_t count) noexcept {
     auto* at = static_cast<std::byte*>(to);
@@ -89,7 +89,7 @@ class ring {
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
-  [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, deadline until);
+  [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, const deadline& until);
 
   /// Takes up to `max_records` records at once, without waiting and without the lock; returns
   /// how many it handed to `consume` (0 when empty). `error` is set to corrupt if the ring failed
@@ -108,7 +108,7 @@ class ring {
   /// Like get(), but leaves the record in the ring and stores its position: pop(position) removes
   /// it once it has been dealt with, so a consumer that dies meanwhile leaves it for the next.
   /// @note For a ring with one consumer at a time (an actor's mailbox).
-  [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, deadline until,
+  [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, const deadline& until,
                                                std::uint64_t& position);
 
   /// What pop() did.
@@ -119,11 +119,11 @@ class ring {
   };
   /// Removes the oldest record if it is still the one peek() found at `position`. Without
   /// `until`, waits for the lock.
-  pop_result pop(std::uint64_t position, deadline until = std::nullopt);
+  pop_result pop(std::uint64_t position, const deadline& until = std::nullopt);
 
   /// Waits until a record is in or the ring is closed (true), or `until` passes (false). Takes no
   /// record: another getter may take it first.
-  bool wait_nonempty(deadline until);
+  bool wait_nonempty(const deadline& until);
 
   /// wait_nonempty()'s condition, without waiting: a record is in, or the ring is closed or
   /// failed a check.
@@ -145,7 +145,7 @@ class ring {
   /// caller that must not be stopped by a process stopped while it holds the lock (a debugger's
   /// breakpoint inside a send, a SIGSTOP, a hostile process) closes without the lock once `until`
   /// passed (at least the lock's grace): a put under way may then still complete.
-  void close(deadline until = std::nullopt);
+  void close(const deadline& until = std::nullopt);
 
   [[nodiscard]] std::size_t size() const;
   /// From the positions, so a crash between commit and count cannot hide a record.
@@ -168,7 +168,7 @@ class ring {
   /// False if called more often than items were put (Python's ValueError).
   bool task_done();
   /// Waits until every item put has been marked done; false if `until` passed first.
-  bool join(deadline until);
+  bool join(const deadline& until);
   void count_tasks(bool on);
 
   [[nodiscard]] segment_handle handle() const;
@@ -187,7 +187,7 @@ class ring {
   }
 
  private:
-  std::optional<queue_errc> take(consumer consume, void* context, deadline until,
+  std::optional<queue_errc> take(consumer consume, void* context, const deadline& until,
                                  std::uint64_t* peek_position);
 
   ring(std::shared_ptr<shared_segment> segment, ring_header* header, std::uint64_t capacity,
