@@ -960,15 +960,16 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
   const std::uint64_t cap = capacity_; // never the shared field: a scribble must not move us
   // Holding the lease, this getter is the only one that could be half-way through a take.
   const auto mutex_kind = leased_ ? ring_lock::mutex_quiet : ring_lock::mutex;
-  // A getter that caught up with a stream (its last get took the record its look found, without
-  // waiting) lets the putters get ahead before it looks at their line again: looking right
-  // after each put, it would take that line and the line of the next record from the putter
-  // between its stores, and the putter's unlock would wait for them every time (a queue of
-  // small items moved ~35 M/s with both sides in step, ~45 M/s once the getter fell behind).
-  // A get that paused counts as one that waited, so a round trip, whose answer may arrive
-  // during the pause, does not pause again at its next get.
+  // A getter that caught up with a stream (its last two looks found records at once, with no
+  // get between them that waited or came back empty) lets the putters get ahead before it
+  // looks at their line again: looking right after each put, it would take that line and the
+  // line of the next record from the putter between its stores, and the putter's unlock would
+  // wait for them every time (a queue of small items moved ~35 M/s with both sides in step,
+  // ~45 M/s once the getter fell behind). A get that pauses counts as one that waited, and a
+  // get that finds nothing (a pipe's recv tries once without waiting first) ends the streak:
+  // a round trip's answer, which may arrive just after a look, never makes the next get pause.
   bool waited = false;
-  if (leased_ && peek_position == nullptr && caught_up()
+  if (leased_ && peek_position == nullptr && found_at_once() >= 2
       && h->head.load(std::memory_order_relaxed) == seen_tail()) {
     for (int i = 0; i < catch_up_pauses; ++i)
       _mm_pause();
@@ -994,7 +995,10 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
       auto quick = take_leased(h, cap, consume, context, tail, looked);
       seen_tail(tail);
       if (quick == leased_take::taken) {
-        caught_up(looked && !waited);
+        if (waited)
+          found_at_once(0);
+        else if (looked)
+          found_at_once(std::min(found_at_once() + 1, 2u));
         lease.unlock();
         wake_putters(h, ordered::by_locked_op);
         return std::nullopt;
@@ -1002,6 +1006,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
       if (quick == leased_take::closed)
         return queue_errc::closed;
       if (quick == leased_take::empty) {
+        found_at_once(0);
         if (past(until))
           return queue_errc::empty;
         auto seen = h->put_seq.load();

@@ -230,15 +230,16 @@ class ring {
     std::atomic_ref<std::uint64_t>{seen_tail_}.store(v, std::memory_order_relaxed);
   }
   alignas(8) std::uint64_t seen_tail_ = 0;
-  // Whether this process's last get took the record its look found without waiting: it had
-  // caught up with the putters (see take()).
-  [[nodiscard]] bool caught_up() const noexcept {
-    return std::atomic_ref<const std::uint32_t>{caught_up_}.load(std::memory_order_relaxed) != 0;
+  // How many of this process's last looks at the putters' tail (up to 2) found records at once,
+  // with no get between them that waited or found nothing: 2 means it caught up with a stream
+  // (see take()).
+  [[nodiscard]] std::uint32_t found_at_once() const noexcept {
+    return std::atomic_ref<const std::uint32_t>{found_at_once_}.load(std::memory_order_relaxed);
   }
-  void caught_up(bool v) noexcept {
-    std::atomic_ref<std::uint32_t>{caught_up_}.store(v ? 1 : 0, std::memory_order_relaxed);
+  void found_at_once(std::uint32_t n) noexcept {
+    std::atomic_ref<std::uint32_t>{found_at_once_}.store(n, std::memory_order_relaxed);
   }
-  alignas(4) std::uint32_t caught_up_ = 0;
+  alignas(4) std::uint32_t found_at_once_ = 0;
 };
 
 } // namespace proctor::detail
