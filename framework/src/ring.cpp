@@ -31,8 +31,8 @@ constexpr auto wait_slice = std::chrono::seconds(1);
 /// The least time put and get wait for the ring's lock: a busy lock is not a full or empty ring,
 /// even for put_nowait and get_nowait.
 constexpr auto lock_grace = std::chrono::milliseconds(20);
-constexpr int lock_tries = 100; ///< trylock attempts (with a pause between) before blocking
-constexpr int yields_before_sleep = 20; ///< then attempts after a sched_yield() each
+/// Attempts after a sched_yield() each before a busy lock is waited for in the kernel.
+constexpr int yields_before_sleep = 100;
 
 /// How often a getter waiting for a large record's commit looks whether its writer died.
 constexpr auto stager_check = std::chrono::milliseconds(10);
@@ -338,16 +338,16 @@ bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   return rc == EBUSY;
 }
 
-/// lock_patiently() once the first try failed: a few more with a pause between, then a few after
-/// a sched_yield() each — the holder may be waiting for a CPU (many writers on few cores), and a
-/// sleep in the kernel costs both sides a switch — then a wait.
+/// lock_patiently() once the first try failed: more tries after a sched_yield() each, then a
+/// wait. Not a spin: each try is a locked instruction that takes the lock's line from its holder,
+/// whose stores to that line (the count, the tail's copy) and unlock then wait for it to come
+/// back, and a waiter that spins keeps a CPU from the process that would free it (the reader, or
+/// a holder waiting for a CPU when many writers share few cores). A sleep in the kernel costs
+/// both sides a switch. Twenty senders to one actor on two cores moved ~6 M messages/s with 100
+/// tries a pause apart before the yields, ~20 M/s with none (five runs each, interleaved).
 [[gnu::noinline, gnu::cold]] int lock_contended(pthread_mutex_t* m, const ring::deadline& by) {
   auto until = by;
   int rc = EBUSY;
-  for (int i = 1; i < lock_tries && rc == EBUSY; ++i) {
-    __builtin_ia32_pause();
-    rc = ::pthread_mutex_trylock(m);
-  }
   for (int i = 0; i < yields_before_sleep && rc == EBUSY; ++i) {
     ::sched_yield();
     rc = ::pthread_mutex_trylock(m);
