@@ -276,17 +276,26 @@ int trylock_taking_over(pthread_mutex_t* m, bool* died = nullptr) {
 /// (`tag` staging) is abandoned, as its put never returned; one being copied out (taking) is back
 /// for the next getter, as its get never returned. A no-op if the tag has moved on. Under the
 /// ring's mutex.
-void give_up_copy(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint32_t tag) {
+/// `may_count`: the caller may add to the count of records taken, which an abandoned record
+/// needs: it holds the read lease, or the ring has none. A putter in a ring with a lease may not
+/// (a getter holding the lease counts by a plain store, take_leased()): it asks for a recount
+/// instead, which the next getter makes under the lease (an abandoned record is not counted).
+void give_up_copy(ring_header* h, std::uint64_t cap, std::uint64_t pos, std::uint32_t tag,
+                  bool may_count) {
   auto word = tag_at(h, cap, pos);
-  if (tag == taking_tag)
+  if (tag == taking_tag) {
     word.compare_exchange_strong(tag, staged_tag);
-  else if (tag == staging_tag && word.compare_exchange_strong(tag, abandoned_tag))
-    h->got_count.fetch_add(1, std::memory_order_relaxed);
+  } else if (tag == staging_tag && word.compare_exchange_strong(tag, abandoned_tag)) {
+    if (may_count)
+      h->got_count.fetch_add(1, std::memory_order_relaxed);
+    else
+      h->recount.store(1);
+  }
 }
 
 /// Gives up every copy that the dead holder of stage slot `slot` was making. Under the ring's
-/// mutex.
-void give_up_copies_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
+/// mutex. `may_count`: see give_up_copy().
+void give_up_copies_by(ring_header* h, std::uint64_t cap, std::uint32_t slot, bool may_count) {
   auto head = h->head.load(std::memory_order_relaxed);
   auto tail = h->tail.load(std::memory_order_relaxed);
   if (!positions_sane(head, tail, cap))
@@ -298,18 +307,19 @@ void give_up_copies_by(ring_header* h, std::uint64_t cap, std::uint32_t slot) {
       return; // reported by whoever walks it next
     auto tag = tag_at(h, cap, pos).load(std::memory_order_acquire);
     if ((tag == staging_tag || tag == taking_tag) && read_owner(h, cap, pos).slot == slot)
-      give_up_copy(h, cap, pos, tag);
+      give_up_copy(h, cap, pos, tag, may_count);
     pos += span;
   }
 }
 
 /// A free stage slot, now held by the caller; nullopt if all are busy. A slot whose holder died
-/// is taken over once that holder's copy is given up. Under the ring's mutex.
-std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) {
+/// is taken over once that holder's copy is given up. Under the ring's mutex. `may_count`: see
+/// give_up_copy().
+std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap, bool may_count) {
   for (std::uint32_t k = 0; k < stage_slot_count; ++k) {
     int rc = ::pthread_mutex_trylock(&h->stage_slots[k]);
     if (rc == EOWNERDEAD) {
-      give_up_copies_by(h, cap, k);
+      give_up_copies_by(h, cap, k, may_count);
       ::pthread_mutex_consistent(&h->stage_slots[k]);
       wake_getter(h, true); // the getters waiting behind the dead copier's record look again
       rc = 0;
@@ -321,7 +331,8 @@ std::optional<std::uint32_t> take_stage_slot(ring_header* h, std::uint64_t cap) 
 }
 
 /// True while a live thread copies the record at `pos` (staging or taking) in or out, as the
-/// kernel knows it: it holds the stage slot the record names. Under the ring's mutex.
+/// kernel knows it: it holds the stage slot the record names. Under the ring's mutex, by a
+/// getter (which holds the read lease in a ring that has one).
 bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   auto slot = read_owner(h, cap, pos).slot;
   if (slot >= stage_slot_count)
@@ -330,7 +341,7 @@ bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
   if (rc == 0) { // it let go of its slot: finished (the tag has moved on), or it never held it
     ::pthread_mutex_unlock(&h->stage_slots[slot]);
   } else if (rc == EOWNERDEAD) {
-    give_up_copies_by(h, cap, slot);
+    give_up_copies_by(h, cap, slot, true);
     ::pthread_mutex_consistent(&h->stage_slots[slot]);
     ::pthread_mutex_unlock(&h->stage_slots[slot]);
   }
@@ -626,7 +637,7 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, cons
     // A slot only if a staged record may fit. None free (several large puts at once): copied
     // under the lock.
     auto slot = stage && staged_offset + round8(size) <= cap - (tail - head)
-                  ? take_stage_slot(h, cap)
+                  ? take_stage_slot(h, cap, !leased_)
                   : std::nullopt;
     const std::uint64_t need = slot ? staged_offset + round8(size) : plain_need;
     std::uint64_t contiguous = cap - tail % cap;
@@ -928,10 +939,11 @@ leased_take take_leased(ring_header* h, std::uint64_t cap, ring::consumer consum
     }
     // Removed once copied (release: the copy is done before a putter reuses the bytes), then
     // counted: repair() tells a getter killed between the two from one that did both. Counted
-    // by a plain store: in a ring with a lease, every getter that counts (here, under the mutex,
-    // give_up_copy()) holds it. The putters are woken by the caller once it has let the lease
-    // go, whose locked instruction orders the head's store before the look at their flag (a
-    // locked add here cost the getter a third of its time in a stream of small items).
+    // by a plain store: in a ring with a lease, whoever adds to the count holds the lease (a
+    // getter here or under the mutex; a putter that gives up a dead writer's record asks for a
+    // recount instead, see give_up_copy()). The putters are woken by the caller once it has let
+    // the lease go, whose locked instruction orders the head's store before the look at their
+    // flag (a locked add here cost the getter a tenth of its pace in a stream of small items).
     auto finish = [&] {
       h->head.store(head + span, std::memory_order_release);
       h->got_count.store(h->got_count.load(std::memory_order_relaxed) + 1,
@@ -1060,7 +1072,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
       // Its writer copies it in, or another getter copies it out, without the lock. Given up
       // (or given back) only once the kernel says that the copier died holding its slot.
       if (!copier_alive(h, cap, head)) {
-        give_up_copy(h, cap, head, prefix.tag); // unless it finished meanwhile
+        give_up_copy(h, cap, head, prefix.tag, true); // unless it finished meanwhile
         continue;                               // looked at again under the lock
       }
       if (past(until))
@@ -1087,7 +1099,7 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
       return std::nullopt;
     }
     if (prefix.tag == staged_tag) {
-      if (auto slot = take_stage_slot(h, cap))
+      if (auto slot = take_stage_slot(h, cap, true))
         return take_outside_lock(h, cap, lock, mutex_kind, head, span, prefix.size, *slot,
                                  consume, context);
     }

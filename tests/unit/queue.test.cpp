@@ -237,10 +237,12 @@ struct first_staged {
   layout::staging_owner owner{};
 };
 
-/// A queue whose first item is large, and so staged, followed by the small item `then` if any.
+/// A queue whose first item is large, and so staged, followed by the small item `then` if any;
+/// at most `maxsize` items (0: no count limit).
 struct large_first {
   static constexpr std::size_t capacity = 1 << 20;
-  explicit large_first(const char* then = nullptr) {
+  explicit large_first(const char* then = nullptr, std::size_t maxsize = 0)
+    : q{queue<std::string>::options{.maxsize = maxsize, .capacity_bytes = capacity}} {
     REQUIRE(q.put(large));
     if (then != nullptr)
       REQUIRE(q.put(std::string(then)));
@@ -251,7 +253,7 @@ struct large_first {
   void hold_by_dead_thread(std::uint32_t k) {
     REQUIRE(lock_by_thread_that_ends(record->slot(k)) == 0);
   }
-  queue<std::string> q{queue<std::string>::options{.capacity_bytes = capacity}};
+  queue<std::string> q;
   std::string large = std::string(100'000, 'L');
   std::optional<first_staged> record;
 };
@@ -276,6 +278,30 @@ TEST_CASE("a large item whose writer died while copying it in is skipped, and th
   REQUIRE(q.put(f.large));
   CHECK(*q.get(5s) == f.large);
   CHECK(*q.get(5s) == f.large);
+}
+
+TEST_CASE("a putter that takes over the stage slot of a writer that died mid-copy leaves the "
+          "item count exact for a queue with a maximum size",
+          "[queue]") {
+  large_first f{"after", 3};
+  auto& q = f.q;
+  // The dead writer held slot 0, the first one a putter of a large item tries: this putter
+  // gives its record up, without the getters' lease (the getters count without a locked
+  // instruction under it).
+  f.record->stage(0);
+  f.hold_by_dead_thread(0);
+  REQUIRE(q.put(f.large, 5s));
+  // Two items and the abandoned record: a third item fits now, a fourth does not.
+  REQUIRE(q.put_nowait(std::string("third")));
+  auto over = q.put_nowait(std::string("fourth"));
+  REQUIRE_FALSE(over);
+  CHECK(over.error() == queue_errc::full);
+  CHECK(*q.get(5s) == "after"); // the abandoned record is skipped
+  CHECK(q.size() == 2);
+  CHECK(*q.get(5s) == f.large);
+  CHECK(*q.get(5s) == "third");
+  CHECK(q.size() == 0);
+  CHECK(q.empty());
 }
 
 TEST_CASE("a large item whose getter died while copying it out goes to the next getter",
