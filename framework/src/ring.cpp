@@ -42,7 +42,8 @@ constexpr auto stager_check = std::chrono::milliseconds(10);
 constexpr auto spin_time = std::chrono::microseconds(20);
 
 /// How long a getter that caught up with a stream of puts waits before it looks for the next
-/// records, in pause instructions (~1.5 us on the machine we measure on; see ring::take()).
+/// records, in pause instructions (~1.5 us on the machine we measure on, an AMD EPYC; a pause
+/// takes about twice as long on recent Intel cores; see ring::take()).
 /// Half as many left the getter in step with the putter more often (~42 instead of ~44 M items/s).
 constexpr int catch_up_pauses = 64;
 
@@ -350,24 +351,29 @@ bool copier_alive(ring_header* h, std::uint64_t cap, std::uint64_t pos) {
 }
 
 /// lock_patiently() once the first try failed: more tries after a sched_yield() each, then a
-/// wait. Not a spin: each try is a locked instruction that takes the lock's line from its holder,
-/// whose stores to that line (the count, the tail's copy) and unlock then wait for it to come
-/// back, and a waiter that spins keeps a CPU from the process that would free it (the reader, or
-/// a holder waiting for a CPU when many writers share few cores). A sleep in the kernel costs
-/// both sides a switch. Twenty senders to one actor on two cores moved ~6 M messages/s with 100
-/// tries a pause apart before the yields, ~20 M/s with none (five runs each, interleaved).
+/// wait. No tries a pause apart: each try is a locked instruction that takes the lock's line
+/// from its holder, whose stores to that line (the count, the tail's copy) and unlock then wait
+/// for it to come back, and a waiter that spins keeps a CPU from the process that would free it
+/// (the reader, or a holder waiting for a CPU when many writers share few cores). A sleep in the
+/// kernel costs both sides a switch. Twenty senders to one actor on two cores moved ~6 M
+/// messages/s with 100 tries a pause apart before the yields, ~20 M/s with none (five runs
+/// each, interleaved). With a deadline, the clock is looked at every few yields: on a loaded
+/// machine a yield may give the CPU away for a whole time slice.
 [[gnu::noinline, gnu::cold]] int lock_contended(pthread_mutex_t* m, const ring::deadline& by) {
   auto until = by;
+  if (until)
+    until = std::max(*until, clock::now() + lock_grace);
   int rc = EBUSY;
-  for (int i = 0; i < yields_before_sleep && rc == EBUSY; ++i) {
+  for (int i = 1; i <= yields_before_sleep && rc == EBUSY; ++i) {
     ::sched_yield();
     rc = ::pthread_mutex_trylock(m);
+    if (rc == EBUSY && until && i % 8 == 0 && clock::now() >= *until)
+      return ETIMEDOUT;
   }
   if (rc != EBUSY)
     return rc;
   if (!until)
     return ::pthread_mutex_lock(m);
-  until = std::max(*until, clock::now() + lock_grace);
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until->time_since_epoch()).count();
   timespec abs{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   return ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
@@ -977,12 +983,15 @@ std::optional<queue_errc> ring::take(consumer consume, void* context, const dead
   // looks at their line again: looking right after each put, it would take that line and the
   // line of the next record from the putter between its stores, and the putter's unlock would
   // wait for them every time (a queue of small items moved ~35 M/s with both sides in step,
-  // ~45 M/s once the getter fell behind). A get that pauses counts as one that waited, and a
-  // get that finds nothing (a pipe's recv tries once without waiting first) ends the streak:
-  // a round trip's answer, which may arrive just after a look, never makes the next get pause.
+  // ~45 M/s once the getter fell behind; a streak of 4 or 8 looks instead of 2 lost a third
+  // and a half of that in a slow period). A get that pauses counts as one that waited, and a
+  // get that finds nothing ends the streak: a round trip whose answer comes after the get's
+  // first look (a pipe's recv looks once without waiting first) never pauses. The price: a
+  // caller whose every answer is already there when it looks (it works between request and
+  // get) pauses at every third get. A get whose deadline has passed (get_nowait) never pauses.
   bool waited = false;
   if (leased_ && peek_position == nullptr && found_at_once() >= 2
-      && h->head.load(std::memory_order_relaxed) == seen_tail()) {
+      && h->head.load(std::memory_order_relaxed) == seen_tail() && !past(until)) {
     for (int i = 0; i < catch_up_pauses; ++i)
       _mm_pause();
     waited = true;
