@@ -31,6 +31,11 @@ namespace proctor {
 /// `empty` and `full` on timeout (Python's queue.Empty and queue.Full), `closed`, `too_large`,
 /// `serialization`, `corrupt`. A crash of another process at any instruction leaves the queue
 /// usable, each committed item delivered once.
+///
+/// Waiting: a get spins briefly, then sleeps. A getter that keeps finding items the moment it
+/// looks, having caught up with a stream of puts, waits about a microsecond or two before it looks
+/// again (not in get_nowait), so that it takes them in batches rather than one by one from
+/// under the putter's stores (a stream of small items moves about 1.4 times as fast).
 /// @note Thread-safe and process-safe. Every blocking call has a timeout variant.
 class waitable;
 
