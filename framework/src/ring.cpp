@@ -494,8 +494,8 @@ bool spin_for_change(const Word& word, T seen, const ring::deadline& until,
 /// `even_closed`: sleeps in a closed ring too (for a commit, which closing does not prevent).
 template <class Unchanged>
 void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
-                std::atomic<std::uint32_t>& waiting, Unchanged unchanged, const ring::deadline& until,
-                bool even_closed = false) {
+                std::atomic<std::uint32_t>& waiting, Unchanged unchanged,
+                const ring::deadline& until, bool even_closed = false) {
   waiting.fetch_add(1); // seq_cst: before the look below (see wake_getter())
   if (unchanged() && (even_closed || h->closed.load() == 0))
     park(word, seen, until);
@@ -508,7 +508,8 @@ void wait_while(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t 
 /// leaves the flag up, which costs the next get one system call.
 template <class Unchanged>
 void wait_flagged(ring_header* h, std::atomic<std::uint32_t>& word, std::uint32_t seen,
-                  std::atomic<std::uint32_t>& flag, Unchanged unchanged, const ring::deadline& until) {
+                  std::atomic<std::uint32_t>& flag, Unchanged unchanged,
+                  const ring::deadline& until) {
   flag.store(1); // seq_cst: before the look below
   if (unchanged() && h->closed.load() == 0)
     park(word, seen, until);

@@ -65,7 +65,8 @@ class ring {
 
   /// Copies `size` bytes in as one record; waits for room until `until`.
   /// Errors: full (deadline passed), closed, too_large, corrupt.
-  [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size, const deadline& until);
+  [[nodiscard]] std::optional<queue_errc> put(const void* data, std::size_t size,
+                                               const deadline& until);
 
   /// A part of a record put in parts.
   struct piece {
@@ -89,7 +90,8 @@ class ring {
   /// Hands the oldest record to `consume`, then removes it; waits until `until` for one.
   /// If `consume` throws, the record is removed all the same and the exception propagates.
   /// Errors: empty (deadline passed), closed (closed and drained), corrupt.
-  [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context, const deadline& until);
+  [[nodiscard]] std::optional<queue_errc> get(consumer consume, void* context,
+                                               const deadline& until);
 
   /// Takes up to `max_records` records at once, without waiting and without the lock; returns
   /// how many it handed to `consume` (0 when empty). `error` is set to corrupt if the ring failed
@@ -108,8 +110,8 @@ class ring {
   /// Like get(), but leaves the record in the ring and stores its position: pop(position) removes
   /// it once it has been dealt with, so a consumer that dies meanwhile leaves it for the next.
   /// @note For a ring with one consumer at a time (an actor's mailbox).
-  [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context, const deadline& until,
-                                               std::uint64_t& position);
+  [[nodiscard]] std::optional<queue_errc> peek(consumer consume, void* context,
+                                                const deadline& until, std::uint64_t& position);
 
   /// What pop() did.
   enum class pop_result {
