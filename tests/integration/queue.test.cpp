@@ -9,7 +9,7 @@
 
 #include <proctor/proctor.hpp>
 
-#include "ring_header.hpp"
+#include "integration/ring_lock_holder.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -106,19 +106,8 @@ TEST_CASE("a put gives up with full while a process stopped inside a put holds t
     REQUIRE(q.put(std::string("before")));
     // As a process stopped in the middle of a put leaves the queue (a debugger's breakpoint, a
     // SIGSTOP): its lock held by a live process that never lets go.
-    proctor::event locked;
-    auto handle = q.handle();
-    auto hold = [handle, locked]() mutable {
-      auto segment = proctor::shared_segment::open(handle);
-      auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
-      ::pthread_mutex_lock(&h->mutex);
-      locked.set();
-      for (;;)
-        ::pause();
-    };
-    auto holder = proctor::get_context(proctor::start_method::fork).make_process(std::move(hold));
-    holder.start();
-    REQUIRE(locked.wait(60s));
+    ring_lock_holder holder{q.handle()};
+    REQUIRE(holder.locked());
     auto now = q.put_nowait(std::string("now")); // waits out the lock's grace, then gives up
     REQUIRE_FALSE(now);
     CHECK(now.error() == proctor::queue_errc::full);
@@ -126,9 +115,7 @@ TEST_CASE("a put gives up with full while a process stopped inside a put holds t
     REQUIRE_FALSE(timed);
     CHECK(timed.error() == proctor::queue_errc::full);
     CHECK(*q.get(5s) == "before"); // getters hold a lease of their own: not held up
-    holder.kill();
-    holder.join();
-    CHECK(holder.exitcode() == -SIGKILL);
+    CHECK(holder.let_go() == -SIGKILL);
     // The next put is told that the holder died, repairs what it may have left, and goes on.
     REQUIRE(q.put(std::string("after"), 5s));
     CHECK(*q.get(5s) == "after");

@@ -107,7 +107,7 @@ void start_through_own_zygote(int parents_zygote) {
 
 } // namespace
 
-TEST_CASE("a forked child starts its forkserver children through a zygote of its own, and its "
+TEST_CASE("a forked child starts its forkserver children through a zygote of its own and its "
           "parent's zygote goes on serving the parent",
           "[start_method]") {
   leftover_guard guard;

@@ -14,7 +14,7 @@
 
 #include "integration/supervisor_support.hpp"
 #include "mailbox.hpp"
-#include "ring_header.hpp"
+#include "integration/ring_lock_holder.hpp"
 #include "support/leftovers.hpp"
 #include "support/probe.hpp"
 
@@ -34,47 +34,10 @@ void check_refused(const Result& result, const std::string& what) {
   CHECK_THAT(result.error().message, Catch::Contains(what));
 }
 
-/// A process of its own that maps `target`'s mailbox and takes its lock as a put does, then
-/// never lets go: a process stopped inside a send (a debugger's breakpoint, a SIGSTOP), or a
-/// hostile one. Killed by let_go() or at the end of its scope.
-class mailbox_lock_holder {
- public:
-  explicit mailbox_lock_holder(const proctor::actor_ref& target) {
-    auto handle = proctor::detail::link_of(target)->messages().handle();
-    proctor::event locked;
-    auto hold = [handle, locked]() mutable {
-      auto segment = proctor::shared_segment::open(handle);
-      auto* h = static_cast<proctor::detail::ring_header*>(segment.data());
-      ::pthread_mutex_lock(&h->mutex);
-      locked.set();
-      for (;;)
-        ::pause();
-    };
-    auto fork = proctor::get_context(proctor::start_method::fork);
-    holder_ = std::make_unique<proctor::process>(fork.make_process(std::move(hold)));
-    holder_->start();
-    locked_ = locked.wait(patience);
-  }
-  mailbox_lock_holder(const mailbox_lock_holder&) = delete;
-  mailbox_lock_holder& operator=(const mailbox_lock_holder&) = delete;
-  ~mailbox_lock_holder() { let_go(); }
-
-  /// True once the holder has the lock.
-  [[nodiscard]] bool locked() const { return locked_; }
-
-  /// Kills the holder: the next to take the lock is told that its owner died.
-  void let_go() {
-    if (holder_) {
-      holder_->kill();
-      (void)holder_->join(patience);
-      holder_.reset();
-    }
-  }
-
- private:
-  std::unique_ptr<proctor::process> holder_;
-  bool locked_ = false;
-};
+/// A process that takes `target`'s mailbox lock and never lets go (see ring_lock_holder).
+proctor::test::ring_lock_holder hold_mailbox_lock(const proctor::actor_ref& target) {
+  return proctor::test::ring_lock_holder{proctor::detail::link_of(target)->messages().handle()};
+}
 
 } // namespace
 
@@ -220,7 +183,7 @@ TEST_CASE("a process stopped while it holds a child's mailbox lock does not stop
     REQUIRE(self.receive(patience, [](const sup_done& d) { CHECK(d.id == 1); }));
     REQUIRE(proctor::terminate_child(sup, "a"));
 
-    mailbox_lock_holder holder{a};
+    auto holder = hold_mailbox_lock(a);
     REQUIRE(holder.locked());
 
     // Deleting a closes its mailbox for good: the supervisor goes on, and so does b.
@@ -261,7 +224,7 @@ TEST_CASE("a child whose mailbox lock a stopped process holds still stops in ord
     REQUIRE(mailbox);
     auto& cell = mailbox->cell();
     REQUIRE(eventually([&] { return cell.in_flight_pos.load() != 0; }));
-    mailbox_lock_holder holder{a};
+    auto holder = hold_mailbox_lock(a);
     REQUIRE(holder.locked());
     // Taken before job 1 was removed (still being handled, or handled and waiting for the lock).
     REQUIRE((cell.in_flight_pos.load() != 0 || cell.handled_pos.load() != 0));
