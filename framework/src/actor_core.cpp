@@ -127,8 +127,9 @@ T decode(const std::byte* data, std::size_t size) {
 
 } // namespace
 
-actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell)
-  : self_(std::move(self)), link_(own_link(self_, std::move(own_cell))), is_actor_(is_actor) {
+actor_core::actor_core(actor_ref self, bool is_actor, shared_object own_cell, ring own_ring)
+  : self_(std::move(self)), link_(own_link(self_, std::move(own_cell), std::move(own_ring))),
+    is_actor_(is_actor) {
   if (link_ == nullptr)
     throw std::runtime_error("proctor: cannot map the actor's own mailbox");
   supervised_ = link_->cell().supervised != 0;

@@ -39,10 +39,10 @@ class actor_core {
   using clock = std::chrono::steady_clock;
   using deadline = std::optional<clock::time_point>;
 
-  /// Reads the mailbox named by `self` (mapped through own_link(); `own_cell`, if given, is its
-  /// cell mapped already). `is_actor`: an actor process (SIGTERM ends it with shutdown; fatal
-  /// signals are recorded in its cell).
-  actor_core(actor_ref self, bool is_actor, shared_object own_cell = {});
+  /// Reads the mailbox named by `self` (mapped through own_link(); `own_cell` and `own_ring`, if
+  /// given, are its cell and ring mapped already). `is_actor`: an actor process (SIGTERM ends it
+  /// with shutdown; fatal signals are recorded in its cell).
+  actor_core(actor_ref self, bool is_actor, shared_object own_cell = {}, ring own_ring = {});
   ~actor_core();
   actor_core(const actor_core&) = delete;
   actor_core& operator=(const actor_core&) = delete;

@@ -131,10 +131,12 @@ bool mapped_here(const mailbox_link* link) noexcept {
   return link->home() == per_process<link_table>();
 }
 
-/// `inherited`: the caller's own mailbox, whose cell it may have mapped already (`own_cell`).
+/// `inherited`: the caller's own mailbox, whose cell and ring it may have mapped already
+/// (`own_cell`, `own_ring`).
 std::unique_ptr<mailbox_link> open_link(const link_table& table, std::uint64_t id,
                                         const std::string& cell_name, bool inherited,
-                                        shared_object own_cell) {
+                                        shared_object own_cell, ring own_ring) {
+  bool cell_given = static_cast<bool>(own_cell);
   auto cell_obj = own_cell ? std::move(own_cell)
                            : shared_object::open(segment_handle{cell_name, cell_segment_size},
                                                  cell_segment_size, cell_magic, "actor mailbox");
@@ -142,7 +144,9 @@ std::unique_ptr<mailbox_link> open_link(const link_table& table, std::uint64_t i
   if (cell.id != id)
     return nullptr;
   auto ring_name = field_string(cell.ring_name);
-  auto messages = ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
+  auto messages = cell_given && own_ring.valid() && own_ring.handle().name == ring_name
+                    ? std::move(own_ring)
+                    : ring::open(segment_handle{ring_name, cell.ring_size}, mailbox_type_tag);
   if (!inherited) { // a forked child maps again what it uses
     cell_obj.dont_fork();
     messages.dont_fork();
@@ -210,7 +214,7 @@ add_link(link_table& table, const std::string& cell_name, std::unique_ptr<mailbo
 /// The link of `data` in this process, opened if need be, with a use of it begun; nullptr for
 /// noproc, or for a mailbox this process cannot map (`trouble` says why, see link_of()).
 /// `own`: the caller's own mailbox (pinned, kept in forked children).
-mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {},
+mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {}, ring own_ring = {},
                         std::string* trouble = nullptr) noexcept {
   link_table* table_ptr = nullptr;
   try {
@@ -225,7 +229,8 @@ mailbox_link* find_link(ref_data& data, bool own, shared_object own_cell = {},
   if (it == table.by_name.end()) {
     std::unique_ptr<mailbox_link> link;
     try {
-      link = open_link(table, data.id, data.cell_name, own, std::move(own_cell));
+      link = open_link(table, data.id, data.cell_name, own, std::move(own_cell),
+                       std::move(own_ring));
     } catch (const shm_error& e) {
       // Gone (not_found), or not a mailbox (invalid): noproc. A system call that failed
       // (EMFILE, ENOMEM...) says nothing about the actor.
@@ -286,14 +291,14 @@ link_use link_of(const actor_ref& ref, std::string* trouble) noexcept {
   if (auto* cached = data->link.load(std::memory_order_acquire);
       cached != nullptr && mapped_here(cached))
     return cached->use() ? link_use{cached} : link_use{};
-  return link_use{find_link(*data, false, {}, trouble)};
+  return link_use{find_link(*data, false, {}, {}, trouble)};
 }
 
-mailbox_link* own_link(const actor_ref& ref, shared_object own_cell) noexcept {
+mailbox_link* own_link(const actor_ref& ref, shared_object own_cell, ring own_ring) noexcept {
   auto* data = ref.data().get();
   if (data == nullptr)
     return nullptr;
-  auto* link = find_link(*data, true, std::move(own_cell));
+  auto* link = find_link(*data, true, std::move(own_cell), std::move(own_ring));
   if (link != nullptr)
     link->unuse(); // pinned: mapped for good
   return link;

@@ -213,9 +213,11 @@ class link_use {
 /// would report the actor gone (a send, a monitor) must not.
 link_use link_of(const actor_ref& ref, std::string* trouble = nullptr) noexcept;
 /// The caller's own mailbox, mapped until unpin_own_link() and kept in forked children (its
-/// actor_core holds it by pointer); nullptr if it cannot be mapped. `own_cell`: its cell, if the
-/// caller has mapped it already.
-mailbox_link* own_link(const actor_ref& ref, shared_object own_cell = {}) noexcept;
+/// actor_core holds it by pointer); nullptr if it cannot be mapped. `own_cell` and `own_ring`: its
+/// cell and its ring, if the caller has mapped them already (a ring is used only with its cell,
+/// and only if it is the one the cell names).
+mailbox_link* own_link(const actor_ref& ref, shared_object own_cell = {},
+                       ring own_ring = {}) noexcept;
 /// Ends own_link(): the mailbox is unmapped like any other once its actor has ended.
 void unpin_own_link(mailbox_link* link) noexcept;
 

@@ -170,6 +170,46 @@ void release_ended_actors() noexcept {
   }
 }
 
+namespace {
+
+/// A new actor's mailbox as its spawner has it mapped, for the child a fork makes of the spawner
+/// (spawn_actor() under the fork start method): the child takes the mappings it inherited instead
+/// of mapping the mailbox again by name, and finds its pid and start time in the cell if the
+/// spawner wrote them first. Set only around the fork, by a process that has a single thread.
+struct handed_down_mailbox {
+  std::string cell_name;
+  shared_object cell_obj;
+  ring messages;
+};
+
+/// The spawner's slot, which points into spawn_actor()'s frame: in the child, that frame is still
+/// there (the child runs the actor below it, and ends without returning into it).
+handed_down_mailbox* handed_down = nullptr;
+
+/// The mailbox named `cell_name` if this process is the child forked to run it; empty otherwise.
+handed_down_mailbox take_handed_down(const std::string& cell_name) noexcept {
+  auto* h = std::exchange(handed_down, nullptr);
+  if (h == nullptr || h->cell_name != cell_name)
+    return {};
+  return std::move(*h);
+}
+
+/// Writes the identity of the process just forked to run the actor of `cell`, a new mailbox (its
+/// pid and start time, as its own run_actor() would), while that process is still on its way
+/// there: it reads /proc itself only if it gets there first. Both write the same values.
+void record_forked_identity(actor_cell& cell, const process& proc) noexcept {
+  auto pid = proc.pid();
+  if (!pid)
+    return;
+  auto st = read_proc_stat(*pid);
+  if (!st || st->start_time == 0)
+    return;
+  cell.pid.store(*pid, std::memory_order_relaxed);
+  cell.start_time.store(st->start_time, std::memory_order_release);
+}
+
+} // namespace
+
 unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
   auto* table = per_process<spawned_table>();
   if (table == nullptr || pid <= 0)
@@ -235,11 +275,30 @@ actor_ref spawn_actor(const spawn_options& opts,
     release_ended(table);
   }
   auto box = create_mailbox(opts);
-  // The actor maps its mailbox by name; processes forked later have no use for it.
-  box.cell_obj.dont_fork();
-  box.messages.dont_fork();
-  auto proc = launch(box.cell_obj.handle("actor mailbox"), process::options{opts.name, true, opts.method});
-  proc.start();
+  auto cell_handle = box.cell_obj.handle("actor mailbox");
+  auto method = opts.method.value_or(get_start_method());
+  auto proc = launch(cell_handle, process::options{opts.name, true, opts.method});
+  if (method == start_method::fork) {
+    // The child forked now keeps the mappings (and so need not map its mailbox by name); no
+    // process forked later has any use for them. A fork needs a single thread: nothing else
+    // forks meanwhile.
+    handed_down_mailbox here{cell_handle.name, box.cell_obj, box.messages};
+    handed_down = &here;
+    struct keep_out_of_later_forks {
+      mailbox_owner& box;
+      ~keep_out_of_later_forks() {
+        handed_down = nullptr;
+        box.cell_obj.dont_fork();
+        box.messages.dont_fork();
+      }
+    } keep_out{box};
+    proc.start();
+    record_forked_identity(box.cell(), proc);
+  } else {
+    box.cell_obj.dont_fork();
+    box.messages.dont_fork();
+    proc.start();
+  }
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
   adopt_link(box, false);
   auto ref = box.ref;
@@ -266,19 +325,28 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
       }
     }
   } release;
-  auto cell_obj = shared_object::open(cell_handle, cell_segment_size, cell_magic, "actor mailbox");
+  // Forked by its spawner: the mailbox is mapped here already.
+  auto inherited = take_handed_down(cell_handle.name);
+  bool forked_here = static_cast<bool>(inherited.cell_obj);
+  auto cell_obj = forked_here ? std::move(inherited.cell_obj)
+                              : shared_object::open(cell_handle, cell_segment_size, cell_magic,
+                                                    "actor mailbox");
   auto& cell = *static_cast<actor_cell*>(cell_obj.get("actor mailbox"));
   // Mapped until the process ends, whichever way it ends: its last word (finished) is written
   // there, and the kernel releases the life lock there as the process dies.
   static shared_object kept;
   kept = cell_obj;
-  auto run = current_run();
   // A supervisor's warm standby (child_spec::standby) sets up all it can, then waits to take over:
   // the cell is the running incarnation's until then.
   bool standby = cell.supervised != 0 && cell.standby_call.exchange(0) != 0;
-  if (!standby) {
-    cell.pid.store(run.pid, std::memory_order_relaxed);
-    cell.start_time.store(run.start_time, std::memory_order_release);
+  // Read now by a standby, which takes over in a hurry later; by a child forked by its spawner,
+  // only if the spawner has not written it yet (record_forked_identity()).
+  std::optional<segment_run> run;
+  if (standby || !forked_here || cell.start_time.load(std::memory_order_acquire) == 0)
+    run = current_run();
+  if (!standby && run) {
+    cell.pid.store(run->pid, std::memory_order_relaxed);
+    cell.start_time.store(run->start_time, std::memory_order_release);
   }
   if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).
@@ -299,8 +367,8 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     if (!stand_by(cell))
       throw exit_request{0}; // the supervisor restarts it, or not: not this process's business
     take_over(cell);
-    cell.pid.store(run.pid, std::memory_order_relaxed);
-    cell.start_time.store(run.start_time, std::memory_order_release);
+    cell.pid.store(run->pid, std::memory_order_relaxed);
+    cell.start_time.store(run->start_time, std::memory_order_release);
     install_fatal_handlers(&cell);
   } else {
     // Held until this process ends: its end wakes the standby, if there is one.
@@ -319,7 +387,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     actor_program prog;
     actor self{nullptr}; // lives as long as the actor: its code keeps `actor&`
     try {
-      core = std::make_unique<actor_core>(self_ref, true, cell_obj);
+      core = std::make_unique<actor_core>(self_ref, true, cell_obj, std::move(inherited.messages));
       self = actor{core.get()};
       prog = make(self);
     } catch (const exit_request& r) {

@@ -1,5 +1,6 @@
-// spawn, impl `proctor`: spawn an actor (start method fork, as a supervisor starts its children),
-// get its first reply, and see it end (its DOWN), COUNT times.
+// spawn, impl `proctor`: spawn an actor (start method fork, the quickest start here; a supervisor
+// starts its children from its zygote), get its first reply, and see it end (its DOWN), COUNT
+// times.
 //   bench_spawn COUNT
 // Prints the median microseconds of one spawn-reply-stop cycle.
 #include <proctor/proctor.hpp>

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -320,6 +321,22 @@ proctor::behavior map_counter(proctor::actor&) {
           [](const lc_count_maps&) { return static_cast<std::int32_t>(most_maps_of_one_segment()); }};
 }
 
+/// How many proctor segments, told apart by name, this process has mapped.
+int distinct_segments() {
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> names;
+  std::string line;
+  while (std::getline(maps, line))
+    if (auto at = line.find("/dev/shm/proctor-"); at != std::string::npos)
+      names.insert(line.substr(at));
+  return static_cast<int>(names.size());
+}
+
+proctor::behavior segment_counter(proctor::actor&) {
+  return {pid_handler(),
+          [](const lc_count_maps&) { return static_cast<std::int32_t>(distinct_segments()); }};
+}
+
 } // namespace lifecycle
 
 TEST_CASE("a spawner and the actor it forked map each other's mailbox only once when messages go "
@@ -335,6 +352,31 @@ TEST_CASE("a spawner and the actor it forked map each other's mailbox only once 
     CHECK(self.request<std::int32_t>(a, patience, lc_count_maps{}).value() == 1);
     CHECK(lifecycle::most_maps_of_one_segment() == 1);
     stop(self, a);
+  }
+  REQUIRE_NO_LEFTOVERS(guard);
+}
+
+TEST_CASE("an actor forked by its spawner maps no mailbox of the actors spawned before it",
+          "[actor][lifecycle]") {
+  leftover_guard guard;
+  {
+    kill_children_on_failure cleanup;
+    proctor::scoped_actor self;
+    auto first = proctor::spawn<lifecycle::segment_counter>(on(proctor::start_method::fork));
+    // Its own mailbox (a cell and a ring) and maybe its spawner's, which it answers.
+    auto alone = self.request<std::int32_t>(first, patience, lc_count_maps{}).value();
+    CHECK(alone >= 2);
+    std::vector<proctor::actor_ref> others;
+    for (int i = 0; i < 6; ++i)
+      others.push_back(proctor::spawn<lifecycle::segment_counter>(on(proctor::start_method::fork)));
+    for (auto& other : others) // each answered: the spawner maps every one of their mailboxes
+      REQUIRE(self.request<std::int32_t>(other, patience, lc_count_maps{}).value() == alone);
+    auto last = proctor::spawn<lifecycle::segment_counter>(on(proctor::start_method::fork));
+    CHECK(self.request<std::int32_t>(last, patience, lc_count_maps{}).value() == alone);
+    for (auto& a : others)
+      stop(self, a);
+    stop(self, first);
+    stop(self, last);
   }
   REQUIRE_NO_LEFTOVERS(guard);
 }
