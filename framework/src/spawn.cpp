@@ -364,6 +364,13 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   }
   if (standby) {
     apply_limits(cell);
+    // Mapped while it waits: the mailbox is the supervisor's, the same for every incarnation.
+    // (Mapped again by name after the takeover if that fails, or if the cell names another.)
+    try {
+      inherited.messages = ring::open(
+        segment_handle{field_string(cell.ring_name), cell.ring_size}, mailbox_type_tag);
+    } catch (const std::exception&) {
+    }
     if (!stand_by(cell))
       throw exit_request{0}; // the supervisor restarts it, or not: not this process's business
     take_over(cell);
