@@ -159,15 +159,24 @@ bool process::join_until(std::optional<duration> timeout) {
   using clock = std::chrono::steady_clock;
   auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
   auto& s = *state_;
-  for (;;) {
+  for (bool first = true;; first = false) {
     int wait_fd;
+    bool own_child;
     {
       std::lock_guard guard{s.mu};
       require_started_here(s, "can only join a started process");
       if (poll_end(s))
         return true;
       wait_fd = wait_descriptor(s);
+      own_child = !s.child.status;
     }
+    // A child that is ending already (a short task, one just told to stop) has most often ended
+    // a few tens of microseconds later: looked for a moment, giving the processor up between
+    // looks, before sleeping, whose wake-up would cost as much again. Not for a zygote's child,
+    // whose end the zygote has to see and report first: on a machine with few processors, a
+    // looking parent keeps the zygote and the child queued on the other one.
+    if (first && own_child && detail::look_a_while(wait_fd, deadline))
+      continue;
     std::optional<std::chrono::nanoseconds> left;
     if (timeout) {
       left = deadline - clock::now();

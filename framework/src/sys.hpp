@@ -44,6 +44,14 @@ std::optional<exit_status> try_reap_pidfd(int pidfd);
 /// Waits until `fd` is readable or `timeout` passes (nullopt: forever). True if readable.
 bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout);
 
+/// How long look_a_while() looks.
+inline constexpr std::chrono::microseconds look_span{400};
+
+/// Looks whether `fd` is readable for up to look_span (or until `deadline`, if sooner), giving
+/// the processor up between looks (the process it waits for may be queued on this one): true as
+/// soon as it is. For a wait that is usually short, before the wait that sleeps.
+bool look_a_while(int fd, std::chrono::steady_clock::time_point deadline);
+
 /// What proctor reads from /proc/PID/stat.
 struct proc_stat {
   char state = '?';             ///< R, S, D, Z, X...
