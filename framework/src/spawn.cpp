@@ -195,19 +195,6 @@ handed_down_mailbox take_handed_down(const std::string& cell_name) noexcept {
   return std::move(*h);
 }
 
-/// Writes the identity of the process just forked to run the actor of `cell`, a new mailbox (its
-/// pid and start time, as its own run_actor() would), while that process is still on its way
-/// there: it reads /proc itself only if it gets there first. Both write the same values.
-void record_forked_identity(actor_cell& cell, const process& proc) noexcept {
-  auto pid = proc.pid();
-  if (!pid)
-    return;
-  auto st = read_proc_stat(*pid);
-  if (!st || st->start_time == 0)
-    return;
-  cell.pid.store(*pid, std::memory_order_relaxed);
-  cell.start_time.store(st->start_time, std::memory_order_release);
-}
 
 /// Looks whether the actor of `cell` has finished its init (or ended) for up to look_span,
 /// yielding between looks, before wait_ready() sleeps: an actor forked here is most often ready
@@ -221,6 +208,17 @@ void look_for_ready(const actor_cell& cell) {
 }
 
 } // namespace
+
+void record_identity(actor_cell& cell, pid_t pid) noexcept {
+  if (pid <= 0)
+    return;
+  auto st = read_proc_stat(pid);
+  if (!st || st->start_time == 0)
+    return;
+  // The start time first: a process that finds its own pid here finds its start time too.
+  cell.start_time.store(st->start_time, std::memory_order_relaxed);
+  cell.pid.store(pid, std::memory_order_release);
+}
 
 unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
   auto* table = per_process<spawned_table>();
@@ -305,12 +303,13 @@ actor_ref spawn_actor(const spawn_options& opts,
       }
     } keep_out{box};
     proc.start();
-    record_forked_identity(box.cell(), proc);
+    record_identity(box.cell(), proc.pid().value_or(0));
     look_for_ready(box.cell());
   } else {
     box.cell_obj.dont_fork();
     box.messages.dont_fork();
     proc.start();
+    record_identity(box.cell(), proc.pid().value_or(0));
   }
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
   adopt_link(box, false);
@@ -352,14 +351,15 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   // A supervisor's warm standby (child_spec::standby) sets up all it can, then waits to take over:
   // the cell is the running incarnation's until then.
   bool standby = cell.supervised != 0 && cell.standby_call.exchange(0) != 0;
-  // Read now by a standby, which takes over in a hurry later; by a child forked by its spawner,
-  // only if the spawner has not written it yet (record_forked_identity()).
+  // Read now by a standby, which takes over in a hurry later; by any other, only if the process
+  // that started it has not written it yet (record_identity()).
   std::optional<segment_run> run;
-  if (standby || !forked_here || cell.start_time.load(std::memory_order_acquire) == 0)
+  if (standby || cell.pid.load(std::memory_order_acquire) != ::getpid()
+      || cell.start_time.load(std::memory_order_relaxed) == 0)
     run = current_run();
   if (!standby && run) {
-    cell.pid.store(run->pid, std::memory_order_relaxed);
-    cell.start_time.store(run->start_time, std::memory_order_release);
+    cell.start_time.store(run->start_time, std::memory_order_relaxed);
+    cell.pid.store(run->pid, std::memory_order_release);
   }
   if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).

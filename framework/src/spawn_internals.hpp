@@ -17,6 +17,12 @@ namespace proctor::detail {
 /// until its supervisor restarts it (down). Wakes whoever waits on the state.
 void record_exit(actor_cell& cell, const exit_reason& why);
 
+/// Writes the identity of `pid`, the process just started to run the actor of `cell` (its start
+/// time, then its pid, as the process's own run_actor() would), while that process is on its way
+/// there: it reads /proc itself only if it gets there first (both write the same values). Nothing
+/// if /proc cannot tell.
+void record_identity(actor_cell& cell, pid_t pid) noexcept;
+
 /// Releases the mailboxes of the actors this process spawned that have ended (and reaps them).
 void release_ended_actors() noexcept;
 
