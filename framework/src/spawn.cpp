@@ -175,8 +175,8 @@ namespace {
 
 /// A new actor's mailbox as its spawner has it mapped, for the child a fork makes of the spawner
 /// (spawn_actor() under the fork start method): the child takes the mappings it inherited instead
-/// of mapping the mailbox again by name, and finds its pid and start time in the cell if the
-/// spawner wrote them first. Set only around the fork, by a process that has a single thread.
+/// of mapping the mailbox again by name. Set only around the fork, by a process that has a single
+/// thread.
 struct handed_down_mailbox {
   std::string cell_name;
   shared_object cell_obj;
@@ -194,7 +194,6 @@ handed_down_mailbox take_handed_down(const std::string& cell_name) noexcept {
     return {};
   return std::move(*h);
 }
-
 
 /// Looks whether the actor of `cell` has finished its init (or ended) for up to look_span,
 /// yielding between looks, before wait_ready() sleeps: an actor forked here is most often ready
