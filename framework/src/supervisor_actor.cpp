@@ -224,7 +224,7 @@ void supervisor_actor::start(child& c, child* ahead) {
   }
   c.proc = p;
   c.pid = p.pid().value_or(0);
-  record_identity(cell, c.pid); // while the child starts (its pid was reset above)
+  record_identity(cell, c.pid); // while the child starts (0 in a new cell, reset above in another)
   if (ahead != nullptr && !ahead->box.cell_obj) {
     try {
       make_mailbox(*ahead); // while this child runs its init
