@@ -465,7 +465,7 @@ TEST_CASE("crash_reports returns every report, however many bytes they take", "[
     auto sup = proctor::start_supervisor({flags(strategy::one_for_one, 100), {member_spec("w", self.ref())}});
     stop_at_exit cleanup{sup};
     // Each crash leaves eight stderr lines of 4,000 bytes in its report: forty of them take more
-    // than the megabyte a list reply is first given.
+    // than the most a list reply is first given (a megabyte, once a long list was asked for).
     std::string text;
     for (int line = 0; line < 8; ++line)
       text += (line ? "\n" : "") + std::string(4000, static_cast<char>('a' + line));
