@@ -175,7 +175,10 @@ bool process::join_until(std::optional<duration> timeout) {
     // looks, before sleeping, whose wake-up would cost as much again. Not for a zygote's child,
     // whose end the zygote has to see and report first: on a machine with few processors, a
     // looking parent keeps the zygote and the child queued on the other one.
-    if (first && own_child && detail::look_a_while(wait_fd, deadline))
+    if (first && own_child
+        && detail::look_a_while(
+          [wait_fd] { return detail::wait_readable(wait_fd, std::chrono::nanoseconds{0}); },
+          deadline))
       continue;
     std::optional<std::chrono::nanoseconds> left;
     if (timeout) {

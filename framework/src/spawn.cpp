@@ -1,7 +1,6 @@
 #include "proctor/spawn.hpp"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -195,16 +194,6 @@ handed_down_mailbox take_handed_down(const std::string& cell_name) noexcept {
   return std::move(*h);
 }
 
-/// Looks whether the actor of `cell` has finished its init (or ended) for up to look_span,
-/// yielding between looks, before wait_ready() sleeps: an actor forked here is most often ready
-/// within a few hundred microseconds, and its spawner need not then be woken. Only where no
-/// third process has work to do meanwhile: a zygote's child is not looked for (see
-/// process::join()).
-void look_for_ready(const actor_cell& cell) {
-  auto until = clock::now() + look_span;
-  while (cell.state.load(std::memory_order_acquire) == cell_starting && clock::now() < until)
-    ::sched_yield();
-}
 
 } // namespace
 
@@ -302,14 +291,17 @@ actor_ref spawn_actor(const spawn_options& opts,
       }
     } keep_out{box};
     proc.start();
-    record_identity(box.cell(), proc.pid().value_or(0));
-    look_for_ready(box.cell());
   } else {
     box.cell_obj.dont_fork();
     box.messages.dont_fork();
     proc.start();
-    record_identity(box.cell(), proc.pid().value_or(0));
   }
+  record_identity(box.cell(), proc.pid().value_or(0));
+  // An actor forked here is most often ready within a few hundred microseconds: its spawner
+  // need not then be woken (not a zygote's child, see look_a_while()).
+  if (method == start_method::fork)
+    (void)look_a_while(
+      [&cell = box.cell()] { return cell.state.load(std::memory_order_acquire) != cell_starting; });
   wait_ready(box.cell(), proc, opts.start_timeout, opts.name, 0);
   adopt_link(box, false);
   auto ref = box.ref;

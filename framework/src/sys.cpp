@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -95,22 +94,6 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
       return false;
     if (errno != EINTR)
       throw_system_error("poll", errno);
-  }
-}
-
-bool look_a_while(int fd, std::chrono::steady_clock::time_point deadline) {
-  using clock = std::chrono::steady_clock;
-  auto until = std::min(deadline, clock::now() + look_span);
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    int rc = ::poll(&p, 1, 0);
-    if (rc > 0)
-      return true;
-    if (rc < 0 && errno != EINTR)
-      throw_system_error("poll", errno);
-    if (clock::now() >= until)
-      return false;
-    ::sched_yield();
   }
 }
 

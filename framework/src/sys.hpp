@@ -1,9 +1,11 @@
 #pragma once
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -47,10 +49,23 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout);
 /// How long look_a_while() looks.
 inline constexpr std::chrono::microseconds look_span{400};
 
-/// Looks whether `fd` is readable for up to look_span (or until `deadline`, if sooner), giving
-/// the processor up between looks (the process it waits for may be queued on this one): true as
-/// soon as it is. For a wait that is usually short, before the wait that sleeps.
-bool look_a_while(int fd, std::chrono::steady_clock::time_point deadline);
+/// Looks whether `seen()` holds for up to look_span (or until `deadline`, if sooner), giving the
+/// processor up between looks (the process waited for may be queued on this one): true as soon
+/// as it does. For a wait for another process that is usually short, before the wait that
+/// sleeps; only where no third process has work to do meanwhile (see process::join_until()).
+template <class Seen>
+bool look_a_while(Seen seen, std::chrono::steady_clock::time_point deadline =
+                               std::chrono::steady_clock::time_point::max()) {
+  using clock = std::chrono::steady_clock;
+  auto until = std::min(deadline, clock::now() + look_span);
+  for (;;) {
+    if (seen())
+      return true;
+    if (clock::now() >= until)
+      return false;
+    ::sched_yield();
+  }
+}
 
 /// What proctor reads from /proc/PID/stat.
 struct proc_stat {
