@@ -22,7 +22,9 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
 constexpr std::uint64_t line_bytes = 64;
-constexpr std::uint64_t round_line(std::uint64_t n) { return (n + line_bytes - 1) & ~(line_bytes - 1); }
+constexpr std::uint64_t round_line(std::uint64_t n) {
+  return (n + line_bytes - 1) & ~(line_bytes - 1);
+}
 
 /// How long a waiter sleeps at most before it looks again. A wake-up meant for a waiter that was
 /// killed is lost; this bounds what that costs the others.
