@@ -242,6 +242,15 @@ class ring {
     std::atomic_ref<std::uint32_t>{found_at_once_}.store(n, std::memory_order_relaxed);
   }
   alignas(4) std::uint32_t found_at_once_ = 0;
+  // Where this process's last put ended: a put that finds the tail there follows its own (no
+  // other putter came between), and asks for lines ahead (see put()).
+  [[nodiscard]] std::uint64_t own_end() const noexcept {
+    return std::atomic_ref<const std::uint64_t>{own_end_}.load(std::memory_order_relaxed);
+  }
+  void own_end(std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>{own_end_}.store(v, std::memory_order_relaxed);
+  }
+  alignas(8) std::uint64_t own_end_ = 0;
 };
 
 } // namespace proctor::detail
