@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <set>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -284,35 +283,46 @@ TEST_CASE("spawn gives up on an actor whose init outlasts the start timeout and 
 
 namespace lifecycle {
 
-/// How many mailbox segments this process has mapped.
-int mapped_segments() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(maps, line))
-    if (line.find("/dev/shm/proctor-") != std::string::npos)
-      ++n;
-  return n;
-}
+/// One proctor segment as /proc/self/maps shows this process's mappings of it.
+struct segment_mapping {
+  int lines = 0;        ///< Mapping lines (a mapping split by madvise shows as several).
+  int mappings = 0;     ///< Lines at offset 0: each a mapping of its own.
+  bool deleted = false; ///< Unlinked already (as earlier tests' segments are).
+};
 
-/// The most mappings this process has of any one proctor segment that still has its name (a
-/// mapping split by madvise shows as several lines, only the first at offset 0; a segment
-/// unlinked already, as earlier tests' are, shows as "(deleted)").
-int most_maps_of_one_segment() {
+/// The proctor segments this process maps, by name.
+std::map<std::string, segment_mapping> mapped_proctor_segments() {
   std::ifstream maps("/proc/self/maps");
-  std::map<std::string, int> count;
+  std::map<std::string, segment_mapping> found;
   std::string line;
   while (std::getline(maps, line)) {
     std::istringstream fields{line};
     std::string range, perms, offset, dev, inode, path, deleted;
     fields >> range >> perms >> offset >> dev >> inode >> path >> deleted;
-    if (path.starts_with("/dev/shm/proctor-") && deleted.empty()
-        && std::stoull(offset, nullptr, 16) == 0)
-      ++count[path];
+    if (!path.starts_with("/dev/shm/proctor-"))
+      continue;
+    auto& m = found[path + (deleted.empty() ? "" : " (deleted)")];
+    ++m.lines;
+    m.mappings += std::stoull(offset, nullptr, 16) == 0 ? 1 : 0;
+    m.deleted = !deleted.empty();
   }
+  return found;
+}
+
+/// How many lines of this process's mappings are of proctor segments.
+int mapped_segments() {
+  int n = 0;
+  for (const auto& [name, m] : mapped_proctor_segments())
+    n += m.lines;
+  return n;
+}
+
+/// The most mappings this process has of any one proctor segment that still has its name.
+int most_maps_of_one_segment() {
   int most = 0;
-  for (const auto& [path, n] : count)
-    most = std::max(most, n);
+  for (const auto& [name, m] : mapped_proctor_segments())
+    if (!m.deleted)
+      most = std::max(most, m.mappings);
   return most;
 }
 
@@ -323,13 +333,7 @@ proctor::behavior map_counter(proctor::actor&) {
 
 /// How many proctor segments, told apart by name, this process has mapped.
 int distinct_segments() {
-  std::ifstream maps("/proc/self/maps");
-  std::set<std::string> names;
-  std::string line;
-  while (std::getline(maps, line))
-    if (auto at = line.find("/dev/shm/proctor-"); at != std::string::npos)
-      names.insert(line.substr(at));
-  return static_cast<int>(names.size());
+  return static_cast<int>(mapped_proctor_segments().size());
 }
 
 proctor::behavior segment_counter(proctor::actor&) {
