@@ -96,10 +96,7 @@ constexpr unsigned pauses_per_look = 1;
 /// The same for an actor that sent nothing since it last waited (~0.5 µs), a sink nobody waits
 /// on for an answer: a stream's sender then mostly finds the lines its next message goes to
 /// still its own, and the actor takes the messages in batches (counting ran ~35% faster; a
-/// message to an idle sink waits up to that much longer). A sink's looks do not fetch those
-/// lines either (see ring::poll_nonempty()): twenty senders to one actor, in a period when lines
-/// moved slowly between this machine's two processors, 1.4 -> 22 M messages/s (one run each;
-/// no change where they moved fast).
+/// message to an idle sink waits up to that much longer).
 constexpr unsigned sink_pauses_per_look = 32;
 constexpr std::chrono::microseconds looks_between_yields{1}; ///< what they take, about
 constexpr std::size_t batch = 64;
@@ -323,13 +320,12 @@ bool actor_core::idle_wait(deadline until) {
   // Yield now and then: on a loaded machine the partner may be waiting for this very core.
   // Adaptive: a spin that found nothing last time is halved, one that succeeded grows back. The
   // clock is first read at the first yield, so that the usual quick answer costs no look at it.
-  const bool sink = sent_ == 0;
-  const unsigned pauses = sink ? sink_pauses_per_look : pauses_per_look;
+  const unsigned pauses = sent_ != 0 ? pauses_per_look : sink_pauses_per_look;
   const unsigned looks_per_yield = pauses_per_yield / pauses;
   sent_ = 0;
   std::optional<clock::time_point> spin_end;
   for (unsigned i = 1;; ++i) {
-    if (messages.poll_nonempty(!sink)) {
+    if (messages.poll_nonempty()) {
       spin_budget_ = std::min<std::chrono::nanoseconds>(spin_budget_ * 2 + std::chrono::microseconds{1},
                                                          spin_time);
       return false;

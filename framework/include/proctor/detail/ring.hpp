@@ -155,10 +155,9 @@ class ring {
   /// A hint before a put(): fetches the tail's line, for ownership, while the caller does other
   /// work. Harmless if the put never comes or goes elsewhere.
   void prepare_put() const;
-  /// !empty() for the one reader's spin (get_batch()'s): with `fetch_next`, also fetches the lines
-  /// the next record may span, so that a record's arrival costs one wait for the writer's lines,
-  /// not several (for a reader that waits for an answer, not for a stream).
-  [[nodiscard]] bool poll_nonempty(bool fetch_next = true) const;
+  /// !empty() for the one reader's spin (get_batch()'s): also fetches the lines the next record
+  /// may span, so that a record's arrival costs one wait for the writer's lines, not several.
+  [[nodiscard]] bool poll_nonempty() const;
   [[nodiscard]] std::size_t capacity() const;
   [[nodiscard]] std::size_t max_items() const;
   [[nodiscard]] bool closed() const;
