@@ -51,14 +51,14 @@ constexpr auto spin_time = std::chrono::microseconds(20);
 constexpr int catch_up_pauses = 64;
 
 /// How far beyond the record it has just written a put asks for lines to write the next ones
-/// to, and how far beyond the record it takes a mailbox's reader asks for lines to read, in
-/// bytes. A mailbox record of a message with its sender's name takes two lines: four and eight
-/// records on. With both, on a machine where a line took long to move from one processor to the
-/// other (~1 us round trips), counting ran 4.7 -> 15-23 M messages/s and a queue of small items
-/// 18 -> 30-46 M/s; where lines moved fast (~0.4 us), ~4% slower (22.1 -> 21.0 M/s, medians of
-/// eight interleaved runs).
+/// to, in bytes: a mailbox record of a message with its sender's name takes two lines, so four
+/// records on. In a period when a line took long to move from one processor to the other (~1 us
+/// round trips), counting ran 4.7 -> 19-23 M messages/s with it, twenty senders to one actor
+/// 5 -> 17-23 M/s (though 4-7 in two runs of seven), and a queue of small items 18 -> 30-46 M/s;
+/// where lines moved fast (~0.4 us), within the noise (medians within 5% either way in several
+/// sets of interleaved runs). A reader that also asked for the record eight on as it took one
+/// made counting no faster and the twenty senders 1.5-3.7 M/s.
 constexpr std::uint64_t write_ahead = 512;
-constexpr std::uint64_t read_ahead = 1024;
 
 /// True if the processor has PREFETCHW (AMD since K8, Intel since Broadwell).
 const bool has_prefetchw = [] {
@@ -848,10 +848,6 @@ std::size_t ring::get_batch(consumer consume, void* context, std::size_t max_rec
       break;
     }
     if (is_data) {
-      // A record some way on, asked for now: its lines come over from the writer's cache
-      // while this one is handled, not one after the other.
-      if (tail - head > read_ahead)
-        __builtin_prefetch(data_of(h) + (head + read_ahead) % cap);
       consume(context, data_of(h) + head % cap + sizeof(record_prefix), prefix.size);
       ++n;
       // The only reader counts alone: a plain store, no locked instruction.
