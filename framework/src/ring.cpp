@@ -53,7 +53,7 @@ constexpr int catch_up_pauses = 64;
 /// How far beyond the record it has just written a put asks for lines to write the next ones
 /// to, in bytes: a mailbox record of a message with its sender's name takes two lines, so four
 /// records on. In a period when a line took long to move from one processor to the other (~1 us
-/// round trips), counting ran 4.7 -> 19-23 M messages/s with it, twenty senders to one actor
+/// round trips), counting ran 4.7 -> 21-23 M messages/s with it, twenty senders to one actor
 /// 5 -> 17-23 M/s (though 4-7 in two runs of seven), and a queue of small items 18 -> 30-46 M/s;
 /// where lines moved fast (~0.4 us), within the noise (medians within 5% either way in several
 /// sets of interleaved runs). A reader that also asked for the record eight on as it took one
@@ -745,11 +745,11 @@ std::optional<queue_errc> ring::put(const piece* pieces, std::size_t count, cons
       // them (a locked instruction). Not the tail's line, which the reader looks at between
       // batches: taken early, it moves twice (counting: +4.6% with the one, -4% with both).
       __builtin_prefetch(data_of(h) + (at + need) % cap, 1);
-      // The lines a record a few records on will take, asked for now to be written: the reader
-      // read them a lap ago, and a put that asks for them only at its stores waits for them in
-      // its unlock, which drains them (a locked instruction). Only by a putter that follows its
-      // own put: among several, the lines would go to the wrong one's processor. Not the next
-      // record's lines, which the reader may be looking at; not lines it has yet to read (a ring
+      // The lines of a record a few records on, asked for now with the intent to write them:
+      // the reader read them a lap ago, and the put that fills them would otherwise wait for
+      // them in its unlock, as above. Only by a putter that follows its own put: among several,
+      // the lines would go to the wrong one's processor. Not the next record's lines for
+      // writing, which the reader may be looking at; not lines it has yet to read (a ring
       // almost full).
       bool alone = own_end() == tail;
       own_end(at + need);
