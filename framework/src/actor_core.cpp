@@ -98,6 +98,8 @@ constexpr unsigned pauses_per_look = 1;
 /// still its own, and the actor takes the messages in batches (counting ran ~35% faster; a
 /// message to an idle sink waits up to that much longer).
 constexpr unsigned sink_pauses_per_look = 32;
+static_assert(pauses_per_look >= 1 && sink_pauses_per_look <= pauses_per_yield,
+              "idle_wait() looks at least once per yield");
 constexpr std::chrono::microseconds looks_between_yields{1}; ///< what they take, about
 constexpr std::size_t batch = 64;
 /// A deadline that has passed: a ring call on the actor's own mailbox waits no longer than the
