@@ -194,6 +194,14 @@ handed_down_mailbox take_handed_down(const std::string& cell_name) noexcept {
   return std::move(*h);
 }
 
+/// Writes the identity of the process that runs the actor of `cell`: its start time, then its
+/// pid (release), so that whoever reads the pid (acquire) reads the start time that goes with it
+/// (pin_run() takes the two as a pair), and a process that finds its own pid there finds its own
+/// start time too.
+void write_identity(actor_cell& cell, const segment_run& run) noexcept {
+  cell.start_time.store(run.start_time, std::memory_order_relaxed);
+  cell.pid.store(run.pid, std::memory_order_release);
+}
 
 } // namespace
 
@@ -203,9 +211,7 @@ void record_identity(actor_cell& cell, pid_t pid) noexcept {
   auto st = read_proc_stat(pid);
   if (!st || st->start_time == 0)
     return;
-  // The start time first: a process that finds its own pid here finds its start time too.
-  cell.start_time.store(st->start_time, std::memory_order_relaxed);
-  cell.pid.store(pid, std::memory_order_release);
+  write_identity(cell, {pid, st->start_time});
 }
 
 unique_fd pidfd_of_spawned(std::uint64_t actor_id, pid_t pid) noexcept {
@@ -348,10 +354,8 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
   if (standby || cell.pid.load(std::memory_order_acquire) != ::getpid()
       || cell.start_time.load(std::memory_order_relaxed) == 0)
     run = current_run();
-  if (!standby && run) {
-    cell.start_time.store(run->start_time, std::memory_order_relaxed);
-    cell.pid.store(run->pid, std::memory_order_release);
-  }
+  if (!standby && run)
+    write_identity(cell, *run);
   if (cell.stderr_fd >= 0 && cell.stderr_pid > 0) {
     // The supervisor keeps the last lines for its crash reports (and passes the rest on).
     auto path = "/proc/" + std::to_string(cell.stderr_pid) + "/fd/" + std::to_string(cell.stderr_fd);
@@ -378,8 +382,7 @@ void run_actor(const segment_handle& cell_handle, const std::function<actor_prog
     if (!stand_by(cell))
       throw exit_request{0}; // the supervisor restarts it, or not: not this process's business
     take_over(cell);
-    cell.pid.store(run->pid, std::memory_order_relaxed);
-    cell.start_time.store(run->start_time, std::memory_order_release);
+    write_identity(cell, *run);
     install_fatal_handlers(&cell);
   } else {
     // Held until this process ends: its end wakes the standby, if there is one.
@@ -476,9 +479,7 @@ actor_core* make_scoped_core(const std::string& name, std::size_t mailbox_bytes)
   auto holder = std::make_unique<scoped_box>();
   holder->box = create_mailbox(opts);
   auto& cell = holder->box.cell();
-  auto run = current_run();
-  cell.pid.store(run.pid);
-  cell.start_time.store(run.start_time);
+  write_identity(cell, current_run());
   cell.scoped = 1;
   cell.state.store(cell_running);
   adopt_link(holder->box, true); // its own link (actor_core) maps neither segment again

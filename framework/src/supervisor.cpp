@@ -26,7 +26,7 @@ using detail::supervisor_actor;
 /// up to a megabyte (which_children of one child ~390 -> ~155 us, of 100 ~430 -> 140-200 us, of
 /// 1,000 ~870 -> ~660 us, against a megabyte first).
 constexpr std::size_t small_reply_box = 64 * 1024;
-constexpr std::size_t list_reply_box = 64 * 1024;
+constexpr std::size_t list_reply_box = small_reply_box;
 constexpr std::size_t remembered_list_reply_box = 1 << 20;
 /// A longer list (a flat tree of ten thousand children, crash reports with long stderr lines) is
 /// asked for again with a mailbox of the size the reply said it needs, up to this.
